@@ -1,0 +1,57 @@
+--[[
+  acceptPayment: consume an order's single-use payment token and queue its payment (FIFO).
+
+  One pending payment per order. Idempotent by token: the consumed token is remembered on the
+  order (ptok), so the same token again (a double click, a resend after a reconnect) answers the
+  original payment and queues nothing. The caller has already checked the token's signature.
+
+  KEYS[1] order hash        rg:{s:<saleId>}:o:<orderId>
+  KEYS[2] hold deadlines    rg:{s:<saleId>}:holds
+  KEYS[3] new payment hash  rg:{s:<saleId>}:p:<paymentId>
+  KEYS[4] lane counters     rg:{s:<saleId>}:lanes  (<lane>:enq and <lane>:srv sequence numbers)
+  KEYS[5] lane stream       rg:{s:<saleId>}:lane:<lane>
+
+  ARGV[1] orderId  ARGV[2] userId  ARGV[3] token nonce  ARGV[4] method  ARGV[5] lane
+  ARGV[6] paymentId
+
+  Returns
+    { 0 OK, paymentId, position, amount, currency, lane }
+    { 1 REPLAYED, paymentId, position, amount, currency, lane }   (the original answer)
+    { 15 IDEMPOTENCY_KEY_REUSED }  same token, another method
+    { 21 TOKEN_INVALID }  { 22 PAYMENT_PENDING, paymentId }  { 23 ORDER_PAID }  { 24 ORDER_CLOSED }
+]]
+local rcall = redis.call
+local orderKey, holdsKey, paymentKey, lanesKey, laneKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local orderId, userId, nonce, method, lane, paymentId =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+
+local o = rcall('HMGET', orderKey, 'userId', 'status', 'expiresAt', 'tok', 'ptok', 'pid',
+  'pmethod', 'plane', 'ppos', 'amount', 'currency')
+local owner, status, expiresAt, tok, ptok, pid = o[1], o[2], tonumber(o[3]), o[4], o[5], o[6]
+local pmethod, plane, ppos, amount, currency = o[7], o[8], o[9], o[10], o[11]
+
+if owner ~= userId then return { 21 } end
+if ptok == nonce then
+  if pmethod ~= method then return { 15 } end
+  return { 1, pid, tonumber(ppos), tonumber(amount), currency, plane }
+end
+if status == 'paid' then return { 23 } end
+if status == 'paying' then return { 22, pid } end
+if status ~= 'held' then return { 24 } end
+
+local time = rcall('TIME')
+local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+if nowMs >= expiresAt then return { 24 } end
+if tok ~= nonce then return { 21 } end
+
+local seq = rcall('HINCRBY', lanesKey, lane .. ':enq', 1)
+local served = tonumber(rcall('HGET', lanesKey, lane .. ':srv') or '0')
+local position = seq - served
+rcall('XADD', laneKey, '*', 'paymentId', paymentId, 'orderId', orderId, 'seq', seq)
+rcall('HSET', paymentKey, 'orderId', orderId, 'userId', userId, 'method', method,
+  'amount', amount, 'currency', currency, 'status', 'queued', 'lane', lane, 'seq', seq,
+  'createdAt', nowMs)
+rcall('HSET', orderKey, 'status', 'paying', 'tok', '', 'ptok', nonce, 'pid', paymentId,
+  'pmethod', method, 'plane', lane, 'ppos', position, 'pstatus', 'queued')
+rcall('ZREM', holdsKey, orderId)
+return { 0, paymentId, position, tonumber(amount), currency, lane }

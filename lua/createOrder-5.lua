@@ -1,0 +1,82 @@
+--[[
+  createOrder: hold stock for one buyer's order, atomically.
+
+  Idempotent by order id (minted by the gateway, ARGV[1]): a resend of the same call after a
+  reconnect finds the order already written and answers it again, holding nothing twice.
+  With an Idempotency-Key (KEYS[5] holds it), a replay answers the stored creation.
+
+  KEYS[1] sale hash            rg:{s:<saleId>}:sale
+  KEYS[2] per-buyer units      rg:{s:<saleId>}:users   (userId -> held + paying + paid units)
+  KEYS[3] hold deadlines       rg:{s:<saleId>}:holds   (zset orderId -> expiresAt ms)
+  KEYS[4] the new order hash   rg:{s:<saleId>}:o:<orderId>
+  KEYS[5] idempotency record   rg:{s:<saleId>}:idem:<userId>:<key>  (untouched when ARGV[5] == '')
+
+  ARGV[1] orderId   ARGV[2] userId   ARGV[3] quantity   ARGV[4] token nonce
+  ARGV[5] request fingerprint ('' = no Idempotency-Key)   ARGV[6] idempotency TTL ms
+
+  Returns
+    { 0 OK, amount, currency, expiresAtMs, availableAfter, nonce }
+    { 1 REPLAYED, orderId, quantity, amount, currency, expiresAtMs, nonce }
+    { 10 SALE_NOT_FOUND }  { 11 SALE_NOT_OPEN, opensAtMs, nowMs }  { 12 SALE_CLOSED }
+    { 13 SOLD_OUT, available }  { 14 LIMIT_EXCEEDED, units, perUserLimit }
+    { 15 IDEMPOTENCY_KEY_REUSED }
+]]
+local rcall = redis.call
+local saleKey, usersKey, holdsKey, orderKey, idemKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local orderId, userId, quantity, nonce = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local fingerprint, idemTtlMs = ARGV[5], ARGV[6]
+
+local function creation(fields)
+  return { 1, fields[1], fields[2], fields[3], fields[4], fields[5], fields[6] }
+end
+
+if fingerprint ~= '' then
+  local stored = rcall('GET', idemKey)
+  if stored then
+    local record = cjson.decode(stored)
+    if record.fp ~= fingerprint then return { 15 } end
+    return creation({ record.orderId, record.quantity, record.amount, record.currency,
+      record.expiresAt, record.nonce })
+  end
+end
+
+-- a resend of this very call: the order exists already
+local existing = rcall('HMGET', orderKey, 'quantity', 'amount', 'currency', 'expiresAt', 'nonce0')
+if existing[1] then
+  return creation({ orderId, existing[1], existing[2], existing[3], existing[4], existing[5] })
+end
+
+local sale = rcall('HMGET', saleKey, 'stock', 'held', 'sold', 'price', 'currency',
+  'perUserLimit', 'holdSeconds', 'opensAt', 'closesAt')
+if not sale[1] then return { 10 } end
+local stock, held, sold = tonumber(sale[1]), tonumber(sale[2]), tonumber(sale[3])
+local price, currency = tonumber(sale[4]), sale[5]
+local perUserLimit, holdSeconds = tonumber(sale[6]), tonumber(sale[7])
+local opensAt, closesAt = tonumber(sale[8]), tonumber(sale[9])
+
+local time = rcall('TIME')
+local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+
+if closesAt and nowMs >= closesAt then return { 12 } end
+if nowMs < opensAt then return { 11, opensAt, nowMs } end
+
+local available = stock - held - sold
+if available < quantity then return { 13, available } end
+
+local units = tonumber(rcall('HGET', usersKey, userId) or '0')
+if units + quantity > perUserLimit then return { 14, units, perUserLimit } end
+
+local amount = price * quantity
+local expiresAt = nowMs + holdSeconds * 1000
+rcall('HINCRBY', saleKey, 'held', quantity)
+rcall('HINCRBY', saleKey, 'orders', 1)
+rcall('HINCRBY', usersKey, userId, quantity)
+rcall('ZADD', holdsKey, expiresAt, orderId)
+rcall('HSET', orderKey, 'userId', userId, 'quantity', quantity, 'amount', amount,
+  'currency', currency, 'status', 'held', 'expiresAt', expiresAt, 'createdAt', nowMs,
+  'tok', nonce, 'nonce0', nonce)
+if fingerprint ~= '' then
+  rcall('SET', idemKey, cjson.encode({ fp = fingerprint, orderId = orderId, quantity = quantity,
+    amount = amount, currency = currency, expiresAt = expiresAt, nonce = nonce }), 'PX', idemTtlMs)
+end
+return { 0, amount, currency, expiresAt, available - quantity, nonce }

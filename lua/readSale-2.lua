@@ -1,0 +1,15 @@
+--[[
+  readSale: a sale, its live counters and queue counters in one consistent read, with Redis time
+  (so status and "available + held + sold == stock" are judged on one snapshot).
+
+  KEYS[1] sale hash      rg:{s:<saleId>}:sale
+  KEYS[2] lane counters  rg:{s:<saleId>}:lanes
+
+  Returns { 0 OK, sale HGETALL, nowMs, lanes HGETALL }  { 10 SALE_NOT_FOUND }
+]]
+local rcall = redis.call
+local sale = rcall('HGETALL', KEYS[1])
+if #sale == 0 then return { 10 } end
+local time = rcall('TIME')
+local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+return { 0, sale, nowMs, rcall('HGETALL', KEYS[2]) }

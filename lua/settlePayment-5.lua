@@ -1,0 +1,52 @@
+--[[
+  settlePayment: record a payment's final outcome on the payment and its order.
+
+  Called only after the ledger has committed (succeeded) or the channel definitely refused
+  (failed). Idempotent: a payment already settled is answered unchanged.
+  succeeded -> order paid, its units move from held to sold.
+  failed    -> order held again (back in the holds zset), or expired with its stock released when
+               its hold has passed meanwhile.
+
+  KEYS[1] payment hash     rg:{s:<saleId>}:p:<paymentId>
+  KEYS[2] order hash       rg:{s:<saleId>}:o:<orderId>
+  KEYS[3] sale hash        rg:{s:<saleId>}:sale
+  KEYS[4] per-buyer units  rg:{s:<saleId>}:users
+  KEYS[5] hold deadlines   rg:{s:<saleId>}:holds
+
+  ARGV[1] paymentId  ARGV[2] outcome: succeeded | failed  ARGV[3] failure code ('' if none)
+
+  Returns { 0 OK, payment status, order status }  { 20 NOT_FOUND }
+]]
+local rcall = redis.call
+local paymentKey, orderKey, saleKey, usersKey, holdsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local paymentId, outcome, failureCode = ARGV[1], ARGV[2], ARGV[3]
+
+local p = rcall('HMGET', paymentKey, 'status', 'orderId')
+local pstatus, orderId = p[1], p[2]
+if not pstatus then return { 20 } end
+local o = rcall('HMGET', orderKey, 'status', 'pid', 'userId', 'quantity', 'expiresAt')
+local ostatus, pid, userId, quantity, expiresAt = o[1], o[2], o[3], tonumber(o[4]), tonumber(o[5])
+if pstatus == 'succeeded' or pstatus == 'failed' or pstatus == 'refunded' then
+  return { 0, pstatus, ostatus }
+end
+
+local time = rcall('TIME')
+local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+rcall('HSET', paymentKey, 'status', outcome, 'failureCode', failureCode, 'settledAt', nowMs)
+if pid == paymentId and ostatus == 'paying' then
+  if outcome == 'succeeded' then
+    ostatus = 'paid'
+    rcall('HINCRBY', saleKey, 'held', -quantity)
+    rcall('HINCRBY', saleKey, 'sold', quantity)
+  elseif nowMs >= expiresAt then
+    ostatus = 'expired'
+    rcall('HINCRBY', saleKey, 'held', -quantity)
+    rcall('HINCRBY', usersKey, userId, -quantity)
+    rcall('HSET', orderKey, 'endedAt', nowMs)
+  else
+    ostatus = 'held'
+    rcall('ZADD', holdsKey, expiresAt, orderId)
+  end
+  rcall('HSET', orderKey, 'status', ostatus, 'pstatus', outcome)
+end
+return { 0, outcome, ostatus }

@@ -1,0 +1,101 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { requestId, type RequestIdVariables } from 'hono/request-id';
+import { adminAuth, buyerAuth } from './http/auth.js';
+import { importHmacKey } from './http/hmac.js';
+import { problem, ProblemError } from './http/problem.js';
+import type { Logger } from './logger.js';
+import { healthRoutes } from './ops/health-routes.js';
+import { InFlight } from './orders/in-flight.js';
+import { OrderStore } from './orders/order-store.js';
+import { ordersRoutes } from './orders/orders-routes.js';
+import { PaymentStore } from './payments/payment-store.js';
+import { PaymentTokens } from './payments/payment-token.js';
+import { paymentsRoutes } from './payments/payments-routes.js';
+import { RedisUnavailableError, type RedisPort } from './redis/port.js';
+import { SaleGate } from './sales/sale-gate.js';
+import { SaleStore } from './sales/sale-store.js';
+import { adminSalesRoutes, publicSalesRoutes } from './sales/sales-routes.js';
+
+/** API.md: a body over 16 KiB is 413. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export interface AppDeps {
+  redis: RedisPort;
+  log: Logger;
+  jwtSecret: string;
+  adminToken: string;
+  /** Signs payment tokens. */
+  tokenSecret: string;
+  /** Payment methods besides `wallet` (configured channels). */
+  channels?: readonly string[];
+  /** How long a sold-out or closed sale is refused from memory. */
+  saleCacheMs?: number;
+}
+
+type AppEnv = { Variables: RequestIdVariables };
+
+/** The gateway: Web-standard, runtime-agnostic; the runtime adapters pass its dependencies in. */
+export function createApp(deps: AppDeps) {
+  const { redis, log } = deps;
+  const sales = new SaleStore(redis);
+  const gate = new SaleGate(deps.saleCacheMs ?? 1000);
+  const tokens = new PaymentTokens(deps.tokenSecret);
+  const auth = buyerAuth({ key: importHmacKey(deps.jwtSecret) });
+
+  const app = new Hono<AppEnv>();
+  app.use(requestId({ limitLength: 128 }));
+  app.use(async function jsonCharset(c, next) {
+    await next();
+    // API.md names the charset; c.json() writes the bare media type
+    if (c.res.headers.get('Content-Type') === 'application/json') {
+      c.res.headers.set('Content-Type', 'application/json; charset=utf-8');
+    }
+  });
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw problem('payload_too_large', `the body is over ${MAX_BODY_BYTES} bytes`);
+      },
+    }),
+  );
+
+  app.route('/', healthRoutes({ redis }));
+  app.use('/admin/*', adminAuth({ token: deps.adminToken }));
+  app.route('/admin/sales', adminSalesRoutes({ sales, gate }));
+  app.route('/v1/sales', publicSalesRoutes({ sales, gate }));
+  app.route('/v1', ordersRoutes({ orders: new OrderStore(redis), gate, tokens, inFlight: new InFlight(), auth }));
+  app.route(
+    '/v1',
+    paymentsRoutes({
+      payments: new PaymentStore(redis),
+      tokens,
+      methods: new Set(['wallet', ...(deps.channels ?? [])]),
+      auth,
+    }),
+  );
+
+  app.notFound((c) => problem('not_found', `no route for ${c.req.method} ${c.req.path}`).toResponse(c.req.path, requestHeaders(c.get('requestId'))));
+  app.onError((err, c) => {
+    const headers = requestHeaders(c.get('requestId'));
+    if (err instanceof ProblemError) return err.toResponse(c.req.path, headers);
+    if (err instanceof RedisUnavailableError) {
+      log.warn({ err: err.message, requestId: c.get('requestId') }, 'redis unavailable');
+      return problem('unavailable', 'the gateway cannot reach its store; nothing was changed', {
+        retryAfterSeconds: 1,
+      }).toResponse(c.req.path, headers);
+    }
+    log.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
+    return problem('internal_error', 'something went wrong on our side; quote the request id', {
+      extra: { requestId: c.get('requestId') },
+    }).toResponse(c.req.path, headers);
+  });
+  return app;
+}
+
+function requestHeaders(id: string | undefined): Headers {
+  const headers = new Headers();
+  if (id) headers.set('X-Request-Id', id);
+  return headers;
+}

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** The environment rushgate reads; documented in the README's configuration table. */
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  RUSHGATE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  RUSHGATE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  RUSHGATE_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  RUSHGATE_DATA_DIR: z.string().min(1).default('.rushgate'),
+  RUSHGATE_CHANNELS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'channel names are lower-case words'))),
+  RUSHGATE_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  RUSHGATE_SWEEP_INTERVAL_MS: positiveInt(500),
+  RUSHGATE_REDIS_TIMEOUT_MS: positiveInt(2000),
+});
+
+export type Config = Readonly<z.output<typeof EnvSchema>>;
+
+/** A configuration error, worded as the one line to print. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses and validates the environment once; the result is frozen. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const blanks = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = EnvSchema.safeParse(blanks);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`invalid ${name}: ${issue.message}`);
+  }
+  return Object.freeze(parsed.data);
+}

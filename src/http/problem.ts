@@ -1,0 +1,77 @@
+/**
+ * Errors as RFC 9457 problem details. Every refusal in rushgate is a ProblemError carrying the
+ * stable `code` of API.md; the app's one error handler renders it.
+ */
+const catalog = {
+  invalid_request: [400, 'Invalid request'],
+  unauthenticated: [401, 'Unauthenticated'],
+  token_invalid: [403, 'Payment token invalid'],
+  blocked: [403, 'Blocked'],
+  not_found: [404, 'Not found'],
+  sale_not_found: [404, 'Sale not found'],
+  method_not_allowed: [405, 'Method not allowed'],
+  sale_not_open: [409, 'Sale not open yet'],
+  sale_closed: [409, 'Sale closed'],
+  sold_out: [409, 'Sold out'],
+  limit_exceeded: [409, 'Per-buyer limit exceeded'],
+  stock_conflict: [409, 'Stock below committed units'],
+  sale_locked: [409, 'Sale price is locked'],
+  request_in_progress: [409, 'Request in progress'],
+  payment_pending: [409, 'Payment pending'],
+  order_paid: [409, 'Order already paid'],
+  order_closed: [409, 'Order closed'],
+  payload_too_large: [413, 'Payload too large'],
+  unsupported_media_type: [415, 'Unsupported media type'],
+  idempotency_key_reused: [422, 'Idempotency key reused'],
+  rate_limited: [429, 'Too many requests'],
+  internal_error: [500, 'Internal error'],
+  unavailable: [503, 'Service unavailable'],
+  overloaded: [503, 'Overloaded'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type ProblemCode = keyof typeof catalog;
+
+export interface ProblemOptions {
+  /** Extension members added to the body (e.g. `paymentId`, `errors`). */
+  extra?: Record<string, unknown>;
+  /** Retry-After in seconds; whole, at least 1. */
+  retryAfterSeconds?: number;
+}
+
+/** A refusal with its API.md code; thrown anywhere, rendered by the app's error handler. */
+export class ProblemError extends Error {
+  override name = 'ProblemError';
+  readonly status: number;
+  readonly title: string;
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail: string,
+    readonly options: ProblemOptions = {},
+  ) {
+    super(`${code}: ${detail}`);
+    [this.status, this.title] = catalog[code];
+  }
+
+  /** The problem+json response; `instance` is the request path. */
+  toResponse(instance: string, headers: Headers = new Headers()): Response {
+    const body = {
+      type: `urn:rushgate:problem:${this.code}`,
+      title: this.title,
+      status: this.status,
+      code: this.code,
+      detail: this.detail,
+      instance,
+      ...this.options.extra,
+    };
+    headers.set('Content-Type', 'application/problem+json; charset=utf-8');
+    if (this.options.retryAfterSeconds !== undefined) {
+      headers.set('Retry-After', String(Math.max(1, Math.ceil(this.options.retryAfterSeconds))));
+    }
+    return new Response(JSON.stringify(body), { status: this.status, headers });
+  }
+}
+
+/** Shorthand for throwing a problem. */
+export function problem(code: ProblemCode, detail: string, options?: ProblemOptions): ProblemError {
+  return new ProblemError(code, detail, options);
+}

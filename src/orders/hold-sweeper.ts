@@ -1,0 +1,76 @@
+import type { Logger } from '../logger.js';
+import { keys } from '../redis/keys.js';
+import type { RedisPort } from '../redis/port.js';
+import { runScript } from '../redis/run-script.js';
+import { scripts } from '../redis/scripts.generated.js';
+
+export interface HoldSweeperOptions {
+  /** How often to sweep; holds are released within this plus one Redis round trip. */
+  intervalMs?: number;
+  /** Orders expired per script call. */
+  batchSize?: number;
+}
+
+/**
+ * Expires held orders whose hold has passed and returns their stock. Any number of instances may
+ * sweep at once: candidates are read from each sale's holds zset by Redis time, and the
+ * expireHolds script re-checks each order, so every order is released exactly once.
+ */
+export class HoldSweeper {
+  readonly #intervalMs: number;
+  readonly #batchSize: number;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #running: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly redis: RedisPort,
+    private readonly log: Logger,
+    options: HoldSweeperOptions = {},
+  ) {
+    this.#intervalMs = options.intervalMs ?? 500;
+    this.#batchSize = options.batchSize ?? 200;
+  }
+
+  start(): void {
+    this.#timer ??= setInterval(() => {
+      // a slow sweep is not overlapped by the next tick
+      this.#running ??= this.sweepOnce()
+        .catch((err: unknown) => this.log.warn({ err }, 'hold sweep failed'))
+        .finally(() => (this.#running = undefined));
+    }, this.#intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  /** One pass over every sale; returns how many orders it expired. */
+  async sweepOnce(): Promise<number> {
+    const nowMs = await this.redis.timeMs();
+    let expired = 0;
+    for (const saleId of await this.redis.smembers(keys.sales)) {
+      expired += await this.#sweepSale(saleId, nowMs);
+    }
+    return expired;
+  }
+
+  async #sweepSale(saleId: string, nowMs: number): Promise<number> {
+    let expired = 0;
+    // bounded, so a sale with a huge backlog cannot starve the others in one pass
+    for (let round = 0; round < 50; round++) {
+      const due = await this.redis.zrangeByScoreUpTo(keys.holds(saleId), nowMs, this.#batchSize);
+      if (due.length === 0) break;
+      const reply = await runScript(
+        this.redis,
+        scripts.expireHolds,
+        [keys.sale(saleId), keys.saleUsers(saleId), keys.holds(saleId), ...due.map((id) => keys.order(saleId, id))],
+        due,
+      );
+      expired += Number(reply[1]);
+      if (due.length < this.#batchSize) break;
+    }
+    return expired;
+  }
+}

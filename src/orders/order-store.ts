@@ -1,0 +1,132 @@
+import { scriptProblem } from '../http/script-problems.js';
+import { keys } from '../redis/keys.js';
+import type { RedisPort } from '../redis/port.js';
+import { hashReply, runScript } from '../redis/run-script.js';
+import { ScriptCode } from '../redis/script-codes.js';
+import { scripts } from '../redis/scripts.generated.js';
+
+/** Idempotency records live 25 h: API.md promises at least 24 h. */
+const IDEMPOTENCY_TTL_MS = 25 * 3600 * 1000;
+
+export interface NewOrder {
+  saleId: string;
+  orderId: string;
+  userId: string;
+  quantity: number;
+  nonce: string;
+  idempotencyKey?: string;
+}
+
+/** An order as created (or as first created, when replayed). */
+export interface CreatedOrder {
+  replayed: boolean;
+  orderId: string;
+  quantity: number;
+  amount: number;
+  currency: string;
+  expiresAtMs: number;
+  nonce: string;
+  /** Units left in the sale right after this order; unknown on a replay. */
+  availableAfter: number | null;
+}
+
+/** An order hash as its buyer may see it, with the Redis time it was read at. */
+export interface OrderRecord {
+  fields: Record<string, string>;
+  nowMs: number;
+}
+
+/** Orders in Redis: each call is one script, atomic and safe to resend. */
+export class OrderStore {
+  constructor(private readonly redis: RedisPort) {}
+
+  /** Holds stock for a new order; throws the API's problem when refused. */
+  async create(order: NewOrder): Promise<CreatedOrder> {
+    const { saleId, orderId, userId, quantity, nonce, idempotencyKey } = order;
+    const reply = await runScript(
+      this.redis,
+      scripts.createOrder,
+      [
+        keys.sale(saleId),
+        keys.saleUsers(saleId),
+        keys.holds(saleId),
+        keys.order(saleId, orderId),
+        idempotencyKey === undefined
+          ? keys.noIdempotency(saleId)
+          : keys.idempotency(saleId, userId, idempotencyKey),
+      ],
+      // the body's only field is quantity, so it is the whole fingerprint
+      [orderId, userId, quantity, nonce, idempotencyKey === undefined ? '' : `q=${quantity}`, IDEMPOTENCY_TTL_MS],
+    );
+    if (reply[0] === ScriptCode.OK) {
+      const [, amount, currency, expiresAtMs, availableAfter] = reply;
+      return {
+        replayed: false,
+        orderId,
+        quantity,
+        amount: Number(amount),
+        currency: String(currency),
+        expiresAtMs: Number(expiresAtMs),
+        nonce,
+        availableAfter: Number(availableAfter),
+      };
+    }
+    if (reply[0] === ScriptCode.REPLAYED) {
+      const [, id, qty, amount, currency, expiresAtMs, firstNonce] = reply;
+      return {
+        replayed: true,
+        orderId: String(id),
+        quantity: Number(qty),
+        amount: Number(amount),
+        currency: String(currency),
+        expiresAtMs: Number(expiresAtMs),
+        nonce: String(firstNonce),
+        availableAfter: null,
+      };
+    }
+    throw scriptProblem(reply);
+  }
+
+  /** The buyer's own order; someone else's is 404. */
+  async read(saleId: string, orderId: string, userId: string): Promise<OrderRecord> {
+    const reply = await runScript(this.redis, scripts.readOrder, [keys.order(saleId, orderId)], [userId]);
+    if (reply[0] !== ScriptCode.OK) throw scriptProblem(reply, 'order');
+    return { fields: hashReply(reply[1]), nowMs: Number(reply[2]) };
+  }
+
+  /** Cancels a held order (idempotent); returns the order after. */
+  async cancel(saleId: string, orderId: string, userId: string): Promise<OrderRecord> {
+    const reply = await runScript(
+      this.redis,
+      scripts.cancelOrder,
+      [keys.order(saleId, orderId), keys.sale(saleId), keys.saleUsers(saleId), keys.holds(saleId)],
+      [orderId, userId],
+    );
+    if (reply[0] !== ScriptCode.OK) throw scriptProblem(reply, 'order');
+    return { fields: hashReply(reply[1]), nowMs: Number(reply[2]) };
+  }
+
+  /** Makes `nonce` the order's only valid token; returns the hold's end. */
+  async reissueToken(saleId: string, orderId: string, userId: string, nonce: string): Promise<number> {
+    const reply = await runScript(this.redis, scripts.reissueToken, [keys.order(saleId, orderId)], [userId, nonce]);
+    if (reply[0] !== ScriptCode.OK) throw scriptProblem(reply, 'order');
+    return Number(reply[1]);
+  }
+}
+
+/** The order as GET /v1/orders/{orderId} shows it. */
+export function orderView(saleId: string, orderId: string, { fields: o, nowMs }: OrderRecord) {
+  const expiresAtMs = Number(o.expiresAt);
+  // a hold that has passed is expired even before the sweep releases it
+  const status = o.status === 'held' && nowMs >= expiresAtMs ? 'expired' : o.status;
+  return {
+    orderId,
+    saleId,
+    quantity: Number(o.quantity),
+    amount: Number(o.amount),
+    currency: o.currency,
+    status,
+    expiresAt: new Date(expiresAtMs).toISOString(),
+    payment: o.pid ? { paymentId: o.pid, status: o.pstatus } : null,
+  };
+}

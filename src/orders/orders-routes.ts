@@ -1,0 +1,102 @@
+import { Hono, type MiddlewareHandler } from 'hono';
+import { z } from 'zod';
+import type { BuyerEnv } from '../http/auth.js';
+import { readJson } from '../http/body.js';
+import { mintId, saleIdParam, saleOfIdParam } from '../http/ids.js';
+import { problem } from '../http/problem.js';
+import type { PaymentTokens } from '../payments/payment-token.js';
+import type { SaleGate } from '../sales/sale-gate.js';
+import type { InFlight } from './in-flight.js';
+import { orderView, type OrderStore } from './order-store.js';
+
+const OrderBody = z.strictObject({
+  quantity: z.number().int().min(1).max(1000).default(1),
+});
+
+/** API.md: 1..255 printable ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
+
+export interface OrdersDeps {
+  orders: OrderStore;
+  gate: SaleGate;
+  tokens: PaymentTokens;
+  inFlight: InFlight;
+  auth: MiddlewareHandler<BuyerEnv>;
+}
+
+/** Buyer order routes, mounted under /v1. */
+export function ordersRoutes({ orders, gate, tokens, inFlight, auth }: OrdersDeps) {
+  return new Hono<BuyerEnv>()
+    .post('/sales/:saleId/orders', auth, async (c) => {
+      const { userId } = c.get('buyer');
+      const saleId = saleIdParam(c.req.param('saleId'));
+      const { quantity } = await readJson(c, OrderBody);
+      const idempotencyKey = c.req.header('Idempotency-Key');
+      if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+        throw problem('invalid_request', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
+      }
+      // a keyed retry must reach its stored answer even when the sale has sold out since
+      if (idempotencyKey === undefined) {
+        const refusal = gate.refusal(saleId);
+        if (refusal) throw refusal;
+      }
+      const release = idempotencyKey === undefined ? null : inFlight.claim(userId, idempotencyKey);
+      try {
+        const order = await orders.create({
+          saleId,
+          orderId: mintId('ord', saleId),
+          userId,
+          quantity,
+          nonce: tokens.newNonce(),
+          ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+        });
+        if (order.availableAfter === 0) gate.remember(saleId, 'sold_out');
+        if (order.replayed) c.header('Idempotent-Replayed', 'true');
+        c.header('Location', `/v1/orders/${order.orderId}`);
+        return c.json(
+          {
+            orderId: order.orderId,
+            saleId,
+            quantity: order.quantity,
+            amount: order.amount,
+            currency: order.currency,
+            status: 'held',
+            expiresAt: new Date(order.expiresAtMs).toISOString(),
+            paymentToken: await tokens.sign(order.orderId, userId, order.nonce),
+          },
+          201,
+        );
+      } catch (err) {
+        gate.learnFrom(saleId, err);
+        throw err;
+      } finally {
+        release?.();
+      }
+    })
+    .get('/orders/:orderId', auth, async (c) => {
+      const orderId = c.req.param('orderId');
+      const saleId = saleOfIdParam('ord', orderId);
+      const order = await orders.read(saleId, orderId, c.get('buyer').userId);
+      return c.json(orderView(saleId, orderId, order));
+    })
+    .delete('/orders/:orderId', auth, async (c) => {
+      const orderId = c.req.param('orderId');
+      const saleId = saleOfIdParam('ord', orderId);
+      const order = await orders.cancel(saleId, orderId, c.get('buyer').userId);
+      return c.json(orderView(saleId, orderId, order));
+    })
+    .post('/orders/:orderId/tokens', auth, async (c) => {
+      const orderId = c.req.param('orderId');
+      const saleId = saleOfIdParam('ord', orderId);
+      const { userId } = c.get('buyer');
+      const nonce = tokens.newNonce();
+      const expiresAtMs = await orders.reissueToken(saleId, orderId, userId, nonce);
+      return c.json(
+        {
+          paymentToken: await tokens.sign(orderId, userId, nonce),
+          expiresAt: new Date(expiresAtMs).toISOString(),
+        },
+        201,
+      );
+    });
+}

@@ -1,0 +1,94 @@
+import { scriptProblem } from '../http/script-problems.js';
+import { keys, type Lane } from '../redis/keys.js';
+import type { RedisPort } from '../redis/port.js';
+import { hashReply, runScript } from '../redis/run-script.js';
+import { ScriptCode } from '../redis/script-codes.js';
+import { scripts } from '../redis/scripts.generated.js';
+
+export interface NewPayment {
+  saleId: string;
+  orderId: string;
+  userId: string;
+  nonce: string;
+  method: string;
+  lane: Lane;
+  paymentId: string;
+}
+
+/** A payment as accepted into its lane (or as first accepted, when replayed). */
+export interface AcceptedPayment {
+  replayed: boolean;
+  paymentId: string;
+  position: number;
+  amount: number;
+  currency: string;
+  lane: Lane;
+}
+
+export type PaymentOutcome = 'succeeded' | 'failed';
+
+/** Payments in Redis: each call is one script, atomic and safe to resend. */
+export class PaymentStore {
+  constructor(private readonly redis: RedisPort) {}
+
+  /** Consumes the token and queues the payment; throws the API's problem when refused. */
+  async accept(p: NewPayment): Promise<AcceptedPayment> {
+    const reply = await runScript(
+      this.redis,
+      scripts.acceptPayment,
+      [
+        keys.order(p.saleId, p.orderId),
+        keys.holds(p.saleId),
+        keys.payment(p.saleId, p.paymentId),
+        keys.lanes(p.saleId),
+        keys.lane(p.saleId, p.lane),
+      ],
+      [p.orderId, p.userId, p.nonce, p.method, p.lane, p.paymentId],
+    );
+    if (reply[0] !== ScriptCode.OK && reply[0] !== ScriptCode.REPLAYED) throw scriptProblem(reply);
+    const [code, paymentId, position, amount, currency, lane] = reply;
+    return {
+      replayed: code === ScriptCode.REPLAYED,
+      paymentId: String(paymentId),
+      position: Number(position),
+      amount: Number(amount),
+      currency: String(currency),
+      lane: lane as Lane,
+    };
+  }
+
+  /** The buyer's own payment with its current place in its lane; someone else's is 404. */
+  async read(saleId: string, paymentId: string, userId: string) {
+    const reply = await runScript(
+      this.redis,
+      scripts.readPayment,
+      [keys.payment(saleId, paymentId), keys.lanes(saleId)],
+      [userId],
+    );
+    if (reply[0] !== ScriptCode.OK) throw scriptProblem(reply, 'payment');
+    const p = hashReply(reply[1]);
+    const served = Number(reply[2]);
+    return {
+      paymentId,
+      orderId: p.orderId,
+      method: p.method,
+      amount: Number(p.amount),
+      currency: p.currency,
+      status: p.status,
+      position: p.status === 'queued' ? Math.max(1, Number(p.seq) - served) : null,
+      failure: p.failureCode ? { code: p.failureCode } : null,
+    };
+  }
+
+  /** Records a final outcome (after the ledger committed, or a definite refusal). Idempotent. */
+  async settle(saleId: string, orderId: string, paymentId: string, outcome: PaymentOutcome, failureCode = '') {
+    const reply = await runScript(
+      this.redis,
+      scripts.settlePayment,
+      [keys.payment(saleId, paymentId), keys.order(saleId, orderId), keys.sale(saleId), keys.saleUsers(saleId), keys.holds(saleId)],
+      [paymentId, outcome, failureCode],
+    );
+    if (reply[0] !== ScriptCode.OK) throw scriptProblem(reply, 'payment');
+    return { paymentStatus: String(reply[1]), orderStatus: String(reply[2]) };
+  }
+}

@@ -1,0 +1,70 @@
+import { Hono, type MiddlewareHandler } from 'hono';
+import { z } from 'zod';
+import type { BuyerEnv } from '../http/auth.js';
+import { readJson } from '../http/body.js';
+import { mintId, saleOfIdParam } from '../http/ids.js';
+import { problem } from '../http/problem.js';
+import type { PaymentStore } from './payment-store.js';
+import type { PaymentTokens } from './payment-token.js';
+
+const PaymentBody = z.strictObject({
+  paymentToken: z.string().min(1).max(200),
+  method: z.string().min(1).max(64),
+});
+
+export interface PaymentsDeps {
+  payments: PaymentStore;
+  tokens: PaymentTokens;
+  /** `wallet` and the configured payment channels. */
+  methods: ReadonlySet<string>;
+  auth: MiddlewareHandler<BuyerEnv>;
+}
+
+/** Buyer payment routes, mounted under /v1. */
+export function paymentsRoutes({ payments, tokens, methods, auth }: PaymentsDeps) {
+  return new Hono<BuyerEnv>()
+    .post('/orders/:orderId/payments', auth, async (c) => {
+      const orderId = c.req.param('orderId');
+      const saleId = saleOfIdParam('ord', orderId);
+      const { userId, lane } = c.get('buyer');
+      const { paymentToken, method } = await readJson(c, PaymentBody);
+      if (!methods.has(method)) {
+        throw problem('invalid_request', `unknown payment method "${method}"`, {
+          extra: { methods: [...methods] },
+        });
+      }
+      const nonce = await tokens.verify(paymentToken, orderId, userId);
+      if (nonce === null) {
+        throw problem('token_invalid', 'the payment token is not valid for this order and buyer');
+      }
+      const payment = await payments.accept({
+        saleId,
+        orderId,
+        userId,
+        nonce,
+        method,
+        lane,
+        paymentId: mintId('pay', saleId),
+      });
+      if (payment.replayed) c.header('Idempotent-Replayed', 'true');
+      c.header('Location', `/v1/payments/${payment.paymentId}`);
+      return c.json(
+        {
+          paymentId: payment.paymentId,
+          orderId,
+          method,
+          amount: payment.amount,
+          currency: payment.currency,
+          status: 'queued',
+          position: payment.position,
+          lane: payment.lane,
+        },
+        202,
+      );
+    })
+    .get('/payments/:paymentId', auth, async (c) => {
+      const paymentId = c.req.param('paymentId');
+      const saleId = saleOfIdParam('pay', paymentId);
+      return c.json(await payments.read(saleId, paymentId, c.get('buyer').userId));
+    });
+}

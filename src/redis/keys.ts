@@ -1,0 +1,23 @@
+/**
+ * Redis key builders. Every key of one sale carries the hash tag `{s:<saleId>}`, so every script
+ * (which only touches one sale's keys) stays on one Redis Cluster slot.
+ */
+export type Lane = 'standard' | 'priority';
+
+const saleTag = (saleId: string) => `rg:{s:${saleId}}`;
+
+export const keys = {
+  /** Every sale ever created: the expiry sweep walks this set. Not sale-tagged, never in a script. */
+  sales: 'rg:sales',
+  sale: (saleId: string) => `${saleTag(saleId)}:sale`,
+  saleUsers: (saleId: string) => `${saleTag(saleId)}:users`,
+  holds: (saleId: string) => `${saleTag(saleId)}:holds`,
+  order: (saleId: string, orderId: string) => `${saleTag(saleId)}:o:${orderId}`,
+  payment: (saleId: string, paymentId: string) => `${saleTag(saleId)}:p:${paymentId}`,
+  lanes: (saleId: string) => `${saleTag(saleId)}:lanes`,
+  lane: (saleId: string, lane: Lane) => `${saleTag(saleId)}:lane:${lane}`,
+  idempotency: (saleId: string, userId: string, key: string) =>
+    `${saleTag(saleId)}:idem:${userId}:${key}`,
+  /** Passed as the idempotency key slot when a request has none; never written. */
+  noIdempotency: (saleId: string) => `${saleTag(saleId)}:idem:-`,
+} as const;

@@ -1,0 +1,111 @@
+/**
+ * `npm start`: the gateway on Node. Reads the environment (the only place that does), starts a
+ * private redis-server when REDIS_URL is unset, serves the app, runs the hold-expiry sweep.
+ */
+import { serve } from '@hono/node-server';
+import { sign } from 'hono/jwt';
+import { resolve } from 'node:path';
+import { pino } from 'pino';
+import { createApp } from '../../app.js';
+import { ConfigError, parseConfig, type Config } from '../../config.js';
+import { HoldSweeper } from '../../orders/hold-sweeper.js';
+import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort, Redis } from './ioredis-port.js';
+import { loadSecrets, type Secrets } from './secrets.js';
+
+function fail(message: string): never {
+  process.stderr.write(`rushgate: ${message}\n`);
+  process.exit(1);
+}
+
+async function connect(url: string, timeoutMs: number): Promise<Redis> {
+  const client = new Redis(url, gatewayRedisOptions(timeoutMs));
+  await new Promise<void>((ok, ko) => {
+    const timer = setTimeout(() => ko(new Error(`cannot reach Redis at ${url}`)), 5_000);
+    client.once('ready', () => {
+      clearTimeout(timer);
+      ok();
+    });
+  });
+  return client;
+}
+
+async function banner(config: Config, secrets: Secrets, redisUrl: string, embedded: boolean) {
+  const base = `http://${config.HOST}:${config.PORT}`;
+  const demoJwt = await sign({ sub: 'demo', exp: Math.floor(Date.now() / 1000) + 3600 }, secrets.jwtSecret);
+  const lines = [
+    `rushgate listening on ${base}`,
+    `redis: ${redisUrl}${embedded ? ` (embedded, AOF in ${embeddedRedisDir(resolve(config.RUSHGATE_DATA_DIR))})` : ''}`,
+    `admin token: ${secrets.adminToken}${secrets.generated.includes('adminToken') ? ` (generated, saved in ${config.RUSHGATE_DATA_DIR}/secrets.json)` : ''}`,
+    `demo buyer JWT (sub "demo", 1 h): ${demoJwt}`,
+    'try:',
+    `  curl -s -X PUT ${base}/admin/sales/demo -H 'Authorization: Bearer ${secrets.adminToken}' -H 'Content-Type: application/json' -d '{"stock":100,"price":38000,"currency":"CNY"}'`,
+    `  curl -s -X POST ${base}/v1/sales/demo/orders -H 'Authorization: Bearer ${demoJwt}' -H 'Content-Type: application/json' -d '{"quantity":1}'`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = parseConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  const log = pino({ level: config.RUSHGATE_LOG_LEVEL, base: { service: 'rushgate' } });
+  const dataDir = resolve(config.RUSHGATE_DATA_DIR);
+  const secrets = loadSecrets(config, dataDir);
+
+  let embedded: EmbeddedRedis | undefined;
+  if (config.REDIS_URL === undefined) {
+    try {
+      embedded = await startEmbeddedRedis({ dir: embeddedRedisDir(dataDir) });
+    } catch (err) {
+      fail(err instanceof RedisServerMissing ? err.message : `cannot start redis-server: ${(err as Error).message}`);
+    }
+  }
+  const redisUrl = config.REDIS_URL ?? embedded!.url;
+  let client: Redis;
+  try {
+    client = await connect(redisUrl, config.RUSHGATE_REDIS_TIMEOUT_MS);
+  } catch (err) {
+    await embedded?.stop();
+    fail(`${(err as Error).message}; set REDIS_URL to a reachable Redis, or unset it to run an embedded one`);
+  }
+  let lastRedisError = 0;
+  client.on('error', (err: Error) => {
+    if (Date.now() - lastRedisError > 5_000) log.warn({ err: err.message }, 'redis connection error');
+    lastRedisError = Date.now();
+  });
+
+  const redis = ioredisPort(client);
+  const app = createApp({ redis, log, ...secrets, channels: config.RUSHGATE_CHANNELS });
+  const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
+  sweeper.start();
+
+  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });
+  server.once('error', async (err) => {
+    await sweeper.stop();
+    client.disconnect();
+    await embedded?.stop();
+    fail(`cannot listen on ${config.HOST}:${config.PORT}: ${err.message}`);
+  });
+  server.once('listening', () => void banner(config, secrets, redisUrl, embedded !== undefined));
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    await new Promise((done) => server.close(done));
+    await sweeper.stop();
+    await client.quit().catch(() => client.disconnect());
+    await embedded?.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+void main();

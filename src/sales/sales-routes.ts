@@ -1,0 +1,65 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { readJson } from '../http/body.js';
+import { saleIdParam } from '../http/ids.js';
+import { problem } from '../http/problem.js';
+import { adminSaleView, publicSaleView, saleStatus, type SaleSnapshot } from './sale.js';
+import type { SaleGate } from './sale-gate.js';
+import type { SaleStore } from './sale-store.js';
+
+const instant = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
+
+/** PUT /admin/sales/{saleId}: every field optional here; a new sale needs stock, price, currency. */
+const SaleBody = z.strictObject({
+  name: z.string().min(1).max(200).optional(),
+  stock: z.number().int().min(1).max(1_000_000_000).optional(),
+  price: z.number().int().min(0).max(10_000_000_000).optional(),
+  currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as "CNY"').optional(),
+  perUserLimit: z.number().int().min(1).max(1000).optional(),
+  holdSeconds: z.number().int().min(10).max(86_400).optional(),
+  opensAt: instant.optional(),
+  closesAt: instant.nullable().optional(),
+});
+
+export interface SalesDeps {
+  sales: SaleStore;
+  gate: SaleGate;
+}
+
+function learn(gate: SaleGate, snapshot: SaleSnapshot): void {
+  const status = saleStatus(snapshot.sale, snapshot.nowMs);
+  gate.remember(snapshot.sale.saleId, status === 'sold_out' || status === 'closed' ? status : null);
+}
+
+async function readOr404(sales: SaleStore, saleId: string): Promise<SaleSnapshot> {
+  const snapshot = await sales.read(saleId);
+  if (snapshot === null) throw problem('sale_not_found', `no sale ${saleId}`);
+  return snapshot;
+}
+
+/** Ops routes, mounted under /admin/sales behind admin auth. */
+export function adminSalesRoutes({ sales, gate }: SalesDeps) {
+  return new Hono()
+    .put('/:saleId', async (c) => {
+      const saleId = saleIdParam(c.req.param('saleId'));
+      const body = await readJson(c, SaleBody);
+      const result = await sales.put(saleId, body);
+      learn(gate, result);
+      return c.json(adminSaleView(result), result.created ? 201 : 200);
+    })
+    .get('/:saleId', async (c) => {
+      const snapshot = await readOr404(sales, saleIdParam(c.req.param('saleId')));
+      learn(gate, snapshot);
+      return c.json(adminSaleView(snapshot));
+    });
+}
+
+/** What a sale page polls; no auth, cacheable for 1 s. */
+export function publicSalesRoutes({ sales, gate }: SalesDeps) {
+  return new Hono().get('/:saleId', async (c) => {
+    const snapshot = await readOr404(sales, saleIdParam(c.req.param('saleId')));
+    learn(gate, snapshot);
+    c.header('Cache-Control', 'public, max-age=1');
+    return c.json(publicSaleView(snapshot));
+  });
+}
