@@ -1,0 +1,301 @@
+import { describe, expect, it } from 'vitest';
+import { PaymentStore } from '../../src/payments/payment-store.js';
+import { admin, buyer, call, createSale, expectProblem, pay, placeOrder, saleCounters, testApp, testRedis } from '../helpers.js';
+
+const { app, redis } = await testApp();
+const payments = new PaymentStore(redis);
+const raw = testRedis();
+
+describe('POST /v1/sales/{saleId}/orders', () => {
+  it('holds stock and returns a single-use payment token (201)', async () => {
+    const saleId = await createSale(app, { stock: 5, holdSeconds: 600 });
+    const b = await buyer();
+    const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 2 } });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ saleId, quantity: 2, amount: 76000, currency: 'CNY', status: 'held' });
+    expect(res.body.orderId).toMatch(/^ord_[A-Za-z0-9_-]+$/);
+    expect(res.body.paymentToken).toMatch(/^pt_/);
+    expect(res.headers.get('location')).toBe(`/v1/orders/${res.body.orderId}`);
+    const expiresIn = Date.parse(res.body.expiresAt) - Date.now();
+    expect(expiresIn).toBeGreaterThan(595_000);
+    expect(expiresIn).toBeLessThanOrEqual(601_000);
+    expect(await saleCounters(app, saleId)).toMatchObject({ available: 3, held: 2, sold: 0 });
+  });
+
+  it('defaults quantity to 1, also with no body at all', async () => {
+    const saleId = await createSale(app);
+    const b = await buyer();
+    const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt });
+    expect(res.status).toBe(201);
+    expect(res.body.quantity).toBe(1);
+  });
+
+  it('answers 404 sale_not_found for an unknown sale', async () => {
+    const b = await buyer();
+    expectProblem(await call(app, 'POST', '/v1/sales/no-such-sale-x/orders', { token: b.jwt, body: {} }), 404, 'sale_not_found');
+  });
+
+  it('answers 409 sale_not_open with Retry-After before opensAt, holding nothing', async () => {
+    const opensAt = new Date(Date.now() + 120_000).toISOString();
+    const saleId = await createSale(app, { opensAt });
+    const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} });
+    expectProblem(res, 409, 'sale_not_open');
+    const retryAfter = Number(res.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(115);
+    expect(retryAfter).toBeLessThanOrEqual(121);
+    expect(await saleCounters(app, saleId)).toMatchObject({ held: 0, available: 10 });
+  });
+
+  it('answers 409 sale_closed after closesAt', async () => {
+    const saleId = await createSale(app, { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00Z' });
+    expectProblem(await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }), 409, 'sale_closed');
+  });
+
+  it('answers 409 sold_out when fewer units are left than asked for', async () => {
+    const saleId = await createSale(app, { stock: 3, perUserLimit: 5 });
+    await placeOrder(app, saleId, (await buyer()).jwt, 2);
+    const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: { quantity: 2 } });
+    expectProblem(res, 409, 'sold_out');
+    expect(res.body.available).toBe(1);
+    await placeOrder(app, saleId, (await buyer()).jwt, 1);
+    expect(await saleCounters(app, saleId)).toMatchObject({ available: 0, held: 3, status: 'sold_out' });
+  });
+
+  it('refuses a sold-out sale from memory, without asking Redis', async () => {
+    const saleId = await createSale(app, { stock: 1 });
+    await placeOrder(app, saleId, (await buyer()).jwt);
+    const before = Number((await raw.info('stats')).match(/total_commands_processed:(\d+)/)![1]);
+    const refusals = await Promise.all(
+      Array.from({ length: 20 }, async () => call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} })),
+    );
+    const after = Number((await raw.info('stats')).match(/total_commands_processed:(\d+)/)![1]);
+    for (const r of refusals) expectProblem(r, 409, 'sold_out');
+    // other test files share this Redis, so allow some of their commands; 20 round trips would exceed it
+    expect(after - before).toBeLessThan(20);
+  });
+
+  it('answers 409 limit_exceeded past perUserLimit, counting held, paying and paid units', async () => {
+    const saleId = await createSale(app, { stock: 10, perUserLimit: 3 });
+    const b = await buyer();
+    const first = await placeOrder(app, saleId, b.jwt, 2);
+    const paying = await pay(app, first.orderId, b.jwt, first.paymentToken);
+    expect(paying.status).toBe(202);
+    await payments.settle(saleId, first.orderId, paying.body.paymentId, 'succeeded');
+    const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 2 } });
+    expectProblem(res, 409, 'limit_exceeded');
+    expect(res.body.perUserLimit).toBe(3);
+    await placeOrder(app, saleId, b.jwt, 1);
+    expectProblem(await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }), 409, 'limit_exceeded');
+    expect(await saleCounters(app, saleId)).toMatchObject({ sold: 2, held: 1, available: 7 });
+  });
+
+  it('gives cancelled units back to the buyer\'s limit', async () => {
+    const saleId = await createSale(app, { perUserLimit: 1 });
+    const b = await buyer();
+    const order = await placeOrder(app, saleId, b.jwt);
+    expect((await call(app, 'DELETE', `/v1/orders/${order.orderId}`, { token: b.jwt })).status).toBe(200);
+    await placeOrder(app, saleId, b.jwt);
+  });
+});
+
+describe('Idempotency-Key on order creation', () => {
+  it('replays the stored 201 with Idempotent-Replayed and creates nothing', async () => {
+    const saleId = await createSale(app, { stock: 5 });
+    const b = await buyer();
+    const opts = { token: b.jwt, body: { quantity: 1 }, headers: { 'Idempotency-Key': 'checkout 42/A' } };
+    const first = await call(app, 'POST', `/v1/sales/${saleId}/orders`, opts);
+    const again = await call(app, 'POST', `/v1/sales/${saleId}/orders`, opts);
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    expect(again.status).toBe(201);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.body).toEqual(first.body);
+    expect(await saleCounters(app, saleId)).toMatchObject({ held: 1 });
+  });
+
+  it('replays even after the sale sold out', async () => {
+    const saleId = await createSale(app, { stock: 1 });
+    const b = await buyer();
+    const opts = { token: b.jwt, body: {}, headers: { 'Idempotency-Key': 'k1' } };
+    const first = await call(app, 'POST', `/v1/sales/${saleId}/orders`, opts);
+    expectProblem(await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }), 409, 'sold_out');
+    const again = await call(app, 'POST', `/v1/sales/${saleId}/orders`, opts);
+    expect(again.status).toBe(201);
+    expect(again.body.orderId).toBe(first.body.orderId);
+  });
+
+  it('answers 422 idempotency_key_reused for the same key with another body', async () => {
+    const saleId = await createSale(app, { stock: 5 });
+    const b = await buyer();
+    const headers = { 'Idempotency-Key': 'k2' };
+    expect((await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 1 }, headers })).status).toBe(201);
+    expectProblem(await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 2 }, headers }), 422, 'idempotency_key_reused');
+    expect(await saleCounters(app, saleId)).toMatchObject({ held: 1 });
+  });
+
+  it('scopes keys to the buyer: another buyer with the same key gets its own order', async () => {
+    const saleId = await createSale(app, { stock: 5 });
+    const headers = { 'Idempotency-Key': 'shared' };
+    const a = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {}, headers });
+    const b = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {}, headers });
+    expect(a.body.orderId).not.toBe(b.body.orderId);
+    expect(b.headers.get('idempotent-replayed')).toBeNull();
+  });
+
+  it('answers 409 request_in_progress (with Retry-After) to a duplicate sent while the first runs', async () => {
+    const saleId = await createSale(app, { stock: 5 });
+    const b = await buyer();
+    const opts = { token: b.jwt, body: {}, headers: { 'Idempotency-Key': 'k3' } };
+    const results = await Promise.all([1, 2, 3].map(() => call(app, 'POST', `/v1/sales/${saleId}/orders`, opts)));
+    const created = results.filter((r) => r.status === 201);
+    const inProgress = results.filter((r) => r.status === 409);
+    expect(created.length).toBeGreaterThanOrEqual(1);
+    expect(inProgress.length).toBeGreaterThanOrEqual(1);
+    for (const r of inProgress) {
+      expectProblem(r, 409, 'request_in_progress');
+      expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    }
+    // invariant: one key, one order, however the duplicates were answered
+    expect(new Set(created.map((r) => r.body.orderId)).size).toBe(1);
+    expect(await saleCounters(app, saleId)).toMatchObject({ held: 1 });
+  });
+
+  it('refuses a malformed key with 400', async () => {
+    const saleId = await createSale(app);
+    const b = await buyer();
+    for (const key of ['x'.repeat(256), 'tab\there', 'é']) {
+      const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {}, headers: { 'Idempotency-Key': key } });
+      expectProblem(res, 400, 'invalid_request');
+    }
+    expect(await saleCounters(app, saleId)).toMatchObject({ held: 0 });
+  });
+});
+
+describe('GET /v1/orders/{orderId}', () => {
+  it('shows the order, its latest payment, never its token', async () => {
+    const saleId = await createSale(app);
+    const b = await buyer();
+    const order = await placeOrder(app, saleId, b.jwt);
+    const held = await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt });
+    expect(held.status).toBe(200);
+    expect(held.body).toEqual({
+      orderId: order.orderId, saleId, quantity: 1, amount: 38000, currency: 'CNY', status: 'held',
+      expiresAt: order.expiresAt, payment: null,
+    });
+    const paid = await pay(app, order.orderId, b.jwt, order.paymentToken);
+    const paying = await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt });
+    expect(paying.body).toMatchObject({ status: 'paying', payment: { paymentId: paid.body.paymentId, status: 'queued' } });
+    expect(JSON.stringify(paying.body)).not.toContain('pt_');
+  });
+
+  it('answers 404 not_found for another buyer\'s order, an unknown or a malformed id', async () => {
+    const saleId = await createSale(app);
+    const order = await placeOrder(app, saleId, (await buyer()).jwt);
+    const other = await buyer();
+    expectProblem(await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: other.jwt }), 404, 'not_found');
+    const unknown = `${order.orderId.slice(0, 5)}${order.orderId[5] === 'A' ? 'B' : 'A'}${order.orderId.slice(6)}`;
+    expectProblem(await call(app, 'GET', `/v1/orders/${unknown}`, { token: other.jwt }), 404, 'not_found');
+    expectProblem(await call(app, 'GET', '/v1/orders/not-an-order', { token: other.jwt }), 404, 'not_found');
+  });
+
+  it('requires a buyer JWT', async () => {
+    expectProblem(await call(app, 'GET', '/v1/orders/ord_x'), 401, 'unauthenticated');
+  });
+});
+
+describe('DELETE /v1/orders/{orderId}', () => {
+  it('cancels a held order and releases its stock; cancelling again answers it unchanged', async () => {
+    const saleId = await createSale(app, { stock: 4 });
+    const b = await buyer();
+    const order = await placeOrder(app, saleId, b.jwt, 2);
+    const res = await call(app, 'DELETE', `/v1/orders/${order.orderId}`, { token: b.jwt });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ orderId: order.orderId, status: 'cancelled', quantity: 2 });
+    expect(await saleCounters(app, saleId)).toMatchObject({ available: 4, held: 0 });
+    const again = await call(app, 'DELETE', `/v1/orders/${order.orderId}`, { token: b.jwt });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(res.body);
+    expect(await saleCounters(app, saleId)).toMatchObject({ available: 4, held: 0 });
+    // its token no longer pays
+    expectProblem(await pay(app, order.orderId, b.jwt, order.paymentToken), 409, 'order_closed');
+  });
+
+  it('answers 409 payment_pending while a payment is pending, 409 order_paid once paid', async () => {
+    const saleId = await createSale(app);
+    const b = await buyer();
+    const order = await placeOrder(app, saleId, b.jwt);
+    const payment = await pay(app, order.orderId, b.jwt, order.paymentToken);
+    const pending = await call(app, 'DELETE', `/v1/orders/${order.orderId}`, { token: b.jwt });
+    expectProblem(pending, 409, 'payment_pending');
+    expect(pending.body.paymentId).toBe(payment.body.paymentId);
+    expect(Number(pending.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    await payments.settle(saleId, order.orderId, payment.body.paymentId, 'succeeded');
+    expectProblem(await call(app, 'DELETE', `/v1/orders/${order.orderId}`, { token: b.jwt }), 409, 'order_paid');
+    expect(await saleCounters(app, saleId)).toMatchObject({ sold: 1, held: 0 });
+  });
+
+  it('answers 404 for another buyer\'s order and changes nothing', async () => {
+    const saleId = await createSale(app);
+    const order = await placeOrder(app, saleId, (await buyer()).jwt);
+    expectProblem(await call(app, 'DELETE', `/v1/orders/${order.orderId}`, { token: (await buyer()).jwt }), 404, 'not_found');
+    expect(await saleCounters(app, saleId)).toMatchObject({ held: 1 });
+  });
+});
+
+describe('POST /v1/orders/{orderId}/tokens', () => {
+  it('issues a fresh token; the previous unused one stops working', async () => {
+    const saleId = await createSale(app);
+    const b = await buyer();
+    const order = await placeOrder(app, saleId, b.jwt);
+    const res = await call(app, 'POST', `/v1/orders/${order.orderId}/tokens`, { token: b.jwt });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({ paymentToken: expect.stringMatching(/^pt_/), expiresAt: order.expiresAt });
+    expect(res.body.paymentToken).not.toBe(order.paymentToken);
+    expectProblem(await pay(app, order.orderId, b.jwt, order.paymentToken), 403, 'token_invalid');
+    expect((await pay(app, order.orderId, b.jwt, res.body.paymentToken)).status).toBe(202);
+  });
+
+  it('after a failed payment the order is held again and a new token pays', async () => {
+    const saleId = await createSale(app);
+    const b = await buyer();
+    const order = await placeOrder(app, saleId, b.jwt);
+    const first = await pay(app, order.orderId, b.jwt, order.paymentToken);
+    await payments.settle(saleId, order.orderId, first.body.paymentId, 'failed', 'insufficient_funds');
+    expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({
+      status: 'held', payment: { paymentId: first.body.paymentId, status: 'failed' },
+    });
+    const failed = await call(app, 'GET', `/v1/payments/${first.body.paymentId}`, { token: b.jwt });
+    expect(failed.body).toMatchObject({ status: 'failed', position: null, failure: { code: 'insufficient_funds' } });
+    const fresh = await call(app, 'POST', `/v1/orders/${order.orderId}/tokens`, { token: b.jwt });
+    const second = await pay(app, order.orderId, b.jwt, fresh.body.paymentToken);
+    expect(second.status).toBe(202);
+    expect(second.body.paymentId).not.toBe(first.body.paymentId);
+  });
+
+  it('answers 409 payment_pending, order_paid and order_closed', async () => {
+    const saleId = await createSale(app);
+    const b = await buyer();
+    const order = await placeOrder(app, saleId, b.jwt);
+    const payment = await pay(app, order.orderId, b.jwt, order.paymentToken);
+    const path = `/v1/orders/${order.orderId}/tokens`;
+    expectProblem(await call(app, 'POST', path, { token: b.jwt }), 409, 'payment_pending');
+    await payments.settle(saleId, order.orderId, payment.body.paymentId, 'succeeded');
+    expectProblem(await call(app, 'POST', path, { token: b.jwt }), 409, 'order_paid');
+    const cancelled = await placeOrder(app, saleId, b.jwt);
+    await call(app, 'DELETE', `/v1/orders/${cancelled.orderId}`, { token: b.jwt });
+    expectProblem(await call(app, 'POST', `/v1/orders/${cancelled.orderId}/tokens`, { token: b.jwt }), 409, 'order_closed');
+    expectProblem(await call(app, 'POST', path, { token: (await buyer()).jwt }), 404, 'not_found');
+  });
+});
+
+describe('admin view', () => {
+  it('GET /admin/sales/{saleId} counts queue depth per enqueued payment', async () => {
+    const saleId = await createSale(app, { stock: 5, perUserLimit: 5 });
+    const b = await buyer();
+    for (let i = 0; i < 3; i++) {
+      const order = await placeOrder(app, saleId, b.jwt);
+      expect((await pay(app, order.orderId, b.jwt, order.paymentToken)).status).toBe(202);
+    }
+    expect((await admin(app, 'GET', `/admin/sales/${saleId}`)).body.queue).toEqual({ depth: 3 });
+  });
+});

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { admin, buyer, call, createSale, expectProblem, placeOrder, saleCounters, testApp, unique } from '../helpers.js';
+
+const { app } = await testApp();
+
+describe('PUT /admin/sales/{saleId}', () => {
+  it('creates a sale with defaults (201) and shows live counters', async () => {
+    const saleId = unique('sale');
+    const res = await admin(app, 'PUT', `/admin/sales/${saleId}`, { name: 'WhyMe Chengdu', stock: 32000, price: 38000, currency: 'CNY' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      saleId, name: 'WhyMe Chengdu', price: 38000, currency: 'CNY', stock: 32000, available: 32000,
+      held: 0, sold: 0, perUserLimit: 2, holdSeconds: 900, closesAt: null, status: 'open', queue: { depth: 0 },
+    });
+    expect(Date.parse(res.body.opensAt)).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+  });
+
+  it('updates a sale (200): raises stock, keeps the fields not given', async () => {
+    const saleId = await createSale(app, { stock: 5, perUserLimit: 3 });
+    const res = await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock: 8 });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ stock: 8, available: 8, perUserLimit: 3, price: 38000 });
+  });
+
+  it('refuses stock below sold + held with 409 stock_conflict and changes nothing', async () => {
+    const saleId = await createSale(app, { stock: 5 });
+    const b = await buyer();
+    await placeOrder(app, saleId, b.jwt, 2);
+    const res = await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock: 1, name: 'renamed' });
+    expectProblem(res, 409, 'stock_conflict');
+    expect(await saleCounters(app, saleId)).toMatchObject({ stock: 5, held: 2, available: 3 });
+    expect((await admin(app, 'GET', `/admin/sales/${saleId}`)).body.name).toBe(saleId);
+    // exactly sold + held is allowed
+    expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock: 2 })).status).toBe(200);
+  });
+
+  it('locks price and currency once the sale has an order (409 sale_locked)', async () => {
+    const saleId = await createSale(app);
+    expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { price: 1 })).status).toBe(200);
+    const b = await buyer();
+    await placeOrder(app, saleId, b.jwt);
+    expectProblem(await admin(app, 'PUT', `/admin/sales/${saleId}`, { price: 2 }), 409, 'sale_locked');
+    expectProblem(await admin(app, 'PUT', `/admin/sales/${saleId}`, { currency: 'USD' }), 409, 'sale_locked');
+    // the same price is not a change
+    expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { price: 1, currency: 'CNY' })).status).toBe(200);
+    expect((await admin(app, 'GET', `/admin/sales/${saleId}`)).body).toMatchObject({ price: 1, currency: 'CNY' });
+  });
+
+  it.each([
+    ['a new sale without price', { stock: 1, currency: 'CNY' }],
+    ['stock 0', { stock: 0, price: 1, currency: 'CNY' }],
+    ['negative price', { stock: 1, price: -1, currency: 'CNY' }],
+    ['fractional stock', { stock: 1.5, price: 1, currency: 'CNY' }],
+    ['perUserLimit 0', { stock: 1, price: 1, currency: 'CNY', perUserLimit: 0 }],
+    ['holdSeconds 9', { stock: 1, price: 1, currency: 'CNY', holdSeconds: 9 }],
+    ['holdSeconds 86401', { stock: 1, price: 1, currency: 'CNY', holdSeconds: 86401 }],
+    ['a lower-case currency', { stock: 1, price: 1, currency: 'cny' }],
+    ['a time without zone', { stock: 1, price: 1, currency: 'CNY', opensAt: '2026-11-22T12:00:00' }],
+    ['closesAt before opensAt', { stock: 1, price: 1, currency: 'CNY', opensAt: '2030-01-02T00:00:00Z', closesAt: '2030-01-01T00:00:00Z' }],
+    ['an unknown field', { stock: 1, price: 1, currency: 'CNY', colour: 'red' }],
+    ['a string stock', { stock: '10', price: 1, currency: 'CNY' }],
+    ['huge stock', { stock: 1e12, price: 1, currency: 'CNY' }],
+  ])('refuses %s with 400 and creates nothing', async (_, body) => {
+    const saleId = unique('sale');
+    expectProblem(await admin(app, 'PUT', `/admin/sales/${saleId}`, body), 400, 'invalid_request');
+    expectProblem(await admin(app, 'GET', `/admin/sales/${saleId}`), 404, 'sale_not_found');
+  });
+
+  it('refuses a malformed saleId with 400', async () => {
+    expectProblem(await admin(app, 'PUT', '/admin/sales/bad%20id', { stock: 1, price: 1, currency: 'CNY' }), 400, 'invalid_request');
+    expectProblem(await admin(app, 'PUT', `/admin/sales/${'x'.repeat(65)}`, { stock: 1, price: 1, currency: 'CNY' }), 400, 'invalid_request');
+  });
+
+  it('requires the admin token; a buyer JWT never opens /admin', async () => {
+    const saleId = unique('sale');
+    const body = { stock: 1, price: 1, currency: 'CNY' };
+    expectProblem(await call(app, 'PUT', `/admin/sales/${saleId}`, { body }), 401, 'unauthenticated');
+    expectProblem(await call(app, 'PUT', `/admin/sales/${saleId}`, { body, token: 'wrong-token-wrong-token' }), 401, 'unauthenticated');
+    expectProblem(await call(app, 'PUT', `/admin/sales/${saleId}`, { body, token: (await buyer()).jwt }), 401, 'unauthenticated');
+    expectProblem(await call(app, 'GET', `/admin/sales/${saleId}`, { token: (await buyer()).jwt }), 401, 'unauthenticated');
+    expectProblem(await admin(app, 'GET', `/admin/sales/${saleId}`), 404, 'sale_not_found');
+  });
+});
+
+describe('GET /v1/sales/{saleId}', () => {
+  it('shows the public view, cacheable for 1 s, without auth', async () => {
+    const saleId = await createSale(app, { stock: 3, name: 'Outer ring' });
+    const res = await call(app, 'GET', `/v1/sales/${saleId}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('public, max-age=1');
+    expect(res.body).toEqual({
+      saleId, name: 'Outer ring', price: 38000, currency: 'CNY', status: 'open', available: 3,
+      opensAt: expect.any(String), closesAt: null,
+    });
+  });
+
+  it('reports scheduled, sold_out and closed', async () => {
+    const scheduled = await createSale(app, { opensAt: '2099-01-01T00:00:00Z' });
+    expect((await call(app, 'GET', `/v1/sales/${scheduled}`)).body.status).toBe('scheduled');
+    const closed = await createSale(app, { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00+08:00' });
+    expect((await call(app, 'GET', `/v1/sales/${closed}`)).body).toMatchObject({ status: 'closed', closesAt: '2020-01-01T16:00:00.000Z' });
+    const soldOut = await createSale(app, { stock: 1 });
+    await placeOrder(app, soldOut, (await buyer()).jwt);
+    expect((await call(app, 'GET', `/v1/sales/${soldOut}`)).body).toMatchObject({ status: 'sold_out', available: 0 });
+  });
+
+  it('answers 404 sale_not_found for an unknown sale', async () => {
+    expectProblem(await call(app, 'GET', `/v1/sales/${unique('nope')}`), 404, 'sale_not_found');
+  });
+});
