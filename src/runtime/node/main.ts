@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { createApp } from '../../app.js';
 import { ConfigError, parseConfig, type Config } from '../../config.js';
+import type { Logger } from '../../logger.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
 import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort, Redis } from './ioredis-port.js';
@@ -18,10 +19,19 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-async function connect(url: string, timeoutMs: number): Promise<Redis> {
+/** Connects and waits until Redis answers; connection errors are logged at most every 5 s. */
+async function connect(url: string, timeoutMs: number, log: Logger): Promise<Redis> {
   const client = new Redis(url, gatewayRedisOptions(timeoutMs));
+  let lastErrorMs = 0;
+  client.on('error', (err: Error) => {
+    if (Date.now() - lastErrorMs > 5_000) log.warn({ err: err.message }, 'redis connection error');
+    lastErrorMs = Date.now();
+  });
   await new Promise<void>((ok, ko) => {
-    const timer = setTimeout(() => ko(new Error(`cannot reach Redis at ${url}`)), 5_000);
+    const timer = setTimeout(() => {
+      client.disconnect();
+      ko(new Error(`cannot reach Redis at ${url}`));
+    }, 5_000);
     client.once('ready', () => {
       clearTimeout(timer);
       ok();
@@ -68,17 +78,11 @@ async function main(): Promise<void> {
   const redisUrl = config.REDIS_URL ?? embedded!.url;
   let client: Redis;
   try {
-    client = await connect(redisUrl, config.RUSHGATE_REDIS_TIMEOUT_MS);
+    client = await connect(redisUrl, config.RUSHGATE_REDIS_TIMEOUT_MS, log);
   } catch (err) {
     await embedded?.stop();
     fail(`${(err as Error).message}; set REDIS_URL to a reachable Redis, or unset it to run an embedded one`);
   }
-  let lastRedisError = 0;
-  client.on('error', (err: Error) => {
-    if (Date.now() - lastRedisError > 5_000) log.warn({ err: err.message }, 'redis connection error');
-    lastRedisError = Date.now();
-  });
-
   const redis = ioredisPort(client);
   const app = createApp({ redis, log, ...secrets, channels: config.RUSHGATE_CHANNELS });
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });

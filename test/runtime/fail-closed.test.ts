@@ -1,0 +1,50 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { silentLogger } from '../../src/logger.js';
+import { startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
+import { ADMIN_TOKEN, buyer, call, expectProblem, JWT_SECRET, TOKEN_SECRET } from '../helpers.js';
+
+describe('Redis down', () => {
+  it('order and payment routes fail closed with 503 unavailable, and recover without a restart', async () => {
+    // a Redis of its own, so stopping it does not disturb the other test files
+    let server = await startEmbeddedRedis();
+    const port = Number(new URL(server.url).port);
+    const client = new Redis(server.url, { ...gatewayRedisOptions(500), lazyConnect: true });
+    client.on('error', () => {});
+    await client.connect();
+    afterAll(async () => {
+      client.disconnect();
+      await server.stop();
+    });
+    const app = createApp({ redis: ioredisPort(client), log: silentLogger, jwtSecret: JWT_SECRET, adminToken: ADMIN_TOKEN, tokenSecret: TOKEN_SECRET });
+    const b = await buyer();
+    const sale = { stock: 5, price: 100, currency: 'CNY' };
+    expect((await call(app, 'PUT', '/admin/sales/down', { token: ADMIN_TOKEN, body: sale })).status).toBe(201);
+
+    await server.stop();
+    const order = await call(app, 'POST', '/v1/sales/down/orders', { token: b.jwt, body: {} });
+    expectProblem(order, 503, 'unavailable');
+    expect(Number(order.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(order.body)).not.toMatch(/at .*\.ts|ECONNREFUSED|stack/i);
+    expectProblem(await call(app, 'GET', '/readyz'), 503, 'unavailable');
+    expect((await call(app, 'GET', '/healthz')).status).toBe(200);
+    const payment = await call(app, 'POST', '/v1/orders/ord_AAAAAAAAAAAAAAAAAAAAAZG93bg/payments', {
+      token: b.jwt, body: { paymentToken: `pt_${'A'.repeat(21)}.${'A'.repeat(43)}`, method: 'wallet' },
+    });
+    // the forged token is refused before Redis is asked; a well-signed one would get 503
+    expectProblem(payment, 403, 'token_invalid');
+
+    server = await startEmbeddedRedis({ port });
+    let ready = 0;
+    for (let i = 0; i < 50 && ready !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      ready = (await call(app, 'GET', '/readyz')).status;
+    }
+    expect(ready).toBe(200);
+    // the embedded test Redis keeps nothing: the sale is created again, then orders flow
+    expect((await call(app, 'PUT', '/admin/sales/down', { token: ADMIN_TOKEN, body: sale })).status).toBe(201);
+    expect((await call(app, 'POST', '/v1/sales/down/orders', { token: b.jwt, body: {} })).status).toBe(201);
+  });
+});

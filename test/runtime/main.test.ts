@@ -1,0 +1,82 @@
+/**
+ * The README's start command, as a real process: `node src/runtime/node/main.ts` through tsx
+ * (npm start runs the same file compiled).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/runtime/node/embedded-redis.js';
+
+const root = join(import.meta.dirname, '../..');
+const entry = join(root, 'src/runtime/node/main.ts');
+const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-main-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+function run(env: Record<string, string>) {
+  return spawnSync(process.execPath, ['--import', 'tsx', entry], {
+    cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 20_000,
+  });
+}
+
+describe('npm start (node runtime)', () => {
+  it('starts on embedded defaults: a private redis-server, generated secrets, a banner; stops cleanly', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+      cwd: root, env: { PATH: process.env.PATH ?? '', PORT: String(port), RUSHGATE_DATA_DIR: dataDir, RUSHGATE_LOG_LEVEL: 'warn' },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    for (let i = 0; i < 200 && !out.includes('try:'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(out).toContain(`rushgate listening on http://127.0.0.1:${port}`);
+    expect(out).toMatch(/redis: redis:\/\/127\.0\.0\.1:\d+ \(embedded/);
+    const adminToken = /admin token: (\S+)/.exec(out)![1]!;
+    const jwt = /demo buyer JWT \(sub "demo", 1 h\): (\S+)/.exec(out)![1]!;
+    expect(JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')).adminToken).toBe(adminToken);
+
+    const base = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const sale = await fetch(`${base}/admin/sales/demo`, {
+      method: 'PUT', headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ stock: 100, price: 38000, currency: 'CNY' }),
+    });
+    expect(sale.status).toBe(201);
+    const order = await fetch(`${base}/v1/sales/demo/orders`, {
+      method: 'POST', headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' }, body: '{"quantity":1}',
+    });
+    expect(order.status).toBe(201);
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // the embedded Redis persisted with AOF into the data directory
+    expect(spawnSync('ls', [join(dataDir, 'redis')], { encoding: 'utf8' }).stdout).toContain('appendonlydir');
+  });
+
+  it('stops with one clear line on an invalid setting', () => {
+    const res = run({ PORT: 'eighty', RUSHGATE_DATA_DIR: dataDir });
+    expect(res.status).toBe(1);
+    expect(res.stderr.trim().split('\n')).toHaveLength(1);
+    expect(res.stderr).toMatch(/^rushgate: invalid PORT: /);
+    const short = run({ RUSHGATE_JWT_SECRET: 'short', RUSHGATE_DATA_DIR: dataDir });
+    expect(short.stderr).toMatch(/^rushgate: invalid RUSHGATE_JWT_SECRET: must be at least 32 characters/);
+  });
+
+  it('says how to install redis-server when it is missing and REDIS_URL is unset', () => {
+    // a PATH holding node alone (on Debian, node and redis-server share /usr/bin)
+    const bin = mkdtempSync(join(tmpdir(), 'rushgate-bin-'));
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const res = run({ PATH: bin, RUSHGATE_DATA_DIR: dataDir });
+    rmSync(bin, { recursive: true, force: true });
+    expect(res.status).toBe(1);
+    expect(res.stderr).toMatch(/redis-server is not installed.*apt-get install redis-server.*brew install redis.*REDIS_URL/);
+  });
+
+  it('says so in one line when REDIS_URL cannot be reached', async () => {
+    const res = run({ REDIS_URL: `redis://127.0.0.1:${await freePort()}`, RUSHGATE_DATA_DIR: dataDir });
+    expect(res.status).toBe(1);
+    expect(res.stderr).toMatch(/^rushgate: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+; set REDIS_URL/);
+  });
+});
