@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
-import { adminAuth, buyerAuth } from './http/auth.js';
-import { importHmacKey } from './http/hmac.js';
+import { adminAuth, buyerAuth, webJwtVerifier, type JwtVerifier } from './http/auth.js';
+import { webHmacSha256, type HmacSha256 } from './http/hmac.js';
 import { problem, ProblemError } from './http/problem.js';
 import type { Logger } from './logger.js';
 import { healthRoutes } from './ops/health-routes.js';
@@ -27,6 +27,11 @@ export interface AppDeps {
   adminToken: string;
   /** Signs payment tokens. */
   tokenSecret: string;
+  /** Runtime-specific crypto; Web Crypto when absent. */
+  crypto?: {
+    hmacSha256?: (secret: string) => HmacSha256;
+    jwtVerifier?: (secret: string) => JwtVerifier;
+  };
   /** Payment methods besides `wallet` (configured channels). */
   channels?: readonly string[];
   /** How long a sold-out or closed sale is refused from memory. */
@@ -40,8 +45,8 @@ export function createApp(deps: AppDeps) {
   const { redis, log } = deps;
   const sales = new SaleStore(redis);
   const gate = new SaleGate(deps.saleCacheMs ?? 1000);
-  const tokens = new PaymentTokens(deps.tokenSecret);
-  const auth = buyerAuth({ key: importHmacKey(deps.jwtSecret) });
+  const tokens = new PaymentTokens((deps.crypto?.hmacSha256 ?? webHmacSha256)(deps.tokenSecret));
+  const auth = buyerAuth({ verifyJwt: (deps.crypto?.jwtVerifier ?? webJwtVerifier)(deps.jwtSecret) });
 
   const app = new Hono<AppEnv>();
   app.use(requestId({ limitLength: 128 }));

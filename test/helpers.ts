@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, expect, inject } from 'vitest';
 import { createApp, type AppDeps } from '../src/app.js';
 import { silentLogger } from '../src/logger.js';
+import { nodeCrypto } from '../src/runtime/node/crypto.js';
 import { gatewayRedisOptions, ioredisPort } from '../src/runtime/node/ioredis-port.js';
 
 export const JWT_SECRET = 'test-jwt-secret-0123456789abcdef0123456789';
@@ -36,6 +37,7 @@ export async function testApp(overrides: Partial<AppDeps> = {}) {
     adminToken: ADMIN_TOKEN,
     tokenSecret: TOKEN_SECRET,
     channels: ['alipay'],
+    crypto: nodeCrypto,
     ...overrides,
   });
   return { app, redis, client };

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { verify } from 'hono/jwt';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import type { Lane } from '../redis/keys.js';
+import { importHmacKey } from './hmac.js';
 import { ID_PATTERN } from './ids.js';
 import { problem } from './problem.js';
 
@@ -19,17 +20,29 @@ function bearer(header: string | undefined): string | null {
 }
 
 /**
+ * Checks a JWT's signature (HS256 only) and expiry and returns its claims; throws otherwise.
+ * A port: the Node runtime passes fast-jwt (node:crypto); others use webJwtVerifier.
+ */
+export type JwtVerifier = (token: string) => Record<string, unknown> | Promise<Record<string, unknown>>;
+
+/** HS256 verification over Web Crypto (hono/jwt), for any runtime. */
+export function webJwtVerifier(secret: string): JwtVerifier {
+  const key = importHmacKey(secret);
+  return async (token) => verify(token, await key, 'HS256');
+}
+
+/**
  * Buyer authentication: `Authorization: Bearer <JWT>`, HS256 only, `sub` (a valid userId) and
  * `exp` required, `tier` "standard" (default) or "priority". Anything else is 401.
  */
-export function buyerAuth(options: { key: Promise<CryptoKey> }): MiddlewareHandler<BuyerEnv> {
-  const { key } = options;
+export function buyerAuth(options: { verifyJwt: JwtVerifier }): MiddlewareHandler<BuyerEnv> {
+  const { verifyJwt } = options;
   return async function buyerAuth(c, next) {
     const token = bearer(c.req.header('Authorization'));
     if (token === null) throw problem('unauthenticated', 'send Authorization: Bearer <JWT>');
     let claims: Record<string, unknown>;
     try {
-      claims = await verify(token, await key, 'HS256');
+      claims = await verifyJwt(token);
     } catch {
       throw problem('unauthenticated', 'the JWT is malformed, expired or not signed by us');
     }

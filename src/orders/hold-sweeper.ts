@@ -21,6 +21,7 @@ export class HoldSweeper {
   readonly #batchSize: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #running: Promise<unknown> | undefined;
+  #failing = false;
 
   constructor(
     private readonly redis: RedisPort,
@@ -35,7 +36,15 @@ export class HoldSweeper {
     this.#timer ??= setInterval(() => {
       // a slow sweep is not overlapped by the next tick
       this.#running ??= this.sweepOnce()
-        .catch((err: unknown) => this.log.warn({ err }, 'hold sweep failed'))
+        .then(() => {
+          if (this.#failing) this.log.info({}, 'hold sweep recovered');
+          this.#failing = false;
+        })
+        .catch((err: unknown) => {
+          // once per outage, not every tick
+          if (!this.#failing) this.log.warn({ err: (err as Error).message }, 'hold sweep failing');
+          this.#failing = true;
+        })
         .finally(() => (this.#running = undefined));
     }, this.#intervalMs);
   }

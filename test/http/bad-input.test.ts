@@ -36,15 +36,24 @@ const buyerRoutes: [string, string, unknown][] = [
   ['GET', '/v1/payments/pay_x', undefined],
 ];
 
-describe('bad input', () => {
+// the Node runtime's verifier (fast-jwt) and the Web Crypto one (hono/jwt) must refuse alike
+const webApp = (await testApp({ crypto: {} })).app;
+
+describe.each([['node:crypto + fast-jwt', app], ['Web Crypto + hono/jwt', webApp]])('bad JWTs (%s)', (_, target) => {
   it.each(badJwts)('a JWT %s is 401 on every buyer route', async (_, make) => {
     const token = await make();
     for (const [method, path, body] of buyerRoutes) {
-      expectProblem(await call(app, method, path, { token, ...(body === undefined ? {} : { body }) }), 401, 'unauthenticated');
+      expectProblem(await call(target, method, path, { token, ...(body === undefined ? {} : { body }) }), 401, 'unauthenticated');
     }
-    expectProblem(await call(app, 'GET', `/v1/orders/${order.orderId}`, { headers: { Authorization: 'Basic abc' } }), 401, 'unauthenticated');
+    expectProblem(await call(target, 'GET', `/v1/orders/${order.orderId}`, { headers: { Authorization: 'Basic abc' } }), 401, 'unauthenticated');
   });
 
+  it('a valid JWT is accepted, and the same order is visible through either verifier', async () => {
+    expect((await call(target, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).status).toBe(200);
+  });
+});
+
+describe('bad input', () => {
   const orderPath = `/v1/sales/${saleId}/orders`;
   it.each([
     ['malformed JSON', { rawBody: '{"quantity":', headers: { 'Content-Type': 'application/json' } }, 400, 'invalid_request'],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PaymentStore } from '../../src/payments/payment-store.js';
 import { PaymentTokens } from '../../src/payments/payment-token.js';
+import { nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
 import { buyer, call, createSale, expectProblem, pay, placeOrder, saleCounters, testApp, testRedis, TOKEN_SECRET } from '../helpers.js';
 
 const { app, redis } = await testApp();
@@ -85,7 +86,7 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     const other = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
     const otherOrder = await placeOrder(app, saleId, other.jwt);
-    const forger = new PaymentTokens('not-our-secret-not-our-secret-00000000');
+    const forger = new PaymentTokens(nodeHmacSha256('not-our-secret-not-our-secret-00000000'));
     const nonce = order.paymentToken.slice(3, 24);
     const tampered = order.paymentToken.slice(0, -2) + (order.paymentToken.endsWith('AA') ? 'BB' : 'AA');
     const cases = [
@@ -99,7 +100,7 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     // another buyer presenting the real token
     expectProblem(await pay(app, order.orderId, other.jwt, order.paymentToken), 403, 'token_invalid');
     // a token minted with our secret for an order that does not exist passes the signature, not Redis
-    const ours = new PaymentTokens(TOKEN_SECRET);
+    const ours = new PaymentTokens(nodeHmacSha256(TOKEN_SECRET));
     const ghost = `${order.orderId.slice(0, 4)}${'Z'.repeat(21)}${order.orderId.slice(25)}`;
     expectProblem(await pay(app, ghost, b.jwt, await ours.sign(ghost, b.userId, nonce)), 403, 'token_invalid');
     // nothing was queued and the real token still pays

@@ -19,13 +19,21 @@ function init(args)
   cursor = math.floor(#jwts * ((tid or 1) - 1) / 8)
 end
 
-function next_jwt()
+-- the next buyer: its index (sent as X-Request-Id, which the gateway echoes, so a response can
+-- be tied to its buyer on a connection-multiplexed thread) and its JWT
+function next_buyer()
   cursor = cursor % #jwts + 1
-  return jwts[cursor]
+  return cursor, jwts[cursor]
 end
 
-function headers(jwt)
-  return { ["Authorization"] = "Bearer " .. jwt, ["Content-Type"] = "application/json" }
+function headers(index)
+  return { ["Authorization"] = "Bearer " .. jwts[index], ["Content-Type"] = "application/json",
+           ["X-Request-Id"] = "b" .. index }
+end
+
+function buyer_of(hdrs)
+  local id = hdrs["x-request-id"] or hdrs["X-Request-Id"] or ""
+  return tonumber(id:match("^b(%d+)$"))
 end
 
 function count(status)

@@ -3,7 +3,7 @@ local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "common.lua")
 
 function request()
-  return wrk.format("POST", "/v1/sales/" .. sale .. "/orders", headers(next_jwt()), '{"quantity":1}')
+  return wrk.format("POST", "/v1/sales/" .. sale .. "/orders", headers((next_buyer())), '{"quantity":1}')
 end
 
 function response(status, hdrs, body)

@@ -10,6 +10,7 @@ import { createApp } from '../../app.js';
 import { ConfigError, parseConfig, type Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
+import { nodeCrypto } from './crypto.js';
 import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort, Redis } from './ioredis-port.js';
 import { loadSecrets, type Secrets } from './secrets.js';
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
     fail(`${(err as Error).message}; set REDIS_URL to a reachable Redis, or unset it to run an embedded one`);
   }
   const redis = ioredisPort(client);
-  const app = createApp({ redis, log, ...secrets, channels: config.RUSHGATE_CHANNELS });
+  const app = createApp({ redis, log, ...secrets, channels: config.RUSHGATE_CHANNELS, crypto: nodeCrypto });
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   sweeper.start();
 
