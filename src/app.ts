@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
+import { bodySizeLimit } from './http/body.js';
 import { adminAuth, buyerAuth, webJwtVerifier, type JwtVerifier } from './http/auth.js';
 import { webHmacSha256, type HmacSha256 } from './http/hmac.js';
 import { problem, ProblemError } from './http/problem.js';
@@ -16,9 +16,6 @@ import { RedisUnavailableError, type RedisPort } from './redis/port.js';
 import { SaleGate } from './sales/sale-gate.js';
 import { SaleStore } from './sales/sale-store.js';
 import { adminSalesRoutes, publicSalesRoutes } from './sales/sales-routes.js';
-
-/** API.md: a body over 16 KiB is 413. */
-export const MAX_BODY_BYTES = 16 * 1024;
 
 export interface AppDeps {
   redis: RedisPort;
@@ -57,14 +54,7 @@ export function createApp(deps: AppDeps) {
       c.res.headers.set('Content-Type', 'application/json; charset=utf-8');
     }
   });
-  app.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw problem('payload_too_large', `the body is over ${MAX_BODY_BYTES} bytes`);
-      },
-    }),
-  );
+  app.use(bodySizeLimit());
 
   app.route('/', healthRoutes({ redis }));
   app.use('/admin/*', adminAuth({ token: deps.adminToken }));

@@ -1,8 +1,56 @@
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
 import { problem } from './problem.js';
 
+/** API.md: a body over 16 KiB is 413. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
 const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
+
+const tooLarge = () => problem('payload_too_large', `the body is over ${MAX_BODY_BYTES} bytes`);
+
+/**
+ * Refuses a declared Content-Length over the limit before anything is read. Bodies without one
+ * (chunked) are bounded while readJson streams them. Reading only the header matters on Node:
+ * touching `c.req.raw.body` there builds a full Request and web stream per request.
+ */
+export function bodySizeLimit(): MiddlewareHandler {
+  return async function bodySizeLimit(c, next) {
+    const declared = c.req.header('Content-Length');
+    if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
+    await next();
+  };
+}
+
+async function readBoundedStream(body: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+async function bodyText(c: Context): Promise<string> {
+  // a declared length was bounded by bodySizeLimit; anything else (chunked) is read bounded
+  if (c.req.header('Content-Length') !== undefined) return c.req.text();
+  const body = c.req.raw.body;
+  return body ? readBoundedStream(body) : '';
+}
 
 /**
  * Reads and validates a JSON body. A body with another content type is 415; malformed JSON or a
@@ -10,7 +58,7 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
  * validated as `{}` so schemas with only optional fields accept it.
  */
 export async function readJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
-  const text = await c.req.text();
+  const text = await bodyText(c);
   let value: unknown = {};
   if (text.length > 0) {
     const type = c.req.header('Content-Type') ?? '';
