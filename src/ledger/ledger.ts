@@ -1,0 +1,275 @@
+import { migrate } from './migrations.js';
+import { sqlState, type SqlPort } from './sql-port.js';
+
+/** A payment handed to the ledger; the payment id is its transfer id. */
+export interface PaymentPosting {
+  paymentId: string;
+  orderId: string;
+  saleId: string;
+  userId: string;
+  /** `wallet`, or the channel that has already collected the money. */
+  method: string;
+  amount: number;
+  currency: string;
+}
+
+export type PostingOutcome =
+  | { status: 'succeeded' }
+  | { status: 'refunded' }
+  | { status: 'failed'; code: 'insufficient_funds' };
+
+export interface Credit {
+  userId: string;
+  currency: string;
+  amount: number;
+  reference: string;
+}
+
+/** A credit reference already used for another amount or currency. */
+export class ReferenceReused extends Error {
+  override name = 'ReferenceReused';
+  constructor() {
+    super('this reference was used for another amount or currency');
+  }
+}
+
+// unique violation, serialization failure, deadlock: the batch is retried as a whole
+const RETRYABLE = new Set(['23505', '40001', '40P01']);
+const MAX_ATTEMPTS = 5;
+
+const walletAccount = (userId: string, currency: string) => `wallet:${userId}:${currency}`;
+const merchantAccount = (saleId: string, currency: string) => `merchant:${saleId}:${currency}`;
+const channelAccount = (channel: string, currency: string) => `channel:${channel}:${currency}`;
+const fundingAccount = (currency: string) => `funding:${currency}`;
+const refundId = (paymentId: string) => `${paymentId}:refund`;
+
+function payerAccount(p: PaymentPosting): { id: string; kind: 'wallet' | 'channel'; owner: string } {
+  return p.method === 'wallet'
+    ? { id: walletAccount(p.userId, p.currency), kind: 'wallet', owner: p.userId }
+    : { id: channelAccount(p.method, p.currency), kind: 'channel', owner: p.method };
+}
+
+/** Adds `delta` to `map[key]`. */
+function add(map: Map<string, number>, key: string, delta: number): void {
+  map.set(key, (map.get(key) ?? 0) + delta);
+}
+
+/**
+ * The money truth: double-entry, append-only transfers between accounts, balances kept in the
+ * same transaction. A batch of payments is one transaction in which each hot merchant account is
+ * updated once; every transfer is idempotent by its id.
+ */
+export class Ledger {
+  private constructor(private readonly sql: SqlPort) {}
+
+  /** Opens the ledger on `sql`, applying pending migrations. */
+  static async open(sql: SqlPort): Promise<Ledger> {
+    await migrate(sql);
+    return new Ledger(sql);
+  }
+
+  /** Credits a wallet from the funding account, once per (userId, reference). */
+  async credit(c: Credit): Promise<{ created: boolean; balance: number }> {
+    return this.#retrying(async (tx) => {
+      const wallet = walletAccount(c.userId, c.currency);
+      const funding = fundingAccount(c.currency);
+      await tx.query(
+        `insert into ledger_accounts (id, kind, owner, currency) values ($1, 'wallet', $2, $4), ($3, 'funding', $4, $4)
+         on conflict (id) do nothing`,
+        [wallet, c.userId, funding, c.currency],
+      );
+      const id = `credit:${c.userId}:${c.reference}`;
+      const inserted = await tx.query(
+        `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency)
+         values ($1, 'credit', $2, $3, $4, $5) on conflict (id) do nothing returning id`,
+        [id, funding, wallet, c.amount, c.currency],
+      );
+      if (inserted.length === 0) {
+        const [first] = await tx.query<{ amount: string | number; currency: string }>(
+          `select amount, currency from ledger_transfers where id = $1`,
+          [id],
+        );
+        if (Number(first!.amount) !== c.amount || first!.currency !== c.currency) throw new ReferenceReused();
+      } else {
+        await tx.query(
+          `update ledger_accounts a set balance = a.balance + d.delta
+           from unnest($1::text[], $2::bigint[]) as d(id, delta) where a.id = d.id`,
+          [[wallet, funding], [c.amount, -c.amount]],
+        );
+      }
+      const [row] = await tx.query<{ balance: string | number }>(`select balance from ledger_accounts where id = $1`, [wallet]);
+      return { created: inserted.length > 0, balance: Number(row!.balance) };
+    });
+  }
+
+  /** The buyer's wallet balances by currency. */
+  async balances(userId: string): Promise<Record<string, number>> {
+    const rows = await this.sql.query<{ currency: string; balance: string | number }>(
+      `select currency, balance from ledger_accounts where kind = 'wallet' and owner = $1 order by currency`,
+      [userId],
+    );
+    return Object.fromEntries(rows.map((r) => [r.currency, Number(r.balance)]));
+  }
+
+  /**
+   * Posts a batch of payments in one transaction and answers each one's outcome. A payment
+   * already posted answers its recorded outcome and moves nothing. The first success for an
+   * order is retained; a later one is posted and refunded at once (`refunded`). A wallet that
+   * cannot cover a payment fails it (`insufficient_funds`) and keeps its balance.
+   */
+  async postPayments(batch: readonly PaymentPosting[]): Promise<Map<string, PostingOutcome>> {
+    const unique = [...new Map(batch.map((p) => [p.paymentId, p])).values()];
+    return this.#retrying((tx) => this.#post(tx, unique));
+  }
+
+  async #post(tx: SqlPort, batch: readonly PaymentPosting[]): Promise<Map<string, PostingOutcome>> {
+    const outcomes = new Map<string, PostingOutcome>();
+    const posted = await tx.query<{ id: string; retained: boolean }>(
+      `select id, retained from ledger_transfers where kind = 'charge' and id = any($1::text[])`,
+      [batch.map((p) => p.paymentId)],
+    );
+    for (const row of posted) outcomes.set(row.id, { status: row.retained ? 'succeeded' : 'refunded' });
+    let todo = batch.filter((p) => !outcomes.has(p.paymentId));
+    if (todo.length === 0) return outcomes;
+
+    await this.#ensureAccounts(tx, todo);
+    todo = await this.#debitWallets(tx, todo, outcomes);
+    if (todo.length === 0) return outcomes;
+
+    // FIFO within the batch: the earliest success for an order is the one retained
+    const charged = new Set(
+      (
+        await tx.query<{ order_id: string }>(
+          `select order_id from ledger_transfers where kind = 'charge' and retained and order_id = any($1::text[])`,
+          [todo.map((p) => p.orderId)],
+        )
+      ).map((r) => r.order_id),
+    );
+    const rows: unknown[][] = [[], [], [], [], [], [], [], [], []];
+    const push = (...values: unknown[]) => values.forEach((v, i) => rows[i]!.push(v));
+    const deltas = new Map<string, number>();
+    for (const p of todo) {
+      const payer = payerAccount(p).id;
+      const merchant = merchantAccount(p.saleId, p.currency);
+      const retained = !charged.has(p.orderId);
+      charged.add(p.orderId);
+      // booleans travel as text: postgres.js mistypes a JS boolean array parameter
+      push(p.paymentId, 'charge', payer, merchant, p.amount, p.currency, p.orderId, String(retained), null);
+      add(deltas, merchant, p.amount);
+      if (p.method !== 'wallet') add(deltas, payer, -p.amount);
+      if (!retained) {
+        push(refundId(p.paymentId), 'refund', merchant, payer, p.amount, p.currency, p.orderId, 'false', p.paymentId);
+        add(deltas, merchant, -p.amount);
+        add(deltas, payer, p.amount);
+      }
+      outcomes.set(p.paymentId, { status: retained ? 'succeeded' : 'refunded' });
+    }
+    // a transfer id posted concurrently by another worker makes this insert fail: the whole
+    // batch rolls back (wallet debits included) and is retried, then answers the recorded outcome
+    await tx.query(
+      `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency, order_id, retained, refund_of)
+       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[]::boolean[], $9::text[])`,
+      rows,
+    );
+    const changed = [...deltas].filter(([, d]) => d !== 0).sort(([a], [b]) => (a < b ? -1 : 1));
+    if (changed.length > 0) {
+      await tx.query(
+        `update ledger_accounts a set balance = a.balance + d.delta
+         from unnest($1::text[], $2::bigint[]) as d(id, delta) where a.id = d.id`,
+        [changed.map(([id]) => id), changed.map(([, d]) => d)],
+      );
+    }
+    return outcomes;
+  }
+
+  async #ensureAccounts(tx: SqlPort, todo: readonly PaymentPosting[]): Promise<void> {
+    const accounts = new Map<string, [string, string, string]>();
+    for (const p of todo) {
+      const payer = payerAccount(p);
+      accounts.set(payer.id, [payer.kind, payer.owner, p.currency]);
+      accounts.set(merchantAccount(p.saleId, p.currency), ['merchant', p.saleId, p.currency]);
+    }
+    const ids = [...accounts.keys()].sort();
+    await tx.query(
+      `insert into ledger_accounts (id, kind, owner, currency)
+       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]) on conflict (id) do nothing`,
+      [ids, ids.map((id) => accounts.get(id)![0]), ids.map((id) => accounts.get(id)![1]), ids.map((id) => accounts.get(id)![2])],
+    );
+  }
+
+  /**
+   * Debits wallet payments where the balance covers them, in rounds of at most one payment per
+   * wallet (so one statement serves a whole round); returns the payments still to post.
+   */
+  async #debitWallets(
+    tx: SqlPort,
+    todo: readonly PaymentPosting[],
+    outcomes: Map<string, PostingOutcome>,
+  ): Promise<PaymentPosting[]> {
+    const byWallet = new Map<string, PaymentPosting[]>();
+    for (const p of todo) if (p.method === 'wallet') byWallet.set(payerAccount(p).id, [...(byWallet.get(payerAccount(p).id) ?? []), p]);
+    const refused = new Set<string>();
+    for (let round = 0; ; round++) {
+      const payments = [...byWallet.values()].map((list) => list[round]).filter((p) => p !== undefined);
+      if (payments.length === 0) break;
+      payments.sort((a, b) => (payerAccount(a).id < payerAccount(b).id ? -1 : 1));
+      const debited = new Set(
+        (
+          await tx.query<{ id: string }>(
+            `update ledger_accounts a set balance = a.balance - d.amount
+             from unnest($1::text[], $2::bigint[]) as d(id, amount)
+             where a.id = d.id and a.balance >= d.amount returning a.id`,
+            [payments.map((p) => payerAccount(p).id), payments.map((p) => p.amount)],
+          )
+        ).map((r) => r.id),
+      );
+      for (const p of payments) {
+        if (debited.has(payerAccount(p).id)) continue;
+        refused.add(p.paymentId);
+        outcomes.set(p.paymentId, { status: 'failed', code: 'insufficient_funds' });
+      }
+    }
+    return todo.filter((p) => !refused.has(p.paymentId));
+  }
+
+  async #retrying<T>(fn: (tx: SqlPort) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.sql.transaction(fn);
+      } catch (err) {
+        if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(sqlState(err) ?? '')) throw err;
+      }
+    }
+  }
+
+  /** Checks of the money rule, for tests and ops: each list is empty when all is well. */
+  async audit(): Promise<{ unbalancedCurrencies: string[]; negativeWallets: string[]; ordersChargedTwice: string[] }> {
+    const unbalanced = await this.sql.query<{ currency: string }>(
+      `select currency from ledger_accounts group by currency having sum(balance) <> 0`,
+    );
+    const negative = await this.sql.query<{ id: string }>(`select id from ledger_accounts where kind = 'wallet' and balance < 0`);
+    const twice = await this.sql.query<{ order_id: string }>(
+      `select order_id from ledger_transfers t where kind = 'charge'
+       group by order_id
+       having count(*) - (select count(*) from ledger_transfers r where r.kind = 'refund' and r.order_id = t.order_id) > 1`,
+    );
+    return {
+      unbalancedCurrencies: unbalanced.map((r) => r.currency),
+      negativeWallets: negative.map((r) => r.id),
+      ordersChargedTwice: twice.map((r) => r.order_id),
+    };
+  }
+
+  /** Retained charges of one order (0 or 1 by constraint). */
+  async retainedCharges(orderId: string): Promise<number> {
+    const [row] = await this.sql.query<{ n: string | number }>(
+      `select count(*) as n from ledger_transfers where kind = 'charge' and retained and order_id = $1`,
+      [orderId],
+    );
+    return Number(row!.n);
+  }
+
+  async close(): Promise<void> {
+    await this.sql.close();
+  }
+}

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { Ledger, ReferenceReused, type PaymentPosting } from '../../src/ledger/ledger.js';
+import { sqlState } from '../../src/ledger/sql-port.js';
+import { unique } from '../helpers.js';
+import { engines, openEngine } from './engines.js';
+
+describe.each(engines)('ledger on %s', (_, make) => {
+  let ledgerPromise: Promise<{ ledger: Ledger; sql: Awaited<ReturnType<typeof make>> }> | undefined;
+  const setup = () =>
+    (ledgerPromise ??= (async () => {
+      const sql = await openEngine(make);
+      return { sql, ledger: await Ledger.open(sql) };
+    })());
+
+  const payment = (userId: string, over: Partial<PaymentPosting> = {}): PaymentPosting => ({
+    paymentId: unique('pay'), orderId: unique('ord'), saleId: 'ledger-sale', userId, method: 'wallet',
+    amount: 100, currency: 'CNY', ...over,
+  });
+
+  it('credits a wallet once per reference', async () => {
+    const { ledger } = await setup();
+    const userId = unique('u');
+    expect(await ledger.credit({ userId, currency: 'CNY', amount: 500, reference: 'topup-1' })).toEqual({ created: true, balance: 500 });
+    expect(await ledger.credit({ userId, currency: 'CNY', amount: 500, reference: 'topup-1' })).toEqual({ created: false, balance: 500 });
+    await expect(ledger.credit({ userId, currency: 'CNY', amount: 501, reference: 'topup-1' })).rejects.toThrow(ReferenceReused);
+    await expect(ledger.credit({ userId, currency: 'USD', amount: 500, reference: 'topup-1' })).rejects.toThrow(ReferenceReused);
+    await ledger.credit({ userId, currency: 'USD', amount: 7, reference: 'topup-2' });
+    expect(await ledger.balances(userId)).toEqual({ CNY: 500, USD: 7 });
+  });
+
+  it('posts a batch in one go, and a redelivered batch posts nothing twice', async () => {
+    const { ledger } = await setup();
+    const a = unique('u');
+    const b = unique('u');
+    await ledger.credit({ userId: a, currency: 'CNY', amount: 250, reference: 'r' });
+    await ledger.credit({ userId: b, currency: 'CNY', amount: 50, reference: 'r' });
+    const batch = [payment(a), payment(a), payment(b), payment(a)];
+    const first = await ledger.postPayments(batch);
+    expect(batch.map((p) => first.get(p.paymentId))).toEqual([
+      { status: 'succeeded' }, { status: 'succeeded' }, { status: 'failed', code: 'insufficient_funds' }, { status: 'failed', code: 'insufficient_funds' },
+    ]);
+    expect(await ledger.balances(a)).toEqual({ CNY: 50 });
+    expect(await ledger.balances(b)).toEqual({ CNY: 50 });
+    const again = await ledger.postPayments(batch.slice(0, 2));
+    expect(batch.slice(0, 2).map((p) => again.get(p.paymentId))).toEqual([{ status: 'succeeded' }, { status: 'succeeded' }]);
+    expect(await ledger.balances(a)).toEqual({ CNY: 50 });
+  });
+
+  it('a second success for one order is refunded automatically: one retained charge', async () => {
+    const { ledger } = await setup();
+    const userId = unique('u');
+    await ledger.credit({ userId, currency: 'CNY', amount: 1000, reference: 'r' });
+    const orderId = unique('ord');
+    const first = payment(userId, { orderId });
+    const second = payment(userId, { orderId });
+    const viaChannel = payment(userId, { orderId, method: 'alipay' });
+    const outcomes = await ledger.postPayments([first, second]);
+    expect(outcomes.get(first.paymentId)).toEqual({ status: 'succeeded' });
+    expect(outcomes.get(second.paymentId)).toEqual({ status: 'refunded' });
+    expect((await ledger.postPayments([viaChannel])).get(viaChannel.paymentId)).toEqual({ status: 'refunded' });
+    expect(await ledger.balances(userId)).toEqual({ CNY: 900 });
+    expect(await ledger.retainedCharges(orderId)).toBe(1);
+  });
+
+  it('the database itself refuses a duplicate transfer id, a second retained charge, a negative wallet, and edits', async () => {
+    const { ledger, sql } = await setup();
+    const userId = unique('u');
+    await ledger.credit({ userId, currency: 'CNY', amount: 100, reference: 'r' });
+    const p = payment(userId);
+    await ledger.postPayments([p]);
+    const insert = (id: string, retained: boolean) =>
+      sql.query(
+        `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency, order_id, retained)
+         values ($1, 'charge', $2, $3, 1, 'CNY', $4, $5)`,
+        [id, `wallet:${userId}:CNY`, 'merchant:ledger-sale:CNY', p.orderId, retained],
+      );
+    const state = (q: Promise<unknown>) => q.then(() => 'ok', (e: unknown) => sqlState(e));
+    expect(await state(insert(p.paymentId, false))).toBe('23505');
+    expect(await state(insert(unique('pay'), true))).toBe('23505');
+    expect(await state(sql.query(`update ledger_accounts set balance = -1 where id = $1`, [`wallet:${userId}:CNY`]))).toBe('23514');
+    expect(await state(sql.query(`update ledger_transfers set amount = 2 where id = $1`, [p.paymentId]))).not.toBe('ok');
+    expect(await state(sql.query(`delete from ledger_transfers where id = $1`, [p.paymentId]))).not.toBe('ok');
+  });
+
+  it('a concurrent double spend of one wallet never overdraws it (10 batches at once, funds for 3)', async () => {
+    const { ledger } = await setup();
+    const userId = unique('u');
+    await ledger.credit({ userId, currency: 'CNY', amount: 300, reference: 'r' });
+    const batches = Array.from({ length: 10 }, () => [payment(userId)]);
+    const results = await Promise.all(batches.map((b) => ledger.postPayments(b)));
+    const succeeded = results.filter((r) => [...r.values()][0]!.status === 'succeeded');
+    expect(succeeded).toHaveLength(3);
+    expect(await ledger.balances(userId)).toEqual({ CNY: 0 });
+  });
+
+  it('the same payment posted by two workers at once is posted once', async () => {
+    const { ledger } = await setup();
+    const userId = unique('u');
+    await ledger.credit({ userId, currency: 'CNY', amount: 1000, reference: 'r' });
+    const p = payment(userId);
+    const results = await Promise.all(Array.from({ length: 6 }, () => ledger.postPayments([p, payment(userId)])));
+    for (const r of results) expect(r.get(p.paymentId)).toEqual({ status: 'succeeded' });
+    expect(await ledger.balances(userId)).toEqual({ CNY: 1000 - 100 - 6 * 100 });
+  });
+
+  it('after everything above, money is conserved and nothing is charged twice', async () => {
+    const { ledger } = await setup();
+    expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });
+  });
+});
