@@ -1,9 +1,11 @@
 import { Hono } from 'hono';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
-import { bodySizeLimit } from './http/body.js';
+import { bodyRules } from './http/body.js';
 import { adminAuth, buyerAuth, webJwtVerifier, type JwtVerifier } from './http/auth.js';
 import { webHmacSha256, type HmacSha256 } from './http/hmac.js';
 import { problem, ProblemError } from './http/problem.js';
+import type { Ledger } from './ledger/ledger.js';
+import { LedgerUnavailableError } from './ledger/sql-port.js';
 import type { Logger } from './logger.js';
 import { healthRoutes } from './ops/health-routes.js';
 import { InFlight } from './orders/in-flight.js';
@@ -16,6 +18,7 @@ import { RedisUnavailableError, type RedisPort } from './redis/port.js';
 import { SaleGate } from './sales/sale-gate.js';
 import { SaleStore } from './sales/sale-store.js';
 import { adminSalesRoutes, publicSalesRoutes } from './sales/sales-routes.js';
+import { adminWalletsRoutes, walletRoutes } from './wallets/wallets-routes.js';
 
 export interface AppDeps {
   redis: RedisPort;
@@ -29,6 +32,8 @@ export interface AppDeps {
     hmacSha256?: (secret: string) => HmacSha256;
     jwtVerifier?: (secret: string) => JwtVerifier;
   };
+  /** The money truth; the wallet routes and /readyz need it. */
+  ledger?: Ledger;
   /** Payment methods besides `wallet` (configured channels). */
   channels?: readonly string[];
   /** How long a sold-out or closed sale is refused from memory. */
@@ -54,11 +59,15 @@ export function createApp(deps: AppDeps) {
       c.res.headers.set('Content-Type', 'application/json; charset=utf-8');
     }
   });
-  app.use(bodySizeLimit());
+  app.use(bodyRules());
 
-  app.route('/', healthRoutes({ redis }));
+  app.route('/', healthRoutes({ redis, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));
   app.use('/admin/*', adminAuth({ token: deps.adminToken }));
   app.route('/admin/sales', adminSalesRoutes({ sales, gate }));
+  if (deps.ledger) {
+    app.route('/admin/wallets', adminWalletsRoutes({ ledger: deps.ledger }));
+    app.route('/v1', walletRoutes({ ledger: deps.ledger, auth }));
+  }
   app.route('/v1/sales', publicSalesRoutes({ sales, gate }));
   app.route('/v1', ordersRoutes({ orders: new OrderStore(redis), gate, tokens, inFlight: new InFlight(), auth }));
   app.route(
@@ -75,9 +84,11 @@ export function createApp(deps: AppDeps) {
   app.onError((err, c) => {
     const headers = requestHeaders(c.get('requestId'));
     if (err instanceof ProblemError) return err.toResponse(c.req.path, headers);
-    if (err instanceof RedisUnavailableError) {
-      log.warn({ err: err.message, requestId: c.get('requestId') }, 'redis unavailable');
-      return problem('unavailable', 'the gateway cannot reach its store; nothing was changed', {
+    if (err instanceof RedisUnavailableError || err instanceof LedgerUnavailableError) {
+      log.warn({ err: err.message, requestId: c.get('requestId') }, 'store unavailable');
+      // a timed-out command may still have been applied: a retry with the same ids (or
+      // Idempotency-Key) is answered, not applied twice
+      return problem('unavailable', 'the gateway could not reach its store; retry the same request later', {
         retryAfterSeconds: 1,
       }).toResponse(c.req.path, headers);
     }

@@ -107,12 +107,41 @@ export function expectProblem(res: { status: number; headers: Headers; body: any
   expect(res.headers.get('x-request-id')).toBeTruthy();
 }
 
-/** Reads the admin view of a sale and checks available + held + sold == stock. */
+let inspector: Redis | undefined;
+
+/**
+ * Reads the admin view of a sale and checks its counters against the orders themselves, read
+ * straight from Redis: held = units of held and paying orders, sold = units of paid orders, and
+ * each buyer's units = their held + paying + paid. Call it when no request is in flight.
+ */
 export async function saleCounters(app: App, saleId: string) {
   const res = await admin(app, 'GET', `/admin/sales/${saleId}`);
   expect(res.status).toBe(200);
   const s = res.body;
   expect(s.available + s.held + s.sold).toBe(s.stock);
+  expect(s.available).toBeGreaterThanOrEqual(0);
+  if (!inspector) {
+    const client = new Redis(inject('redisUrl'));
+    inspector = client;
+    afterAll(() => client.quit());
+  }
+  let held = 0;
+  let sold = 0;
+  const units = new Map<string, number>();
+  for await (const found of inspector.scanStream({ match: `rg:{s:${saleId}}:o:*`, count: 1000 })) {
+    for (const key of found as string[]) {
+      const [status, quantity, userId] = await inspector.hmget(key, 'status', 'quantity', 'userId');
+      const q = Number(quantity);
+      if (status === 'held' || status === 'paying') held += q;
+      if (status === 'paid') sold += q;
+      if (status === 'held' || status === 'paying' || status === 'paid') units.set(userId!, (units.get(userId!) ?? 0) + q);
+    }
+  }
+  expect({ held: s.held, sold: s.sold }).toEqual({ held, sold });
+  const stored = await inspector.hgetall(`rg:{s:${saleId}}:users`);
+  for (const userId of new Set([...Object.keys(stored), ...units.keys()])) {
+    expect(Number(stored[userId] ?? 0), `units of ${userId}`).toBe(units.get(userId) ?? 0);
+  }
   return s as { stock: number; available: number; held: number; sold: number; status: string; queue: { depth: number } };
 }
 

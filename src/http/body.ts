@@ -10,14 +10,19 @@ const JSON_TYPE = /^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i;
 const tooLarge = () => problem('payload_too_large', `the body is over ${MAX_BODY_BYTES} bytes`);
 
 /**
- * Refuses a declared Content-Length over the limit before anything is read. Bodies without one
- * (chunked) are bounded while readJson streams them. Reading only the header matters on Node:
- * touching `c.req.raw.body` there builds a full Request and web stream per request.
+ * On every route: refuses a declared Content-Length over the limit (413) and a body that is not
+ * JSON (415), before anything is read. Bodies without a length (chunked) are bounded while
+ * readJson streams them. Only headers are read here, which matters on Node: touching
+ * `c.req.raw.body` there builds a full Request and web stream per request.
  */
-export function bodySizeLimit(): MiddlewareHandler {
-  return async function bodySizeLimit(c, next) {
+export function bodyRules(): MiddlewareHandler {
+  return async function bodyRules(c, next) {
     const declared = c.req.header('Content-Length');
     if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
+    const hasBody = (declared !== undefined && declared !== '0') || c.req.header('Transfer-Encoding') !== undefined;
+    if (hasBody && !JSON_TYPE.test(c.req.header('Content-Type') ?? '')) {
+      throw problem('unsupported_media_type', 'send the body as application/json');
+    }
     await next();
   };
 }

@@ -40,7 +40,7 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth }: OrdersDep
         const refusal = gate.refusal(saleId);
         if (refusal) throw refusal;
       }
-      const release = idempotencyKey === undefined ? null : inFlight.claim(userId, idempotencyKey);
+      const release = idempotencyKey === undefined ? null : inFlight.claim(`${saleId}\n${userId}`, idempotencyKey);
       try {
         const order = await orders.create({
           saleId,

@@ -16,8 +16,9 @@ export const keys = {
   payment: (saleId: string, paymentId: string) => `${saleTag(saleId)}:p:${paymentId}`,
   lanes: (saleId: string) => `${saleTag(saleId)}:lanes`,
   lane: (saleId: string, lane: Lane) => `${saleTag(saleId)}:lane:${lane}`,
+  // a userId never holds '|', so the key after it cannot make two buyers' keys collide
   idempotency: (saleId: string, userId: string, key: string) =>
-    `${saleTag(saleId)}:idem:${userId}:${key}`,
+    `${saleTag(saleId)}:idem:${userId}|${key}`,
   /** Passed as the idempotency key slot when a request has none; never written. */
   noIdempotency: (saleId: string) => `${saleTag(saleId)}:idem:-`,
 } as const;

@@ -7,11 +7,14 @@ import { adminSaleView, publicSaleView, saleStatus, type SaleSnapshot } from './
 import type { SaleGate } from './sale-gate.js';
 import type { SaleStore } from './sale-store.js';
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 const instant = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 
 /** PUT /admin/sales/{saleId}: every field optional here; a new sale needs stock, price, currency. */
 const SaleBody = z.strictObject({
-  name: z.string().min(1).max(200).optional(),
+  // a lone surrogate cannot cross into Redis (its JSON decoder refuses it)
+  name: z.string().min(1).max(200).refine((s) => !LONE_SURROGATE.test(s), 'not valid Unicode').optional(),
   stock: z.number().int().min(1).max(1_000_000_000).optional(),
   price: z.number().int().min(0).max(10_000_000_000).optional(),
   currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as "CNY"').optional(),

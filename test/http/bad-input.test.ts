@@ -72,6 +72,13 @@ describe('bad input', () => {
     if (code === 'invalid_request') expect(res.body.errors?.length ?? 1).toBeGreaterThan(0);
   });
 
+  it('a non-JSON body is 415 even on routes that read no body', async () => {
+    for (const [method, path] of [['DELETE', `/v1/orders/${order.orderId}`], ['POST', `/v1/orders/${order.orderId}/tokens`]] as const) {
+      const res = await call(app, method, path, { token: b.jwt, rawBody: 'hello', headers: { 'Content-Type': 'text/plain', 'Content-Length': '5' } });
+      expectProblem(res, 415, 'unsupported_media_type');
+    }
+  });
+
   it('an oversized body sent without Content-Length (chunked) is 413', async () => {
     const big = new TextEncoder().encode(JSON.stringify({ quantity: 1, pad: 'x'.repeat(20_000) }));
     const stream = new ReadableStream({ start(c) { c.enqueue(big); c.close(); } });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PaymentStore } from '../../src/payments/payment-store.js';
-import { admin, buyer, call, createSale, expectProblem, pay, placeOrder, saleCounters, testApp } from '../helpers.js';
+import { admin, buyer, buyerJwt, call, unique, createSale, expectProblem, pay, placeOrder, saleCounters, testApp } from '../helpers.js';
 
 const { app, redis } = await testApp();
 const payments = new PaymentStore(redis);
@@ -64,6 +64,8 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     let scriptCalls = 0;
     const counted = await testApp({
       redis: { ...redis, evalsha: (...args) => (scriptCalls++, redis.evalsha(...args)) },
+      // a window no slow, busy test machine can outlast
+      saleCacheMs: 60_000,
     });
     const saleId = await createSale(counted.app, { stock: 1 });
     await placeOrder(counted.app, saleId, (await buyer()).jwt);
@@ -161,6 +163,27 @@ describe('Idempotency-Key on order creation', () => {
     expect(await saleCounters(app, saleId)).toMatchObject({ held: 1 });
   });
 
+  it('keys of two buyers never collide, whatever characters their ids hold', async () => {
+    const saleId = await createSale(app, { stock: 5 });
+    // "a" + "b:c" and "a:b" + "c" would collide if the parts were joined with ":"
+    const a = { userId: unique('a'), key: 'b:c' };
+    const ab = { userId: `${a.userId}:b`, key: 'c' };
+    const first = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: await buyerJwt(a.userId), body: {}, headers: { 'Idempotency-Key': a.key } });
+    const second = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: await buyerJwt(ab.userId), body: {}, headers: { 'Idempotency-Key': ab.key } });
+    expect(second.status).toBe(201);
+    expect(second.headers.get('idempotent-replayed')).toBeNull();
+    expect(second.body.orderId).not.toBe(first.body.orderId);
+  });
+
+  it('the same key on two sales at once is not "in progress": keys are per sale', async () => {
+    const s1 = await createSale(app);
+    const s2 = await createSale(app);
+    const b = await buyer();
+    const opts = { token: b.jwt, body: {}, headers: { 'Idempotency-Key': 'same' } };
+    const [r1, r2] = await Promise.all([call(app, 'POST', `/v1/sales/${s1}/orders`, opts), call(app, 'POST', `/v1/sales/${s2}/orders`, opts)]);
+    expect([r1.status, r2.status]).toEqual([201, 201]);
+  });
+
   it('refuses a malformed key with 400', async () => {
     const saleId = await createSale(app);
     const b = await buyer();
@@ -191,11 +214,12 @@ describe('GET /v1/orders/{orderId}', () => {
 
   it('answers 404 not_found for another buyer\'s order, an unknown or a malformed id', async () => {
     const saleId = await createSale(app);
-    const order = await placeOrder(app, saleId, (await buyer()).jwt);
+    const owner = await buyer();
+    const order = await placeOrder(app, saleId, owner.jwt);
     const other = await buyer();
     expectProblem(await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: other.jwt }), 404, 'not_found');
     const unknown = `${order.orderId.slice(0, 5)}${order.orderId[5] === 'A' ? 'B' : 'A'}${order.orderId.slice(6)}`;
-    expectProblem(await call(app, 'GET', `/v1/orders/${unknown}`, { token: other.jwt }), 404, 'not_found');
+    expectProblem(await call(app, 'GET', `/v1/orders/${unknown}`, { token: owner.jwt }), 404, 'not_found');
     expectProblem(await call(app, 'GET', '/v1/orders/not-an-order', { token: other.jwt }), 404, 'not_found');
   });
 

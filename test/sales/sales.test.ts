@@ -61,6 +61,7 @@ describe('PUT /admin/sales/{saleId}', () => {
     ['an unknown field', { stock: 1, price: 1, currency: 'CNY', colour: 'red' }],
     ['a string stock', { stock: '10', price: 1, currency: 'CNY' }],
     ['huge stock', { stock: 1e12, price: 1, currency: 'CNY' }],
+    ['a name with a lone surrogate', { stock: 1, price: 1, currency: 'CNY', name: 'a\ud800b' }],
   ])('refuses %s with 400 and creates nothing', async (_, body) => {
     const saleId = unique('sale');
     expectProblem(await admin(app, 'PUT', `/admin/sales/${saleId}`, body), 400, 'invalid_request');
