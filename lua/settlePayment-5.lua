@@ -1,9 +1,11 @@
 --[[
   settlePayment: record a payment's final outcome on the payment and its order.
 
-  Called only after the ledger has committed (succeeded) or the channel definitely refused
-  (failed). Idempotent: a payment already settled is answered unchanged.
+  Called only after the ledger has committed (succeeded, refunded) or the channel definitely
+  refused (failed). Idempotent: a payment already settled is answered unchanged.
   succeeded -> order paid, its units move from held to sold.
+  refunded  -> the ledger had already retained another charge for this order: this payment was
+               refunded. The order is paid (by that other charge) if it was waiting on this one.
   failed    -> order held again (back in the holds zset), or expired with its stock released when
                its hold has passed meanwhile.
 
@@ -13,7 +15,7 @@
   KEYS[4] per-buyer units  rg:{s:<saleId>}:users
   KEYS[5] hold deadlines   rg:{s:<saleId>}:holds
 
-  ARGV[1] paymentId  ARGV[2] outcome: succeeded | failed  ARGV[3] failure code ('' if none)
+  ARGV[1] paymentId  ARGV[2] outcome: succeeded | refunded | failed  ARGV[3] failure code ('' if none)
 
   Returns { 0 OK, payment status, order status }  { 20 NOT_FOUND }
 ]]
@@ -21,6 +23,9 @@ local rcall = redis.call
 local paymentKey, orderKey, saleKey, usersKey, holdsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local paymentId, outcome, failureCode = ARGV[1], ARGV[2], ARGV[3]
 
+if outcome ~= 'succeeded' and outcome ~= 'refunded' and outcome ~= 'failed' then
+  return redis.error_reply('settlePayment: unknown outcome ' .. tostring(outcome))
+end
 local p = rcall('HMGET', paymentKey, 'status', 'orderId')
 local pstatus, orderId = p[1], p[2]
 if not pstatus then return { 20 } end
@@ -34,7 +39,7 @@ local time = rcall('TIME')
 local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 rcall('HSET', paymentKey, 'status', outcome, 'failureCode', failureCode, 'settledAt', nowMs)
 if pid == paymentId and ostatus == 'paying' then
-  if outcome == 'succeeded' then
+  if outcome == 'succeeded' or outcome == 'refunded' then
     ostatus = 'paid'
     rcall('HINCRBY', saleKey, 'held', -quantity)
     rcall('HINCRBY', saleKey, 'sold', quantity)

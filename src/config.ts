@@ -9,6 +9,7 @@ const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   RUSHGATE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   RUSHGATE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   RUSHGATE_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),

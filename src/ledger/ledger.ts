@@ -269,6 +269,11 @@ export class Ledger {
     return Number(row!.n);
   }
 
+  /** Throws when the database does not answer. */
+  async ping(): Promise<void> {
+    await this.sql.query('select 1');
+  }
+
   async close(): Promise<void> {
     await this.sql.close();
   }

@@ -17,3 +17,11 @@ export interface SqlPort {
 export function sqlState(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
 }
+
+/** The ledger's database could not be reached; the HTTP layer answers 503 `unavailable`. */
+export class LedgerUnavailableError extends Error {
+  override name = 'LedgerUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

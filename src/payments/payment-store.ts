@@ -25,7 +25,7 @@ export interface AcceptedPayment {
   lane: Lane;
 }
 
-export type PaymentOutcome = 'succeeded' | 'failed';
+export type PaymentOutcome = 'succeeded' | 'refunded' | 'failed';
 
 /** Payments in Redis: each call is one script, atomic and safe to resend. */
 export class PaymentStore {

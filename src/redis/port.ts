@@ -11,9 +11,26 @@ export interface RedisPort {
   zrangeByScoreUpTo(key: string, maxScore: number, limit: number): Promise<string[]>;
   smembers(key: string): Promise<string[]>;
   sadd(key: string, member: string): Promise<number>;
+  /** XGROUP CREATE … MKSTREAM; false when the group exists already. */
+  xgroupCreate(stream: string, group: string): Promise<boolean>;
+  /** XREADGROUP of new entries (`>`) from several streams, without blocking. */
+  xreadgroup(group: string, consumer: string, streams: readonly string[], count: number): Promise<StreamBatch[]>;
+  /** XAUTOCLAIM: entries pending longer than minIdleMs, taken over by `consumer`. */
+  xautoclaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number): Promise<StreamEntry[]>;
+  xack(stream: string, group: string, ids: readonly string[]): Promise<number>;
   /** Redis server time in milliseconds. */
   timeMs(): Promise<number>;
   ping(): Promise<string>;
+}
+
+export interface StreamEntry {
+  id: string;
+  fields: Record<string, string>;
+}
+
+export interface StreamBatch {
+  stream: string;
+  entries: StreamEntry[];
 }
 
 /** Redis could not be reached or did not answer in time. */

@@ -1,5 +1,5 @@
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
-import { RedisUnavailableError, type RedisPort } from '../../redis/port.js';
+import { RedisUnavailableError, type RedisPort, type StreamEntry } from '../../redis/port.js';
 
 /**
  * ioredis settings for the gateway: auto-pipelining (concurrent requests share one write), and
@@ -18,14 +18,23 @@ export function gatewayRedisOptions(timeoutMs: number): RedisOptions {
   };
 }
 
+// replies that mean "this Redis cannot serve now" (failover, loading, busy script, full memory)
+const UNAVAILABLE_REPLY = /^(READONLY|LOADING|BUSY|MASTERDOWN|OOM|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)/;
+
 async function guard<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    // Redis answered with an error (NOSCRIPT, a script bug): not an availability problem
-    if (err instanceof ReplyError) throw err;
+    // any other reply error (NOSCRIPT, a script bug) is not an availability problem
+    if (err instanceof ReplyError && !UNAVAILABLE_REPLY.test((err as Error).message)) throw err;
     throw new RedisUnavailableError(err instanceof Error ? err.message : String(err), { cause: err });
   }
+}
+
+function toEntry([id, flat]: [string, string[]]): StreamEntry {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return { id, fields };
 }
 
 /** The RedisPort over one ioredis client. */
@@ -37,6 +46,30 @@ export function ioredisPort(client: Redis): RedisPort {
       guard(() => client.zrangebyscore(key, '-inf', maxScore, 'LIMIT', 0, limit)),
     smembers: (key) => guard(() => client.smembers(key)),
     sadd: (key, member) => guard(() => client.sadd(key, member)),
+    xgroupCreate: (stream, group) =>
+      guard(async () => {
+        try {
+          await client.xgroup('CREATE', stream, group, '0', 'MKSTREAM');
+          return true;
+        } catch (err) {
+          if (err instanceof Error && err.message.startsWith('BUSYGROUP')) return false;
+          throw err;
+        }
+      }),
+    xreadgroup: (group, consumer, streams, count) =>
+      guard(async () => {
+        const reply = (await client.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', ...streams, ...streams.map(() => '>'))) as
+          | [string, [string, string[]][]][]
+          | null;
+        return (reply ?? []).map(([stream, entries]) => ({ stream, entries: entries.map(toEntry) }));
+      }),
+    xautoclaim: (stream, group, consumer, minIdleMs, count) =>
+      guard(async () => {
+        const reply = (await client.xautoclaim(stream, group, consumer, minIdleMs, '0-0', 'COUNT', count)) as [string, [string, string[] | null][]];
+        // entries deleted meanwhile come back as nulls
+        return reply[1].filter((e): e is [string, string[]] => Array.isArray(e[1])).map(toEntry);
+      }),
+    xack: (stream, group, ids) => guard(() => (ids.length === 0 ? Promise.resolve(0) : client.xack(stream, group, ...ids))),
     timeMs: () =>
       guard(async () => {
         const [seconds, micros] = await client.time();

@@ -1,6 +1,6 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import postgres from 'postgres';
-import type { SqlPort } from '../../ledger/sql-port.js';
+import { LedgerUnavailableError, sqlState, type SqlPort } from '../../ledger/sql-port.js';
 
 type PgliteLike = Pick<PGlite, 'query' | 'exec'> | Transaction;
 
@@ -28,13 +28,27 @@ export async function pgliteSql(dataDir?: string): Promise<SqlPort> {
 
 type PostgresLike = postgres.Sql | postgres.TransactionSql;
 
+// postgres.js connection failures, socket errors, and the SQLSTATEs of a server going away
+const UNREACHABLE = /^(CONNECTION_|CONNECT_TIMEOUT|E[A-Z]+$|08|57P0[123])/;
+
+/** A failure to reach the server becomes LedgerUnavailableError; every other error passes. */
+async function reachable<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!UNREACHABLE.test(sqlState(err) ?? '')) throw err;
+    throw new LedgerUnavailableError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
+}
+
 function postgresQueries(sql: PostgresLike): Omit<SqlPort, 'transaction' | 'close'> {
   return {
-    query: async <T>(text: string, params: readonly unknown[] = []) =>
-      (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[],
-    exec: async (text) => {
-      await sql.unsafe(text);
-    },
+    query: <T>(text: string, params: readonly unknown[] = []) =>
+      reachable(async () => (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as T[]),
+    exec: (text) =>
+      reachable(async () => {
+        await sql.unsafe(text);
+      }),
   };
 }
 
@@ -44,9 +58,12 @@ export function postgresSql(url: string, options: { max?: number } = {}): SqlPor
   return {
     ...postgresQueries(sql),
     transaction: (fn) =>
-      sql.begin((tx) =>
-        fn({ ...postgresQueries(tx), transaction: () => Promise.reject(new Error('nested transaction')), close: async () => {} }),
-      ) as Promise<never>,
+      reachable(
+        () =>
+          sql.begin((tx) =>
+            fn({ ...postgresQueries(tx), transaction: () => Promise.reject(new Error('nested transaction')), close: async () => {} }),
+          ) as Promise<never>,
+      ),
     close: () => sql.end({ timeout: 5 }),
   };
 }
