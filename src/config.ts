@@ -21,6 +21,11 @@ const EnvSchema = z.object({
     .pipe(z.array(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'channel names are lower-case words'))),
   RUSHGATE_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   RUSHGATE_SWEEP_INTERVAL_MS: positiveInt(500),
+  /** `npm start` runs a payment worker in-process unless this is `off`. */
+  RUSHGATE_WORKER: z.enum(['on', 'off']).default('on'),
+  RUSHGATE_WORKER_BATCH: positiveInt(200),
+  RUSHGATE_WORKER_PRIORITY_WEIGHT: positiveInt(2),
+  RUSHGATE_WORKER_VISIBILITY_MS: positiveInt(30_000),
   RUSHGATE_REDIS_TIMEOUT_MS: positiveInt(2000),
 });
 

@@ -10,7 +10,11 @@ import { createApp } from '../../app.js';
 import { ConfigError, parseConfig, type Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
+import { hostname } from 'node:os';
+import type { Ledger } from '../../ledger/ledger.js';
+import { PaymentWorker } from '../../worker/payment-worker.js';
 import { nodeCrypto } from './crypto.js';
+import { openLedger } from './ledger.js';
 import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort, Redis } from './ioredis-port.js';
 import { loadSecrets, type Secrets } from './secrets.js';
@@ -85,13 +89,33 @@ async function main(): Promise<void> {
     fail(`${(err as Error).message}; set REDIS_URL to a reachable Redis, or unset it to run an embedded one`);
   }
   const redis = ioredisPort(client);
-  const app = createApp({ redis, log, ...secrets, channels: config.RUSHGATE_CHANNELS, crypto: nodeCrypto });
+  let ledger: Ledger;
+  try {
+    ledger = await openLedger(config, dataDir);
+  } catch (err) {
+    client.disconnect();
+    await embedded?.stop();
+    fail(`cannot open the ledger: ${(err as Error).message}`);
+  }
+  const app = createApp({ redis, log, ledger, ...secrets, channels: config.RUSHGATE_CHANNELS, crypto: nodeCrypto });
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   sweeper.start();
+  const worker =
+    config.RUSHGATE_WORKER === 'on'
+      ? new PaymentWorker(redis, ledger, log, {
+          consumer: `${hostname()}-${process.pid}`,
+          batchSize: config.RUSHGATE_WORKER_BATCH,
+          priorityWeight: config.RUSHGATE_WORKER_PRIORITY_WEIGHT,
+          visibilityTimeoutMs: config.RUSHGATE_WORKER_VISIBILITY_MS,
+        })
+      : undefined;
+  worker?.start();
 
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });
   server.once('error', async (err) => {
+    await worker?.stop();
     await sweeper.stop();
+    await ledger.close();
     client.disconnect();
     await embedded?.stop();
     fail(`cannot listen on ${config.HOST}:${config.PORT}: ${err.message}`);
@@ -104,7 +128,9 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     await new Promise((done) => server.close(done));
+    await worker?.stop();
     await sweeper.stop();
+    await ledger.close();
     await client.quit().catch(() => client.disconnect());
     await embedded?.stop();
     process.exit(0);

@@ -1,0 +1,58 @@
+/**
+ * `npm run worker`: a payment worker process. It needs REDIS_URL, and DATABASE_URL unless it is
+ * the only process opening the data directory's PGlite ledger (`npm start` runs its own worker).
+ */
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { pino } from 'pino';
+import { ConfigError, parseConfig, type Config } from '../../config.js';
+import { HoldSweeper } from '../../orders/hold-sweeper.js';
+import { PaymentWorker } from '../../worker/payment-worker.js';
+import { gatewayRedisOptions, ioredisPort, Redis } from './ioredis-port.js';
+import { openLedger } from './ledger.js';
+
+function fail(message: string): never {
+  process.stderr.write(`rushgate worker: ${message}\n`);
+  process.exit(1);
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = parseConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+  if (!config.REDIS_URL) fail('set REDIS_URL (npm start runs its own worker on embedded defaults)');
+  const log = pino({ level: config.RUSHGATE_LOG_LEVEL, base: { service: 'rushgate-worker' } });
+  const client = new Redis(config.REDIS_URL, { ...gatewayRedisOptions(config.RUSHGATE_REDIS_TIMEOUT_MS), enableOfflineQueue: true });
+  client.on('error', () => {});
+  const redis = ioredisPort(client);
+  const ledger = await openLedger(config, resolve(config.RUSHGATE_DATA_DIR));
+  const worker = new PaymentWorker(redis, ledger, log, {
+    consumer: `${hostname()}-${process.pid}`,
+    batchSize: config.RUSHGATE_WORKER_BATCH,
+    priorityWeight: config.RUSHGATE_WORKER_PRIORITY_WEIGHT,
+    visibilityTimeoutMs: config.RUSHGATE_WORKER_VISIBILITY_MS,
+    // fault injection for the redelivery test: die between the ledger commit and the Redis write
+    ...(process.env.RUSHGATE_TEST_CRASH_AFTER_POST === '1' ? { crashAfterPost: () => process.kill(process.pid, 'SIGKILL') } : {}),
+  });
+  const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
+  worker.start();
+  sweeper.start();
+  log.info({ consumer: `${hostname()}-${process.pid}` }, 'payment worker started');
+  process.stdout.write('rushgate worker started\n');
+
+  const shutdown = async () => {
+    await worker.stop();
+    await sweeper.stop();
+    await ledger.close();
+    client.disconnect();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+}
+
+void main();

@@ -1,0 +1,198 @@
+/**
+ * End to end through HTTP with the payment worker running: real Redis, the ledger on PGlite
+ * (and on Postgres when TEST_DATABASE_URL is set). After every test: money is conserved, no
+ * order has two retained charges, no wallet is negative, and the sale's counters match its orders.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Ledger } from '../../src/ledger/ledger.js';
+import { silentLogger } from '../../src/logger.js';
+import { PaymentWorker } from '../../src/worker/payment-worker.js';
+import { engines, openEngine } from '../ledger/engines.js';
+import { admin, buyer, call, createSale, listen, parallel, pay, placeOrder, saleCounters, testApp, unique } from '../helpers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe.each(engines)('checkout with the worker, ledger on %s', async (_, make) => {
+  const ledger = await Ledger.open(await openEngine(make));
+  const { app, redis } = await testApp({ ledger });
+  const base = await listen(app);
+  const workers: PaymentWorker[] = [];
+  const startWorker = (options: Partial<ConstructorParameters<typeof PaymentWorker>[3]> = {}) => {
+    const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), idleMs: 10, ...options });
+    worker.start();
+    workers.push(worker);
+    return worker;
+  };
+  const touched = new Set<string>();
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+    expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });
+    for (const saleId of touched) await saleCounters(app, saleId);
+    touched.clear();
+  });
+
+  const sale = async (fields: Record<string, unknown> = {}) => {
+    const saleId = await createSale(app, { price: 100, ...fields });
+    touched.add(saleId);
+    return saleId;
+  };
+  const credit = async (userId: string, amount: number) =>
+    expect((await admin(app, 'POST', `/admin/wallets/${userId}/credits`, { amount, currency: 'CNY', reference: unique('ref') })).status).toBe(201);
+  const paymentOf = (jwt: string, paymentId: string) => call(app, 'GET', `/v1/payments/${paymentId}`, { token: jwt });
+  const settled = (jwt: string, paymentId: string) =>
+    waitFor(`payment ${paymentId}`, async () => {
+      const res = await paymentOf(jwt, paymentId);
+      return ['succeeded', 'failed', 'refunded'].includes(res.body.status) ? res.body : undefined;
+    });
+
+  it('a credited buyer orders, pays with the wallet and sees succeeded; the order is paid and the stock sold', async () => {
+    startWorker();
+    const saleId = await sale({ stock: 3 });
+    const b = await buyer();
+    await credit(b.userId, 250);
+    const order = await placeOrder(app, saleId, b.jwt, 2);
+    const payment = await pay(app, order.orderId, b.jwt, order.paymentToken);
+    expect(await settled(b.jwt, payment.body.paymentId)).toMatchObject({ status: 'succeeded', position: null, failure: null });
+    expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({
+      status: 'paid', payment: { status: 'succeeded' },
+    });
+    expect((await call(app, 'GET', '/v1/wallet', { token: b.jwt })).body).toEqual({ userId: b.userId, balances: { CNY: 50 } });
+    expect(await saleCounters(app, saleId)).toMatchObject({ sold: 2, held: 0, available: 1, queue: { depth: 0 } });
+  });
+
+  it('failure 1: 200 buyers each clicking pay 5 times at once -> 200 charges', async () => {
+    startWorker();
+    const saleId = await sale({ stock: 200, perUserLimit: 1 });
+    const buyers = await Promise.all(Array.from({ length: 200 }, () => buyer()));
+    await parallel(200, 50, (i) => credit(buyers[i]!.userId, 100));
+    const orders = await parallel(200, 50, (i) => placeOrder(app, saleId, buyers[i]!.jwt));
+    const post = async (i: number) => {
+      const res = await fetch(`${base}/v1/orders/${orders[i]!.orderId}/payments`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${buyers[i]!.jwt}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ paymentToken: orders[i]!.paymentToken, method: 'wallet' }),
+      });
+      return (await res.json()) as { paymentId: string };
+    };
+    const clicks = await parallel(1000, 200, (i) => post(i % 200));
+    // every click of one buyer answered the same payment
+    for (let i = 0; i < 200; i++) expect(new Set(clicks.filter((_, j) => j % 200 === i).map((c) => c.paymentId)).size).toBe(1);
+    for (let i = 0; i < 200; i++) await settled(buyers[i]!.jwt, clicks[i]!.paymentId);
+    for (let i = 0; i < 200; i++) expect(await ledger.retainedCharges(orders[i]!.orderId)).toBe(1);
+    const balances = await Promise.all(buyers.map((b) => ledger.balances(b.userId)));
+    expect(balances.every((b) => b.CNY === 0)).toBe(true);
+    expect(await saleCounters(app, saleId)).toMatchObject({ sold: 200, held: 0 });
+  });
+
+  it('failure 2: a wallet payment clicked three times is debited once', async () => {
+    startWorker();
+    const saleId = await sale();
+    const b = await buyer();
+    await credit(b.userId, 1000);
+    const order = await placeOrder(app, saleId, b.jwt);
+    const clicks = await Promise.all([1, 2, 3].map(() => pay(app, order.orderId, b.jwt, order.paymentToken)));
+    expect(new Set(clicks.map((c) => c.body.paymentId)).size).toBe(1);
+    await settled(b.jwt, clicks[0]!.body.paymentId);
+    // once more after it succeeded: still the one payment
+    expect((await pay(app, order.orderId, b.jwt, order.paymentToken)).body.paymentId).toBe(clicks[0]!.body.paymentId);
+    expect(await ledger.balances(b.userId)).toEqual({ CNY: 900 });
+  });
+
+  it('failure 3: a hold that passes while the payment waits does not cancel it; a payment failing after the hold releases the stock', async () => {
+    const saleId = await sale({ stock: 4, holdSeconds: 10 });
+    const rich = await buyer();
+    const poor = await buyer();
+    await credit(rich.userId, 100);
+    const richOrder = await placeOrder(app, saleId, rich.jwt);
+    const poorOrder = await placeOrder(app, saleId, poor.jwt);
+    const richPay = await pay(app, richOrder.orderId, rich.jwt, richOrder.paymentToken);
+    const poorPay = await pay(app, poorOrder.orderId, poor.jwt, poorOrder.paymentToken);
+    // no worker yet: both wait in the lane past their hold (the sweep runs meanwhile)
+    await sleep(Date.parse(richOrder.expiresAt) - Date.now() + 1500);
+    expect((await call(app, 'GET', `/v1/orders/${richOrder.orderId}`, { token: rich.jwt })).body.status).toBe('paying');
+    startWorker();
+    expect(await settled(rich.jwt, richPay.body.paymentId)).toMatchObject({ status: 'succeeded' });
+    expect(await settled(poor.jwt, poorPay.body.paymentId)).toMatchObject({ status: 'failed', failure: { code: 'insufficient_funds' } });
+    expect((await call(app, 'GET', `/v1/orders/${richOrder.orderId}`, { token: rich.jwt })).body.status).toBe('paid');
+    expect((await call(app, 'GET', `/v1/orders/${poorOrder.orderId}`, { token: poor.jwt })).body.status).toBe('expired');
+    expect(await saleCounters(app, saleId)).toMatchObject({ sold: 1, held: 0, available: 3 });
+  });
+
+  it('insufficient funds fails the payment and holds the order again; after a top-up a new token pays', async () => {
+    startWorker();
+    const saleId = await sale();
+    const b = await buyer();
+    const order = await placeOrder(app, saleId, b.jwt);
+    const first = await pay(app, order.orderId, b.jwt, order.paymentToken);
+    expect(await settled(b.jwt, first.body.paymentId)).toMatchObject({ status: 'failed', failure: { code: 'insufficient_funds' } });
+    expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('held');
+    await credit(b.userId, 100);
+    const token = await call(app, 'POST', `/v1/orders/${order.orderId}/tokens`, { token: b.jwt });
+    const second = await pay(app, order.orderId, b.jwt, token.body.paymentToken);
+    expect(await settled(b.jwt, second.body.paymentId)).toMatchObject({ status: 'succeeded' });
+    expect(await ledger.balances(b.userId)).toEqual({ CNY: 0 });
+  });
+
+  it('FIFO: a lane is served in position order (funds for the first 3 of 5 payments)', async () => {
+    const saleId = await sale({ stock: 5, perUserLimit: 5 });
+    const b = await buyer();
+    await credit(b.userId, 300);
+    const payments = [];
+    for (let i = 0; i < 5; i++) {
+      const order = await placeOrder(app, saleId, b.jwt);
+      payments.push((await pay(app, order.orderId, b.jwt, order.paymentToken)).body);
+    }
+    expect(payments.map((p) => p.position)).toEqual([1, 2, 3, 4, 5]);
+    startWorker({ batchSize: 1 });
+    const outcomes = [];
+    for (const p of payments) outcomes.push((await settled(b.jwt, p.paymentId)).status);
+    expect(outcomes).toEqual(['succeeded', 'succeeded', 'succeeded', 'failed', 'failed']);
+  });
+
+  it('the priority lane is weighted 2:1 over the standard lane', async () => {
+    const saleId = await sale({ stock: 60, perUserLimit: 60 });
+    const std = await buyer();
+    const vip = await buyer({ tier: 'priority' });
+    await credit(std.userId, 100_000);
+    await credit(vip.userId, 100_000);
+    for (const b of [std, vip]) {
+      for (let i = 0; i < 30; i++) {
+        const order = await placeOrder(app, saleId, b.jwt);
+        await pay(app, order.orderId, b.jwt, order.paymentToken);
+      }
+    }
+    const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), batchSize: 30 });
+    expect(await worker.runOnce()).toBe(30);
+    // 20 priority + 10 standard taken in the first round
+    expect(await ledger.balances(vip.userId)).toEqual({ CNY: 100_000 - 20 * 100 });
+    expect(await ledger.balances(std.userId)).toEqual({ CNY: 100_000 - 10 * 100 });
+    while ((await worker.runOnce()) > 0);
+  });
+
+  it('wallet routes: credits are idempotent by reference, a reused reference for another amount is 422, bad input is 400', async () => {
+    const userId = unique('u');
+    const body = { amount: 500, currency: 'CNY', reference: 'topup-42' };
+    expect(await admin(app, 'POST', `/admin/wallets/${userId}/credits`, body)).toMatchObject({ status: 201, body: { userId, currency: 'CNY', balance: 500 } });
+    expect(await admin(app, 'POST', `/admin/wallets/${userId}/credits`, body)).toMatchObject({ status: 200, body: { balance: 500 } });
+    expect((await admin(app, 'POST', `/admin/wallets/${userId}/credits`, { ...body, amount: 501 })).body.code).toBe('idempotency_key_reused');
+    for (const bad of [{ ...body, amount: -1 }, { ...body, amount: 1.5 }, { ...body, currency: 'yuan' }, { ...body, reference: '' }, { ...body, extra: 1 }]) {
+      expect((await admin(app, 'POST', `/admin/wallets/${userId}/credits`, bad)).status).toBe(400);
+    }
+    expect((await admin(app, 'POST', '/admin/wallets/bad%20user/credits', body)).status).toBe(400);
+    expect((await call(app, 'POST', `/admin/wallets/${userId}/credits`, { body, token: (await buyer()).jwt })).status).toBe(401);
+    expect(await ledger.balances(userId)).toEqual({ CNY: 500 });
+    const b = await buyer();
+    expect((await call(app, 'GET', '/v1/wallet', { token: b.jwt })).body).toEqual({ userId: b.userId, balances: {} });
+    expect((await call(app, 'GET', '/v1/wallet')).status).toBe(401);
+  });
+});
