@@ -6,6 +6,7 @@ import { afterAll, expect, inject } from 'vitest';
 import { createApp, type AppDeps } from '../src/app.js';
 import { silentLogger } from '../src/logger.js';
 import { nodeCrypto } from '../src/runtime/node/crypto.js';
+import { startEmbeddedRedis } from '../src/runtime/node/embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort } from '../src/runtime/node/ioredis-port.js';
 
 export const JWT_SECRET = 'test-jwt-secret-0123456789abcdef0123456789';
@@ -17,16 +18,30 @@ let counter = 0;
 export const unique = (prefix: string) =>
   `${prefix}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
 
+let fileRedisUrl: string | undefined;
+const redisUrl = () => fileRedisUrl ?? inject('redisUrl');
+
+/**
+ * Gives the calling test file a redis-server of its own. Payment workers read every sale's
+ * lanes, so a file that runs workers must not share Redis with files that expect `queued`.
+ */
+export async function privateRedis(): Promise<string> {
+  const server = await startEmbeddedRedis();
+  afterAll(() => server.stop());
+  fileRedisUrl = server.url;
+  return server.url;
+}
+
 /** A raw client on the test Redis, for looking at state behind the API. */
 export function testRedis(): Redis {
-  const client = new Redis(inject('redisUrl'));
+  const client = new Redis(redisUrl());
   afterAll(() => client.quit());
   return client;
 }
 
 /** The gateway on the test Redis, connected; closed after the file's tests. */
 export async function testApp(overrides: Partial<AppDeps> = {}) {
-  const client = new Redis(inject('redisUrl'), { ...gatewayRedisOptions(2000), lazyConnect: true });
+  const client = new Redis(redisUrl(), { ...gatewayRedisOptions(2000), lazyConnect: true });
   await client.connect();
   afterAll(() => client.quit());
   const redis = ioredisPort(client);
@@ -121,7 +136,7 @@ export async function saleCounters(app: App, saleId: string) {
   expect(s.available + s.held + s.sold).toBe(s.stock);
   expect(s.available).toBeGreaterThanOrEqual(0);
   if (!inspector) {
-    const client = new Redis(inject('redisUrl'));
+    const client = new Redis(redisUrl());
     inspector = client;
     afterAll(() => client.quit());
   }

@@ -8,7 +8,7 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { engines, openEngine } from '../ledger/engines.js';
-import { admin, buyer, call, createSale, listen, parallel, pay, placeOrder, saleCounters, testApp, unique } from '../helpers.js';
+import { admin, buyer, call, createSale, listen, parallel, pay, placeOrder, privateRedis, saleCounters, testApp, unique } from '../helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -21,6 +21,9 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
     await sleep(50);
   }
 }
+
+// workers read every sale's lanes: this file gets a Redis of its own
+await privateRedis();
 
 describe.each(engines)('checkout with the worker, ledger on %s', async (_, make) => {
   const ledger = await Ledger.open(await openEngine(make));

@@ -1,0 +1,74 @@
+/**
+ * A worker killed with SIGKILL between its ledger commit and its Redis write loses nothing and
+ * posts nothing twice: a second worker process takes its unacknowledged payments over after the
+ * visibility timeout, and the ledger answers what it had already posted.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Ledger } from '../../src/ledger/ledger.js';
+import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { admin, buyer, call, createSale, parallel, pay, placeOrder, privateRedis, saleCounters, testApp } from '../helpers.js';
+
+const root = join(import.meta.dirname, '../..');
+// workers read every sale's lanes: this file gets a Redis of its own
+const redisUrl = await privateRedis();
+const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-redelivery-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+function worker(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/worker-main.ts')], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '', REDIS_URL: redisUrl, RUSHGATE_DATA_DIR: dataDir, RUSHGATE_LOG_LEVEL: 'warn',
+      RUSHGATE_WORKER_VISIBILITY_MS: '1000', RUSHGATE_WORKER_BATCH: '20', ...env,
+    },
+  });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  return { child, exited, output: () => output };
+}
+
+describe('worker redelivery', () => {
+  it('SIGKILL mid-batch, another worker takes over: every payment posted exactly once', async () => {
+    // the gateway side, with no worker of its own: it only queues payments
+    const { app } = await testApp();
+    const saleId = await createSale(app, { stock: 60, perUserLimit: 1, price: 100 });
+    const buyers = await Promise.all(Array.from({ length: 60 }, () => buyer()));
+    const orders = await parallel(60, 20, (i) => placeOrder(app, saleId, buyers[i]!.jwt));
+    const payments = await parallel(60, 20, async (i) => (await pay(app, orders[i]!.orderId, buyers[i]!.jwt, orders[i]!.paymentToken)).body);
+    {
+      // wallets funded in the ledger the workers will open (PGlite, one process at a time)
+      const ledger = await Ledger.open(await pgliteSql(join(dataDir, 'ledger')));
+      for (const b of buyers) await ledger.credit({ userId: b.userId, currency: 'CNY', amount: 100, reference: 'r' });
+      await ledger.close();
+    }
+
+    const first = worker({ RUSHGATE_TEST_CRASH_AFTER_POST: '1' });
+    expect(await first.exited, first.output()).toBe('SIGKILL');
+
+    const second = worker({});
+    const statuses = async () =>
+      Promise.all(payments.map(async (p, i) => (await call(app, 'GET', `/v1/payments/${p.paymentId}`, { token: buyers[i]!.jwt })).body.status));
+    const deadline = Date.now() + 20_000;
+    while ((await statuses()).some((s) => s !== 'succeeded') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(new Set(await statuses())).toEqual(new Set(['succeeded']));
+    second.child.kill('SIGTERM');
+    expect(await second.exited, second.output()).toBe(0);
+
+    const ledger = await Ledger.open(await pgliteSql(join(dataDir, 'ledger')));
+    try {
+      for (const o of orders) expect(await ledger.retainedCharges(o.orderId)).toBe(1);
+      for (const b of buyers) expect(await ledger.balances(b.userId)).toEqual({ CNY: 0 });
+      expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });
+    } finally {
+      await ledger.close();
+    }
+    expect(await saleCounters(app, saleId)).toMatchObject({ sold: 60, held: 0, queue: { depth: 0 } });
+    expect((await admin(app, 'GET', `/admin/sales/${saleId}`)).body.status).toBe('sold_out');
+  });
+});
