@@ -31,6 +31,12 @@ local pstatus, orderId = p[1], p[2]
 if not pstatus then return { 20 } end
 local o = rcall('HMGET', orderKey, 'status', 'pid', 'userId', 'quantity', 'expiresAt')
 local ostatus, pid, userId, quantity, expiresAt = o[1], o[2], o[3], tonumber(o[4]), tonumber(o[5])
+-- a success that arrives after the payment was failed (the buyer paid later) was refunded by
+-- the ledger: the payment shows it; the order has moved on and is left alone
+if pstatus == 'failed' and outcome == 'refunded' then
+  rcall('HSET', paymentKey, 'status', 'refunded')
+  return { 0, 'refunded', ostatus }
+end
 if pstatus == 'succeeded' or pstatus == 'failed' or pstatus == 'refunded' then
   return { 0, pstatus, ostatus }
 end

@@ -4,6 +4,8 @@ import { bodyRules } from './http/body.js';
 import { adminAuth, buyerAuth, webJwtVerifier, type JwtVerifier } from './http/auth.js';
 import { webHmacSha256, type HmacSha256 } from './http/hmac.js';
 import { problem, ProblemError } from './http/problem.js';
+import type { PaymentChannel } from './channels/channel.js';
+import { notificationsRoutes } from './channels/notifications-routes.js';
 import type { Ledger } from './ledger/ledger.js';
 import { LedgerUnavailableError } from './ledger/sql-port.js';
 import type { Logger } from './logger.js';
@@ -34,8 +36,8 @@ export interface AppDeps {
   };
   /** The money truth; the wallet routes and /readyz need it. */
   ledger?: Ledger;
-  /** Payment methods besides `wallet` (configured channels). */
-  channels?: readonly string[];
+  /** Payment channels by name: payment methods besides `wallet`, and notification senders. */
+  channels?: ReadonlyMap<string, PaymentChannel>;
   /** How long a sold-out or closed sale is refused from memory. */
   saleCacheMs?: number;
 }
@@ -64,6 +66,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes({ redis, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));
   app.use('/admin/*', adminAuth({ token: deps.adminToken }));
   app.route('/admin/sales', adminSalesRoutes({ sales, gate }));
+  app.route('/v1/channels', notificationsRoutes({ channels: deps.channels ?? new Map(), redis }));
   if (deps.ledger) {
     app.route('/admin/wallets', adminWalletsRoutes({ ledger: deps.ledger }));
     app.route('/v1', walletRoutes({ ledger: deps.ledger, auth }));
@@ -75,7 +78,7 @@ export function createApp(deps: AppDeps) {
     paymentsRoutes({
       payments: new PaymentStore(redis),
       tokens,
-      methods: new Set(['wallet', ...(deps.channels ?? [])]),
+      methods: new Set(['wallet', ...(deps.channels?.keys() ?? [])]),
       auth,
     }),
   );

@@ -13,6 +13,7 @@ const EnvSchema = z.object({
   RUSHGATE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   RUSHGATE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   RUSHGATE_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  RUSHGATE_CHANNEL_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   RUSHGATE_DATA_DIR: z.string().min(1).default('.rushgate'),
   RUSHGATE_CHANNELS: z
     .string()

@@ -5,13 +5,15 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, expect, inject } from 'vitest';
 import { createApp, type AppDeps } from '../src/app.js';
 import { silentLogger } from '../src/logger.js';
-import { nodeCrypto } from '../src/runtime/node/crypto.js';
+import { SimulatedChannel } from '../src/channels/simulated-channel.js';
+import { nodeCrypto, nodeHmacSha256 } from '../src/runtime/node/crypto.js';
 import { startEmbeddedRedis } from '../src/runtime/node/embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort } from '../src/runtime/node/ioredis-port.js';
 
 export const JWT_SECRET = 'test-jwt-secret-0123456789abcdef0123456789';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const TOKEN_SECRET = 'test-token-secret-0123456789abcdef012345';
+export const CHANNEL_SECRET = 'test-channel-secret-0123456789abcdef0123';
 
 let counter = 0;
 /** A name unique to this test run, so tests never share a sale or a buyer. */
@@ -51,7 +53,7 @@ export async function testApp(overrides: Partial<AppDeps> = {}) {
     jwtSecret: JWT_SECRET,
     adminToken: ADMIN_TOKEN,
     tokenSecret: TOKEN_SECRET,
-    channels: ['alipay'],
+    channels: new Map([['alipay', new SimulatedChannel('alipay', nodeHmacSha256(CHANNEL_SECRET), async () => {})]]),
     crypto: nodeCrypto,
     ...overrides,
   });

@@ -50,7 +50,8 @@ async function readBoundedStream(body: ReadableStream<Uint8Array>): Promise<stri
   return new TextDecoder().decode(all);
 }
 
-async function bodyText(c: Context): Promise<string> {
+/** The raw body, bounded to MAX_BODY_BYTES (for signatures computed over the exact bytes). */
+export async function bodyText(c: Context): Promise<string> {
   // a declared length was bounded by bodySizeLimit; anything else (chunked) is read bounded
   if (c.req.header('Content-Length') !== undefined) return c.req.text();
   const body = c.req.raw.body;

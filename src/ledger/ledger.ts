@@ -11,6 +11,8 @@ export interface PaymentPosting {
   method: string;
   amount: number;
   currency: string;
+  /** Refund on arrival: a late success for a payment the order no longer waits on. */
+  refund?: boolean;
 }
 
 export type PostingOutcome =
@@ -151,8 +153,8 @@ export class Ledger {
     for (const p of todo) {
       const payer = payerAccount(p).id;
       const merchant = merchantAccount(p.saleId, p.currency);
-      const retained = !charged.has(p.orderId);
-      charged.add(p.orderId);
+      const retained = !charged.has(p.orderId) && !p.refund;
+      if (retained) charged.add(p.orderId);
       // booleans travel as text: postgres.js mistypes a JS boolean array parameter
       push(p.paymentId, 'charge', payer, merchant, p.amount, p.currency, p.orderId, String(retained), null);
       add(deltas, merchant, p.amount);
@@ -248,10 +250,10 @@ export class Ledger {
       `select currency from ledger_accounts group by currency having sum(balance) <> 0`,
     );
     const negative = await this.sql.query<{ id: string }>(`select id from ledger_accounts where kind = 'wallet' and balance < 0`);
+    // one pass: charges kept = charges - refunds, per order
     const twice = await this.sql.query<{ order_id: string }>(
-      `select order_id from ledger_transfers t where kind = 'charge'
-       group by order_id
-       having count(*) - (select count(*) from ledger_transfers r where r.kind = 'refund' and r.order_id = t.order_id) > 1`,
+      `select order_id from ledger_transfers where order_id is not null group by order_id
+       having count(*) filter (where kind = 'charge') - count(*) filter (where kind = 'refund') > 1`,
     );
     return {
       unbalancedCurrencies: unbalanced.map((r) => r.currency),

@@ -15,6 +15,9 @@ export const keys = {
   order: (saleId: string, orderId: string) => `${saleTag(saleId)}:o:${orderId}`,
   payment: (saleId: string, paymentId: string) => `${saleTag(saleId)}:p:${paymentId}`,
   lanes: (saleId: string) => `${saleTag(saleId)}:lanes`,
+  /** Payments whose channel outcome is not known yet, by next check time (ms). */
+  unknown: (saleId: string) => `${saleTag(saleId)}:unknown`,
+  channelEvent: (saleId: string, channel: string, eventId: string) => `${saleTag(saleId)}:evt:${channel}:${eventId}`,
   lane: (saleId: string, lane: Lane) => `${saleTag(saleId)}:lane:${lane}`,
   // a userId never holds '|', so the key after it cannot make two buyers' keys collide
   idempotency: (saleId: string, userId: string, key: string) =>

@@ -10,6 +10,9 @@ export interface RedisPort {
   /** Members of a sorted set with score <= maxScore, lowest first. */
   zrangeByScoreUpTo(key: string, maxScore: number, limit: number): Promise<string[]>;
   smembers(key: string): Promise<string[]>;
+  hgetall(key: string): Promise<Record<string, string>>;
+  zadd(key: string, score: number, member: string): Promise<number>;
+  zrem(key: string, member: string): Promise<number>;
   sadd(key: string, member: string): Promise<number>;
   /** XGROUP CREATE … MKSTREAM; false when the group exists already. */
   xgroupCreate(stream: string, group: string): Promise<boolean>;

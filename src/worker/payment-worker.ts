@@ -1,4 +1,5 @@
 import type { Ledger, PaymentPosting, PostingOutcome } from '../ledger/ledger.js';
+import type { ChargeResult, PaymentChannel } from '../channels/channel.js';
 import type { Logger } from '../logger.js';
 import { PaymentStore } from '../payments/payment-store.js';
 import { keys, type Lane } from '../redis/keys.js';
@@ -20,6 +21,10 @@ export interface PaymentWorkerOptions {
   visibilityTimeoutMs?: number;
   /** Pause between rounds when the lanes are empty. */
   idleMs?: number;
+  /** Payment channels by method name; payments for any other method fail `channel_unavailable`. */
+  channels?: ReadonlyMap<string, PaymentChannel>;
+  /** How soon an `unknown` payment is queried again at its channel. */
+  unknownRecheckMs?: number;
   /** Test-only fault injection: die right after the first ledger commit, before settling. */
   crashAfterPost?: () => void;
 }
@@ -34,6 +39,8 @@ interface Taken {
 
 const LANES: readonly Lane[] = ['priority', 'standard'];
 
+type Outcome = PostingOutcome | { status: 'failed'; code: string } | { status: 'unknown' };
+
 /**
  * Takes payments from the lanes in FIFO order through a Redis consumer group (the priority lane
  * weighted over the standard one), posts them to the ledger in one transaction per round, writes
@@ -47,6 +54,7 @@ export class PaymentWorker {
   readonly #priorityWeight: number;
   readonly #visibilityTimeoutMs: number;
   readonly #idleMs: number;
+  readonly #unknownRecheckMs: number;
   #sales: string[] = [];
   #salesReadAtMs = 0;
   #claimedAtMs = 0;
@@ -65,6 +73,7 @@ export class PaymentWorker {
     this.#priorityWeight = options.priorityWeight ?? 2;
     this.#visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
     this.#idleMs = options.idleMs ?? 20;
+    this.#unknownRecheckMs = options.unknownRecheckMs ?? 2000;
   }
 
   start(): void {
@@ -98,29 +107,100 @@ export class PaymentWorker {
     const sales = await this.#knownSales();
     if (sales.length === 0) return 0;
     const taken = await this.#take(sales);
-    if (taken.length === 0) return 0;
+    if (taken.length === 0) return this.#resolveUnknown(sales);
 
     const open = taken.filter((t) => t.status === 'processing');
-    const outcomes = new Map<string, PostingOutcome | { status: 'failed'; code: string }>();
-    const wallet = open.filter((t) => t.posting.method === 'wallet').map((t) => t.posting);
-    if (wallet.length > 0) {
-      for (const [id, outcome] of await this.ledger.postPayments(wallet)) outcomes.set(id, outcome);
+    const outcomes = new Map<string, Outcome>();
+    // channels first: what they collected is posted to the ledger with the wallet payments
+    const collected: PaymentPosting[] = [];
+    await Promise.all(
+      open
+        .filter((t) => t.posting.method !== 'wallet')
+        .map(async (t) => {
+          const result = await this.#charge(t.posting);
+          if (result.status === 'succeeded') collected.push(t.posting);
+          else outcomes.set(t.posting.paymentId, result);
+        }),
+    );
+    const toPost = [...open.filter((t) => t.posting.method === 'wallet').map((t) => t.posting), ...collected];
+    if (toPost.length > 0) {
+      for (const [id, outcome] of await this.ledger.postPayments(toPost)) outcomes.set(id, outcome);
       this.options.crashAfterPost?.();
     }
-    // channels other than the wallet are driven by the channel adapters (not configured here)
-    for (const t of open) {
-      if (t.posting.method !== 'wallet') outcomes.set(t.posting.paymentId, { status: 'failed', code: 'channel_unavailable' });
-    }
-    await Promise.all(
-      open.map((t) => {
-        const outcome = outcomes.get(t.posting.paymentId)!;
-        return this.#payments.settle(t.saleId, t.posting.orderId, t.posting.paymentId, outcome.status, 'code' in outcome ? outcome.code : '');
-      }),
-    );
+    await Promise.all(open.map((t) => this.#record(t.saleId, t.posting, outcomes.get(t.posting.paymentId)!)));
+    const resolved = await this.#resolveUnknown(sales);
     const byStream = new Map<string, string[]>();
     for (const t of taken) byStream.set(t.stream, [...(byStream.get(t.stream) ?? []), t.entry.id]);
     await Promise.all([...byStream].map(([stream, ids]) => this.redis.xack(stream, WORKER_GROUP, ids)));
-    return taken.length;
+    return taken.length + resolved;
+  }
+
+  async #charge(p: PaymentPosting): Promise<Outcome> {
+    const channel = this.options.channels?.get(p.method);
+    if (!channel) return { status: 'failed', code: 'channel_unavailable' };
+    try {
+      return await channel.charge({ paymentId: p.paymentId, orderId: p.orderId, userId: p.userId, amount: p.amount, currency: p.currency });
+    } catch (err) {
+      // an error is no answer: the charge may have gone through, so it is resolved by query
+      this.log.warn({ err: (err as Error).message, paymentId: p.paymentId }, 'channel charge failed');
+      return { status: 'unknown' };
+    }
+  }
+
+  /** Writes an outcome back: final ones settle the payment and order, `unknown` is scheduled. */
+  async #record(saleId: string, p: PaymentPosting, outcome: Outcome): Promise<void> {
+    if (outcome.status === 'unknown') {
+      const nowMs = await this.redis.timeMs();
+      await runScript(
+        this.redis,
+        scripts.markUnknown,
+        [keys.payment(saleId, p.paymentId), keys.order(saleId, p.orderId), keys.unknown(saleId)],
+        [p.paymentId, nowMs + this.#unknownRecheckMs],
+      );
+      return;
+    }
+    await this.#payments.settle(saleId, p.orderId, p.paymentId, outcome.status, 'code' in outcome ? outcome.code : '');
+  }
+
+  /**
+   * Payments whose outcome is not known yet (timeouts) or that a notification named: ask the
+   * channel. A success is posted to the ledger (refunded at once when the payment had already
+   * failed and the order moved on); a definite failure settles; no answer is asked again later.
+   */
+  async #resolveUnknown(sales: readonly string[]): Promise<number> {
+    if (!this.options.channels?.size) return 0;
+    const nowMs = await this.redis.timeMs();
+    let handled = 0;
+    for (const saleId of sales) {
+      for (const paymentId of await this.redis.zrangeByScoreUpTo(keys.unknown(saleId), nowMs, 50)) {
+        handled++;
+        const h = await this.redis.hgetall(keys.payment(saleId, paymentId));
+        const channel = this.options.channels.get(h.method ?? '');
+        if (!channel || !['unknown', 'failed'].includes(h.status ?? '')) {
+          // settled meanwhile, or still being charged by a worker (its own outcome will settle it)
+          if (h.status !== 'processing') await this.redis.zrem(keys.unknown(saleId), paymentId);
+          else await this.redis.zadd(keys.unknown(saleId), nowMs + this.#unknownRecheckMs, paymentId);
+          continue;
+        }
+        const posting: PaymentPosting = {
+          paymentId, orderId: h.orderId!, saleId, userId: h.userId!, method: h.method!, amount: Number(h.amount), currency: h.currency!,
+          ...(h.status === 'failed' ? { refund: true } : {}),
+        };
+        const answer = await channel.query(paymentId).catch((): ChargeResult => ({ status: 'unknown' }));
+        if (answer.status === 'unknown') {
+          await this.redis.zadd(keys.unknown(saleId), nowMs + this.#unknownRecheckMs, paymentId);
+          continue;
+        }
+        if (answer.status === 'succeeded') {
+          const outcome = (await this.ledger.postPayments([posting])).get(paymentId)!;
+          await this.#payments.settle(saleId, posting.orderId, paymentId, outcome.status, '');
+        } else if (h.status === 'unknown') {
+          await this.#payments.settle(saleId, posting.orderId, paymentId, 'failed', answer.code);
+        }
+        await this.redis.zrem(keys.unknown(saleId), paymentId);
+      }
+    }
+    return handled;
   }
 
   /** Sales with lanes, refreshed every second; their consumer groups exist once listed. */

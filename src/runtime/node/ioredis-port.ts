@@ -45,6 +45,9 @@ export function ioredisPort(client: Redis): RedisPort {
     zrangeByScoreUpTo: (key, maxScore, limit) =>
       guard(() => client.zrangebyscore(key, '-inf', maxScore, 'LIMIT', 0, limit)),
     smembers: (key) => guard(() => client.smembers(key)),
+    hgetall: (key) => guard(() => client.hgetall(key)),
+    zadd: (key, score, member) => guard(async () => Number(await client.zadd(key, score, member))),
+    zrem: (key, member) => guard(() => client.zrem(key, member)),
     sadd: (key, member) => guard(() => client.sadd(key, member)),
     xgroupCreate: (stream, group) =>
       guard(async () => {

@@ -13,6 +13,7 @@ import { HoldSweeper } from '../../orders/hold-sweeper.js';
 import { hostname } from 'node:os';
 import type { Ledger } from '../../ledger/ledger.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
+import { simulatedChannels } from './channels.js';
 import { nodeCrypto } from './crypto.js';
 import { openLedger } from './ledger.js';
 import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
@@ -97,7 +98,8 @@ async function main(): Promise<void> {
     await embedded?.stop();
     fail(`cannot open the ledger: ${(err as Error).message}`);
   }
-  const app = createApp({ redis, log, ledger, ...secrets, channels: config.RUSHGATE_CHANNELS, crypto: nodeCrypto });
+  const channels = simulatedChannels(config.RUSHGATE_CHANNELS, secrets.channelSecret, `http://${config.HOST}:${config.PORT}`);
+  const app = createApp({ redis, log, ledger, ...secrets, channels, crypto: nodeCrypto });
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   sweeper.start();
   const worker =
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
           batchSize: config.RUSHGATE_WORKER_BATCH,
           priorityWeight: config.RUSHGATE_WORKER_PRIORITY_WEIGHT,
           visibilityTimeoutMs: config.RUSHGATE_WORKER_VISIBILITY_MS,
+          channels,
         })
       : undefined;
   worker?.start();

@@ -9,7 +9,9 @@ import { ConfigError, parseConfig, type Config } from '../../config.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
 import { gatewayRedisOptions, ioredisPort, Redis } from './ioredis-port.js';
+import { simulatedChannels } from './channels.js';
 import { openLedger } from './ledger.js';
+import { loadSecrets } from './secrets.js';
 
 function fail(message: string): never {
   process.stderr.write(`rushgate worker: ${message}\n`);
@@ -29,12 +31,16 @@ async function main(): Promise<void> {
   const client = new Redis(config.REDIS_URL, { ...gatewayRedisOptions(config.RUSHGATE_REDIS_TIMEOUT_MS), enableOfflineQueue: true });
   client.on('error', () => {});
   const redis = ioredisPort(client);
-  const ledger = await openLedger(config, resolve(config.RUSHGATE_DATA_DIR));
+  const dataDir = resolve(config.RUSHGATE_DATA_DIR);
+  const ledger = await openLedger(config, dataDir);
+  // its simulated channels notify the gateway at HOST:PORT
+  const channels = simulatedChannels(config.RUSHGATE_CHANNELS, loadSecrets(config, dataDir).channelSecret, `http://${config.HOST}:${config.PORT}`);
   const worker = new PaymentWorker(redis, ledger, log, {
     consumer: `${hostname()}-${process.pid}`,
     batchSize: config.RUSHGATE_WORKER_BATCH,
     priorityWeight: config.RUSHGATE_WORKER_PRIORITY_WEIGHT,
     visibilityTimeoutMs: config.RUSHGATE_WORKER_VISIBILITY_MS,
+    channels,
     // fault injection for the redelivery test: die between the ledger commit and the Redis write
     ...(process.env.RUSHGATE_TEST_CRASH_AFTER_POST === '1' ? { crashAfterPost: () => process.kill(process.pid, 'SIGKILL') } : {}),
   });
