@@ -5,7 +5,8 @@
 #   RUNS=3 DURATION=10s THREADS=2 CONNS=64 WARMUP=2s BUYERS=4000 PEER=1 ./checkout.sh
 #   PEER_DIR=path/to/nginx-lua   (default: ../shared/peers/nginx-lua beside the project)
 #
-# rushgate runs as one Node process (npm start's build) on its own redis-server (no persistence);
+# rushgate runs as one Node process (npm start's build, worker off: the peer has none) on its own
+# redis-server (no persistence);
 # the peer runs as its bench.sh starts it (nginx, 2 workers, its own redis-server). The load
 # generator is wrk with Lua scripts (wrk/), buyers' JWTs minted beforehand. Raw output and the
 # summary go to loadtest/bench/results/<time>/.
@@ -42,7 +43,7 @@ redis-server --port "$RG_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no 
 REDIS_PID=$!
 for _ in $(seq 50); do redis-cli -p "$RG_REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 PORT="$GW_PORT" REDIS_URL="redis://127.0.0.1:$RG_REDIS_PORT" RUSHGATE_JWT_SECRET="$SECRET" \
-  RUSHGATE_ADMIN_TOKEN="$ADMIN" RUSHGATE_TOKEN_SECRET="$SECRET" RUSHGATE_LOG_LEVEL=warn \
+  RUSHGATE_ADMIN_TOKEN="$ADMIN" RUSHGATE_TOKEN_SECRET="$SECRET" RUSHGATE_LOG_LEVEL=warn RUSHGATE_WORKER=off \
   RUSHGATE_DATA_DIR="$OUT/data" node "$ROOT/dist/runtime/node/main.js" >"$OUT/gateway.log" 2>&1 &
 GW_PID=$!
 BASE="http://127.0.0.1:$GW_PORT"

@@ -43,10 +43,31 @@ describe('npm start (node runtime)', () => {
       body: JSON.stringify({ stock: 100, price: 38000, currency: 'CNY' }),
     });
     expect(sale.status).toBe(201);
+    const credit = await fetch(`${base}/admin/wallets/demo/credits`, {
+      method: 'POST', headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ amount: 100000, currency: 'CNY', reference: 'topup-1' }),
+    });
+    expect(credit.status).toBe(201);
     const order = await fetch(`${base}/v1/sales/demo/orders`, {
       method: 'POST', headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' }, body: '{"quantity":1}',
     });
     expect(order.status).toBe(201);
+    const { orderId, paymentToken } = (await order.json()) as { orderId: string; paymentToken: string };
+    const payment = await fetch(`${base}/v1/orders/${orderId}/payments`, {
+      method: 'POST', headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ paymentToken, method: 'wallet' }),
+    });
+    expect(payment.status).toBe(202);
+    const { paymentId } = (await payment.json()) as { paymentId: string };
+    // the in-process worker charges the wallet through the embedded ledger
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'succeeded'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = ((await (await fetch(`${base}/v1/payments/${paymentId}`, { headers: { Authorization: `Bearer ${jwt}` } })).json()) as { status: string }).status;
+    }
+    expect(status).toBe('succeeded');
+    const wallet = await fetch(`${base}/v1/wallet`, { headers: { Authorization: `Bearer ${jwt}` } });
+    expect(await wallet.json()).toEqual({ userId: 'demo', balances: { CNY: 100000 - 38000 } });
 
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');

@@ -15,7 +15,7 @@ import type { Ledger } from '../../ledger/ledger.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
 import { simulatedChannels } from './channels.js';
 import { nodeCrypto } from './crypto.js';
-import { openLedger } from './ledger.js';
+import { embeddedLedgerDir, openLedger } from './ledger.js';
 import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort, Redis } from './ioredis-port.js';
 import { loadSecrets, type Secrets } from './secrets.js';
@@ -46,17 +46,22 @@ async function connect(url: string, timeoutMs: number, log: Logger): Promise<Red
   return client;
 }
 
-async function banner(config: Config, secrets: Secrets, redisUrl: string, embedded: boolean) {
+async function banner(config: Config, secrets: Secrets, redisUrl: string, embedded: boolean, worker: boolean) {
   const base = `http://${config.HOST}:${config.PORT}`;
   const demoJwt = await sign({ sub: 'demo', exp: Math.floor(Date.now() / 1000) + 3600 }, secrets.jwtSecret);
   const lines = [
     `rushgate listening on ${base}`,
     `redis: ${redisUrl}${embedded ? ` (embedded, AOF in ${embeddedRedisDir(resolve(config.RUSHGATE_DATA_DIR))})` : ''}`,
+    `ledger: ${config.DATABASE_URL ? 'Postgres (DATABASE_URL)' : `PGlite in ${embeddedLedgerDir(resolve(config.RUSHGATE_DATA_DIR))}`}; payment worker: ${worker ? 'in this process' : 'off (RUSHGATE_WORKER=off)'}`,
+    `payment channels: ${config.RUSHGATE_CHANNELS.length ? `${config.RUSHGATE_CHANNELS.join(', ')} (SIMULATED: no real money)` : 'none (wallet only)'}`,
     `admin token: ${secrets.adminToken}${secrets.generated.includes('adminToken') ? ` (generated, saved in ${config.RUSHGATE_DATA_DIR}/secrets.json)` : ''}`,
     `demo buyer JWT (sub "demo", 1 h): ${demoJwt}`,
     'try:',
     `  curl -s -X PUT ${base}/admin/sales/demo -H 'Authorization: Bearer ${secrets.adminToken}' -H 'Content-Type: application/json' -d '{"stock":100,"price":38000,"currency":"CNY"}'`,
+    `  curl -s -X POST ${base}/admin/wallets/demo/credits -H 'Authorization: Bearer ${secrets.adminToken}' -H 'Content-Type: application/json' -d '{"amount":100000,"currency":"CNY","reference":"topup-1"}'`,
     `  curl -s -X POST ${base}/v1/sales/demo/orders -H 'Authorization: Bearer ${demoJwt}' -H 'Content-Type: application/json' -d '{"quantity":1}'`,
+    `  curl -s -X POST ${base}/v1/orders/<orderId>/payments -H 'Authorization: Bearer ${demoJwt}' -H 'Content-Type: application/json' -d '{"paymentToken":"<paymentToken>","method":"wallet"}'`,
+    `  curl -s ${base}/v1/payments/<paymentId> -H 'Authorization: Bearer ${demoJwt}'`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -123,7 +128,7 @@ async function main(): Promise<void> {
     await embedded?.stop();
     fail(`cannot listen on ${config.HOST}:${config.PORT}: ${err.message}`);
   });
-  server.once('listening', () => void banner(config, secrets, redisUrl, embedded !== undefined));
+  server.once('listening', () => void banner(config, secrets, redisUrl, embedded !== undefined, worker !== undefined));
 
   let stopping = false;
   const shutdown = async (signal: string) => {
