@@ -63,6 +63,11 @@ export class SimulatedChannel implements PaymentChannel {
     private readonly random: () => number = Math.random,
   ) {}
 
+  /** Forgets scripted outcomes not used yet. */
+  clearScript(): void {
+    this.#script.length = 0;
+  }
+
   /** Outcomes for the next charges, in order, overriding the rates. */
   script(...outcomes: Scripted[]): void {
     this.#script.push(...outcomes);
@@ -98,8 +103,8 @@ export class SimulatedChannel implements PaymentChannel {
   }
 
   async verify(body: string, header: string | undefined, nowMs: number): Promise<ChannelNotification> {
-    const parsed = (await verifyNotification(this.mac, body, header, nowMs)) as Partial<ChannelNotification>;
-    if (typeof parsed.eventId !== 'string' || typeof parsed.paymentId !== 'string' || (parsed.status !== 'succeeded' && parsed.status !== 'failed')) {
+    const parsed = (await verifyNotification(this.mac, body, header, nowMs)) as Partial<ChannelNotification> | null;
+    if (typeof parsed !== 'object' || parsed === null || typeof parsed.eventId !== 'string' || typeof parsed.paymentId !== 'string' || (parsed.status !== 'succeeded' && parsed.status !== 'failed')) {
       throw new NotificationRefused('malformed notification');
     }
     return { eventId: parsed.eventId, paymentId: parsed.paymentId, status: parsed.status };

@@ -11,8 +11,6 @@ export interface PaymentPosting {
   method: string;
   amount: number;
   currency: string;
-  /** Refund on arrival: a late success for a payment the order no longer waits on. */
-  refund?: boolean;
 }
 
 export type PostingOutcome =
@@ -44,6 +42,14 @@ const merchantAccount = (saleId: string, currency: string) => `merchant:${saleId
 const channelAccount = (channel: string, currency: string) => `channel:${channel}:${currency}`;
 const fundingAccount = (currency: string) => `funding:${currency}`;
 const refundId = (paymentId: string) => `${paymentId}:refund`;
+
+/**
+ * Serializes every decision about the same payments (post, fail) across transactions and
+ * processes; ids are locked in sorted order, so two batches cannot deadlock on them.
+ */
+async function lockPayments(tx: SqlPort, paymentIds: readonly string[]): Promise<void> {
+  await tx.query(`select pg_advisory_xact_lock(hashtext(id)) from unnest($1::text[]) as id order by id`, [[...paymentIds].sort()]);
+}
 
 function payerAccount(p: PaymentPosting): { id: string; kind: 'wallet' | 'channel'; owner: string } {
   return p.method === 'wallet'
@@ -80,7 +86,8 @@ export class Ledger {
          on conflict (id) do nothing`,
         [wallet, c.userId, funding, c.currency],
       );
-      const id = `credit:${c.userId}:${c.reference}`;
+      // a userId never holds '|': two users' references cannot meet in one id
+      const id = `credit:${c.userId}|${c.reference}`;
       const inserted = await tx.query(
         `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency)
          values ($1, 'credit', $2, $3, $4, $5) on conflict (id) do nothing returning id`,
@@ -117,20 +124,65 @@ export class Ledger {
    * Posts a batch of payments in one transaction and answers each one's outcome. A payment
    * already posted answers its recorded outcome and moves nothing. The first success for an
    * order is retained; a later one is posted and refunded at once (`refunded`). A wallet that
-   * cannot cover a payment fails it (`insufficient_funds`) and keeps its balance.
+   * cannot cover a payment fails it (`insufficient_funds`, recorded) and keeps its balance. A
+   * payment recorded failed is never kept: a wallet one stays failed, and money a channel
+   * collected for it later is posted and refunded.
    */
   async postPayments(batch: readonly PaymentPosting[]): Promise<Map<string, PostingOutcome>> {
     const unique = [...new Map(batch.map((p) => [p.paymentId, p])).values()];
     return this.#retrying((tx) => this.#post(tx, unique));
   }
 
+  /**
+   * Records definite failures (a channel's refusal) before they are told to anyone, and answers
+   * each payment's final outcome: `failed`, or the charge's outcome when money was posted first.
+   */
+  async fail(failures: readonly { paymentId: string; code: string }[]): Promise<Map<string, PostingOutcome | { status: 'failed'; code: string }>> {
+    return this.#retrying(async (tx) => {
+      const ids = failures.map((f) => f.paymentId);
+      await lockPayments(tx, ids);
+      const outcomes = new Map<string, PostingOutcome | { status: 'failed'; code: string }>();
+      const posted = await tx.query<{ id: string; retained: boolean }>(
+        `select id, retained from ledger_transfers where kind = 'charge' and id = any($1::text[])`,
+        [ids],
+      );
+      for (const row of posted) outcomes.set(row.id, { status: row.retained ? 'succeeded' : 'refunded' });
+      const rest = failures.filter((f) => !outcomes.has(f.paymentId));
+      await tx.query(
+        `insert into ledger_payment_failures (payment_id, code) select * from unnest($1::text[], $2::text[]) on conflict do nothing`,
+        [rest.map((f) => f.paymentId), rest.map((f) => f.code)],
+      );
+      const recorded = await tx.query<{ payment_id: string; code: string }>(
+        `select payment_id, code from ledger_payment_failures where payment_id = any($1::text[])`,
+        [rest.map((f) => f.paymentId)],
+      );
+      for (const row of recorded) outcomes.set(row.payment_id, { status: 'failed', code: row.code });
+      return outcomes;
+    });
+  }
+
   async #post(tx: SqlPort, batch: readonly PaymentPosting[]): Promise<Map<string, PostingOutcome>> {
     const outcomes = new Map<string, PostingOutcome>();
+    await lockPayments(tx, batch.map((p) => p.paymentId));
     const posted = await tx.query<{ id: string; retained: boolean }>(
       `select id, retained from ledger_transfers where kind = 'charge' and id = any($1::text[])`,
       [batch.map((p) => p.paymentId)],
     );
     for (const row of posted) outcomes.set(row.id, { status: row.retained ? 'succeeded' : 'refunded' });
+    const failed = new Map(
+      (
+        await tx.query<{ payment_id: string; code: string }>(
+          `select payment_id, code from ledger_payment_failures where payment_id = any($1::text[])`,
+          [batch.map((p) => p.paymentId)],
+        )
+      ).map((r) => [r.payment_id, r.code]),
+    );
+    // a wallet payment decided failed stays failed: its wallet is never debited afterwards
+    for (const p of batch) {
+      if (!outcomes.has(p.paymentId) && p.method === 'wallet' && failed.has(p.paymentId)) {
+        outcomes.set(p.paymentId, { status: 'failed', code: 'insufficient_funds' });
+      }
+    }
     let todo = batch.filter((p) => !outcomes.has(p.paymentId));
     if (todo.length === 0) return outcomes;
 
@@ -153,7 +205,8 @@ export class Ledger {
     for (const p of todo) {
       const payer = payerAccount(p).id;
       const merchant = merchantAccount(p.saleId, p.currency);
-      const retained = !charged.has(p.orderId) && !p.refund;
+      // money collected for a payment already decided failed is refunded, never kept
+      const retained = !charged.has(p.orderId) && !failed.has(p.paymentId);
       if (retained) charged.add(p.orderId);
       // booleans travel as text: postgres.js mistypes a JS boolean array parameter
       push(p.paymentId, 'charge', payer, merchant, p.amount, p.currency, p.orderId, String(retained), null);
@@ -230,6 +283,12 @@ export class Ledger {
         refused.add(p.paymentId);
         outcomes.set(p.paymentId, { status: 'failed', code: 'insufficient_funds' });
       }
+    }
+    if (refused.size > 0) {
+      await tx.query(
+        `insert into ledger_payment_failures (payment_id, code) select id, 'insufficient_funds' from unnest($1::text[]) as id on conflict do nothing`,
+        [[...refused]],
+      );
     }
     return todo.filter((p) => !refused.has(p.paymentId));
   }

@@ -48,6 +48,15 @@ const MIGRATIONS: readonly string[] = [
   create trigger ledger_transfers_append_only before update or delete on ledger_transfers
     for each row execute function ledger_transfers_append_only();
   `,
+  `
+  -- payments decided failed (definitely not charged). Written before the failure is told to
+  -- anyone, so money that arrives for such a payment later is refunded, never kept.
+  create table ledger_payment_failures (
+    payment_id text primary key,
+    code text not null,
+    created_at timestamptz not null default now()
+  );
+  `,
 ];
 
 /** Applies the migrations not yet applied; safe to run from several processes at once. */

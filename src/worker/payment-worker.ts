@@ -1,4 +1,5 @@
 import type { Ledger, PaymentPosting, PostingOutcome } from '../ledger/ledger.js';
+import { LedgerUnavailableError, sqlState } from '../ledger/sql-port.js';
 import type { ChargeResult, PaymentChannel } from '../channels/channel.js';
 import type { Logger } from '../logger.js';
 import { PaymentStore } from '../payments/payment-store.js';
@@ -39,7 +40,8 @@ interface Taken {
 
 const LANES: readonly Lane[] = ['priority', 'standard'];
 
-type Outcome = PostingOutcome | { status: 'failed'; code: string } | { status: 'unknown' };
+type Final = PostingOutcome | { status: 'failed'; code: string };
+type Outcome = Final | { status: 'unknown' };
 
 /**
  * Takes payments from the lanes in FIFO order through a Redis consumer group (the priority lane
@@ -58,6 +60,7 @@ export class PaymentWorker {
   #sales: string[] = [];
   #salesReadAtMs = 0;
   #claimedAtMs = 0;
+  #rotation = 0;
   #running: Promise<void> | undefined;
   #stopping = false;
   #failing = false;
@@ -122,17 +125,48 @@ export class PaymentWorker {
           else outcomes.set(t.posting.paymentId, result);
         }),
     );
-    const toPost = [...open.filter((t) => t.posting.method === 'wallet').map((t) => t.posting), ...collected];
+    // a free order (price 0) moves no money: nothing to post
+    for (const t of open) if (t.posting.method === 'wallet' && t.posting.amount === 0) outcomes.set(t.posting.paymentId, { status: 'succeeded' });
+    const toPost = [...open.filter((t) => t.posting.method === 'wallet' && t.posting.amount > 0).map((t) => t.posting), ...collected];
     if (toPost.length > 0) {
-      for (const [id, outcome] of await this.ledger.postPayments(toPost)) outcomes.set(id, outcome);
+      for (const [id, outcome] of await this.#post(toPost)) outcomes.set(id, outcome);
       this.options.crashAfterPost?.();
     }
+    // a channel's refusal is recorded in the ledger before anyone is told, so money that arrives
+    // for it later is refunded, never kept (and a charge that won the race is answered instead)
+    const refusals = open.filter((t) => outcomes.get(t.posting.paymentId)?.status === 'failed' && !toPost.includes(t.posting));
+    if (refusals.length > 0) {
+      const decided = await this.ledger.fail(refusals.map((t) => ({ paymentId: t.posting.paymentId, code: (outcomes.get(t.posting.paymentId) as { code: string }).code })));
+      for (const [id, outcome] of decided) outcomes.set(id, outcome);
+    }
     await Promise.all(open.map((t) => this.#record(t.saleId, t.posting, outcomes.get(t.posting.paymentId)!)));
-    const resolved = await this.#resolveUnknown(sales);
     const byStream = new Map<string, string[]>();
     for (const t of taken) byStream.set(t.stream, [...(byStream.get(t.stream) ?? []), t.entry.id]);
     await Promise.all([...byStream].map(([stream, ids]) => this.redis.xack(stream, WORKER_GROUP, ids)));
-    return taken.length + resolved;
+    return taken.length + (await this.#resolveUnknown(sales));
+  }
+
+  /**
+   * Posts a batch; when the ledger refuses it (a constraint, not an outage), posts the payments
+   * one by one so a single bad payment fails alone instead of blocking every round after it.
+   */
+  async #post(postings: readonly PaymentPosting[]): Promise<Map<string, Final>> {
+    try {
+      return await this.ledger.postPayments(postings);
+    } catch (err) {
+      if (sqlState(err) === undefined || err instanceof LedgerUnavailableError) throw err;
+      const outcomes = new Map<string, Final>();
+      for (const p of postings) {
+        try {
+          outcomes.set(p.paymentId, (await this.ledger.postPayments([p])).get(p.paymentId)!);
+        } catch (one) {
+          if (sqlState(one) === undefined || one instanceof LedgerUnavailableError) throw one;
+          this.log.error({ err: one, paymentId: p.paymentId }, 'the ledger refused a payment');
+          outcomes.set(p.paymentId, { status: 'failed', code: 'ledger_rejected' });
+        }
+      }
+      return outcomes;
+    }
   }
 
   async #charge(p: PaymentPosting): Promise<Outcome> {
@@ -184,20 +218,25 @@ export class PaymentWorker {
         }
         const posting: PaymentPosting = {
           paymentId, orderId: h.orderId!, saleId, userId: h.userId!, method: h.method!, amount: Number(h.amount), currency: h.currency!,
-          ...(h.status === 'failed' ? { refund: true } : {}),
         };
-        const answer = await channel.query(paymentId).catch((): ChargeResult => ({ status: 'unknown' }));
-        if (answer.status === 'unknown') {
-          await this.redis.zadd(keys.unknown(saleId), nowMs + this.#unknownRecheckMs, paymentId);
-          continue;
+        try {
+          const answer = await channel.query(paymentId).catch((): ChargeResult => ({ status: 'unknown' }));
+          if (answer.status === 'unknown') {
+            await this.redis.zadd(keys.unknown(saleId), nowMs + this.#unknownRecheckMs, paymentId);
+            continue;
+          }
+          // the ledger decides: a success for a payment already failed there is refunded
+          const outcome =
+            answer.status === 'succeeded'
+              ? (await this.#post([posting])).get(paymentId)!
+              : (await this.ledger.fail([{ paymentId, code: answer.code }])).get(paymentId)!;
+          await this.#payments.settle(saleId, posting.orderId, paymentId, outcome.status, 'code' in outcome ? outcome.code : '');
+          await this.redis.zrem(keys.unknown(saleId), paymentId);
+        } catch (err) {
+          // one payment's trouble must not stop the others; it is checked again later
+          this.log.warn({ err: (err as Error).message, paymentId }, 'could not resolve a payment yet');
+          await this.redis.zadd(keys.unknown(saleId), nowMs + this.#unknownRecheckMs, paymentId).catch(() => {});
         }
-        if (answer.status === 'succeeded') {
-          const outcome = (await this.ledger.postPayments([posting])).get(paymentId)!;
-          await this.#payments.settle(saleId, posting.orderId, paymentId, outcome.status, '');
-        } else if (h.status === 'unknown') {
-          await this.#payments.settle(saleId, posting.orderId, paymentId, 'failed', answer.code);
-        }
-        await this.redis.zrem(keys.unknown(saleId), paymentId);
       }
     }
     return handled;
@@ -229,18 +268,35 @@ export class PaymentWorker {
         }
       }
     }
-    // weighted FIFO: priority first, up to weight/(weight+1) of the round
+    // weighted FIFO: priority first, up to weight/(weight+1) of the round. COUNT applies per
+    // stream, so streams are read one by one against the lane's remaining budget, starting
+    // from a different sale each round so no sale's lane starves the others
     const prioritySlots = Math.ceil((this.#batchSize * this.#priorityWeight) / (this.#priorityWeight + 1));
+    this.#rotation = (this.#rotation + 1) % sales.length;
+    const ordered = [...sales.slice(this.#rotation), ...sales.slice(0, this.#rotation)];
     for (const lane of LANES) {
-      const room = lane === 'priority' ? prioritySlots : this.#batchSize - entries.length;
-      if (room <= 0) continue;
-      const streams = sales.map((s) => keys.lane(s, lane));
-      for (const batch of await this.redis.xreadgroup(WORKER_GROUP, this.options.consumer, streams, room)) {
-        const at = streamOf.get(batch.stream)!;
-        for (const entry of batch.entries) entries.push({ ...at, stream: batch.stream, entry });
+      let room = lane === 'priority' ? prioritySlots : this.#batchSize - entries.length;
+      for (const saleId of ordered) {
+        if (room <= 0) break;
+        const stream = keys.lane(saleId, lane);
+        for (const batch of await this.#read(stream, room)) {
+          for (const entry of batch.entries) entries.push({ saleId, lane, stream, entry });
+          room -= batch.entries.length;
+        }
       }
     }
     return this.#markProcessing(entries);
+  }
+
+  /** XREADGROUP on one stream; a group lost to a flush or failover is created again. */
+  async #read(stream: string, count: number) {
+    try {
+      return await this.redis.xreadgroup(WORKER_GROUP, this.options.consumer, [stream], count);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOGROUP')) throw err;
+      await this.redis.xgroupCreate(stream, WORKER_GROUP);
+      return [];
+    }
   }
 
   async #markProcessing(entries: { saleId: string; lane: Lane; stream: string; entry: StreamEntry }[]): Promise<Taken[]> {

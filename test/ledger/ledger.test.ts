@@ -103,6 +103,46 @@ describe.each(engines)('ledger on %s', (_, make) => {
     expect(await ledger.balances(userId)).toEqual({ CNY: 1000 - 100 - 6 * 100 });
   });
 
+  it('credit references of two users never collide, whatever their ids hold', async () => {
+    const { ledger } = await setup();
+    const a = unique('a');
+    expect((await ledger.credit({ userId: a, currency: 'CNY', amount: 10, reference: 'b:x' })).created).toBe(true);
+    expect((await ledger.credit({ userId: `${a}:b`, currency: 'CNY', amount: 10, reference: 'x' })).created).toBe(true);
+  });
+
+  it('a payment recorded failed is never kept: a wallet one stays failed, a late channel success is refunded', async () => {
+    const { ledger } = await setup();
+    const userId = unique('u');
+    const broke = payment(userId);
+    expect((await ledger.postPayments([broke])).get(broke.paymentId)).toEqual({ status: 'failed', code: 'insufficient_funds' });
+    await ledger.credit({ userId, currency: 'CNY', amount: 1000, reference: 'r' });
+    // a redelivered copy after the top-up: still failed, nothing debited
+    expect((await ledger.postPayments([broke])).get(broke.paymentId)).toEqual({ status: 'failed', code: 'insufficient_funds' });
+    expect(await ledger.balances(userId)).toEqual({ CNY: 1000 });
+    // a channel said failed, then the money arrived after all: refunded, not kept
+    const late = payment(userId, { method: 'alipay' });
+    expect((await ledger.fail([{ paymentId: late.paymentId, code: 'abandoned' }])).get(late.paymentId)).toEqual({ status: 'failed', code: 'abandoned' });
+    expect((await ledger.postPayments([late])).get(late.paymentId)).toEqual({ status: 'refunded' });
+    expect(await ledger.retainedCharges(late.orderId)).toBe(0);
+    // and a charge posted first wins over a failure decided after it
+    const first = payment(userId, { method: 'alipay' });
+    await ledger.postPayments([first]);
+    expect((await ledger.fail([{ paymentId: first.paymentId, code: 'timeout' }])).get(first.paymentId)).toEqual({ status: 'succeeded' });
+  });
+
+  it('a failure and a success decided at once for one payment: exactly one wins', async () => {
+    const { ledger } = await setup();
+    for (let i = 0; i < 10; i++) {
+      const p = payment(unique('u'), { method: 'alipay' });
+      const [posted, failed] = await Promise.all([ledger.postPayments([p]), ledger.fail([{ paymentId: p.paymentId, code: 'x' }])]);
+      const a = posted.get(p.paymentId)!.status;
+      const b = failed.get(p.paymentId)!.status;
+      // either the charge came first (both say succeeded) or the failure did (refunded + failed)
+      expect([`${a}/${b}`]).toContain(a === 'succeeded' ? 'succeeded/succeeded' : 'refunded/failed');
+      expect(await ledger.retainedCharges(p.orderId)).toBe(a === 'succeeded' ? 1 : 0);
+    }
+  });
+
   it('after everything above, money is conserved and nothing is charged twice', async () => {
     const { ledger } = await setup();
     expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });

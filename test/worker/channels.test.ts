@@ -8,14 +8,18 @@ import { DEFAULT_SIMULATOR, SimulatedChannel } from '../../src/channels/simulate
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { engines, openEngine } from '../ledger/engines.js';
+import { chargesMatchOrders } from './money.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { buyer, call, CHANNEL_SECRET, createSale, expectProblem, pay, placeOrder, privateRedis, saleCounters, testApp, unique, type App } from '../helpers.js';
 
 await privateRedis();
-const ledger = await Ledger.open(await pgliteSql());
+// Postgres when TEST_DATABASE_URL is set (real concurrency), else PGlite
+const ledger = await Ledger.open(await openEngine(engines.at(-1)![1]));
 let appRef: App | undefined;
+let notifications = 0;
 const notify = async (channel: string, body: string, signature: string) => {
+  notifications++;
   await appRef!.request(`/v1/channels/${channel}/notifications`, {
     method: 'POST', body, headers: { 'Content-Type': 'application/json', 'Rushgate-Signature': signature },
   });
@@ -27,9 +31,10 @@ const channels = new Map([['alipay', alipay], ['wechat', wechat]]);
 const { app, redis } = await testApp({ ledger, channels });
 appRef = app;
 
+const chargesMatchOrdersOf = chargesMatchOrders(ledger);
 const workers: PaymentWorker[] = [];
-const startWorker = () => {
-  const w = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), idleMs: 10, channels, unknownRecheckMs: 200 });
+const startWorker = (unknownRecheckMs = 200) => {
+  const w = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), idleMs: 10, channels, unknownRecheckMs });
   w.start();
   workers.push(w);
 };
@@ -38,8 +43,13 @@ afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.stop()));
   alipay.settings = { ...fast };
   wechat.settings = { ...fast };
+  alipay.clearScript();
+  wechat.clearScript();
   expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });
-  for (const saleId of touched) await saleCounters(app, saleId);
+  for (const saleId of touched) {
+    await saleCounters(app, saleId);
+    await chargesMatchOrdersOf(saleId);
+  }
   touched.clear();
 });
 
@@ -83,7 +93,7 @@ describe('payment channels (simulated)', () => {
   });
 
   it('failure 4: a timeout makes the payment unknown (never failed); the lost notification is resolved by query to succeeded', async () => {
-    alipay.settings = { ...fast, lostNotificationRate: 1 };
+    alipay.settings = { ...fast, lostNotificationRate: 1, paidLaterAfterMs: 1500 };
     startWorker();
     const saleId = await sale();
     const b = await buyer();
@@ -120,8 +130,21 @@ describe('payment channels (simulated)', () => {
     expect(await ledger.retainedCharges(order.orderId)).toBe(1);
   });
 
+  it('a notification alone resolves an unknown payment (the periodic query is minutes away)', async () => {
+    startWorker(600_000);
+    const saleId = await sale();
+    const b = await buyer();
+    const order = await placeOrder(app, saleId, b.jwt);
+    alipay.script('hang');
+    const payment = await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay');
+    await until(b.jwt, payment.body.paymentId, ['unknown']);
+    await alipay.completeLater(payment.body.paymentId, 'succeeded');
+    await until(b.jwt, payment.body.paymentId, ['succeeded']);
+  });
+
   it('duplicate and out-of-order notifications change nothing twice (20 payments)', async () => {
     alipay.settings = { ...fast, duplicateNotifications: true, outOfOrder: true };
+    notifications = 0;
     startWorker();
     const saleId = await sale();
     const buyers = await Promise.all(Array.from({ length: 20 }, () => buyer()));
@@ -133,6 +156,7 @@ describe('payment channels (simulated)', () => {
     );
     for (const p of payments) await until(p.b.jwt, p.payment.paymentId, ['succeeded']);
     await new Promise((r) => setTimeout(r, 500)); // late duplicates arrive and are resolved
+    expect(notifications).toBe(40);
     for (const p of payments) {
       expect((await call(app, 'GET', `/v1/payments/${p.payment.paymentId}`, { token: p.b.jwt })).body.status).toBe('succeeded');
       expect(await ledger.retainedCharges(p.order.orderId)).toBe(1);
@@ -156,7 +180,9 @@ describe('payment channels (simulated)', () => {
     expectProblem(await post(await signNotification(mac, body, Date.now()), body, 'paypal'), 404, 'not_found');
     const stranger = JSON.stringify({ eventId: unique('evt'), paymentId: 'pay_nope', status: 'succeeded' });
     expectProblem(await post(await signNotification(mac, stranger, Date.now()), stranger), 404, 'not_found');
-    const junk = JSON.stringify({ hello: 1 });
-    expectProblem(await post(await signNotification(mac, junk, Date.now()), junk), 401, 'unauthenticated');
+    for (const junk of [JSON.stringify({ hello: 1 }), 'null', '[]', '42']) {
+      expectProblem(await post(await signNotification(mac, junk, Date.now()), junk), 401, 'unauthenticated');
+    }
+    expectProblem(await post(await signNotification(mac, '{not json', Date.now()), '{not json'), 400, 'invalid_request');
   });
 });

@@ -8,7 +8,8 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { engines, openEngine } from '../ledger/engines.js';
-import { admin, buyer, call, createSale, listen, parallel, pay, placeOrder, privateRedis, saleCounters, testApp, unique } from '../helpers.js';
+import { chargesMatchOrders } from './money.js';
+import { admin, buyer, call, createSale, listen, parallel, pay, placeOrder, privateRedis, saleCounters, testApp, testRedis, unique } from '../helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -28,6 +29,7 @@ await privateRedis();
 describe.each(engines)('checkout with the worker, ledger on %s', async (_, make) => {
   const ledger = await Ledger.open(await openEngine(make));
   const { app, redis } = await testApp({ ledger });
+  const raw = testRedis();
   const base = await listen(app);
   const workers: PaymentWorker[] = [];
   const startWorker = (options: Partial<ConstructorParameters<typeof PaymentWorker>[3]> = {}) => {
@@ -40,10 +42,14 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.stop()));
     expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });
-    for (const saleId of touched) await saleCounters(app, saleId);
+    for (const saleId of touched) {
+      await saleCounters(app, saleId);
+      await chargesMatchOrdersOf(saleId);
+    }
     touched.clear();
   });
 
+  const chargesMatchOrdersOf = chargesMatchOrders(ledger);
   const sale = async (fields: Record<string, unknown> = {}) => {
     const saleId = await createSale(app, { price: 100, ...fields });
     touched.add(saleId);
@@ -180,6 +186,61 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     expect(await ledger.balances(vip.userId)).toEqual({ CNY: 100_000 - 20 * 100 });
     expect(await ledger.balances(std.userId)).toEqual({ CNY: 100_000 - 10 * 100 });
     while ((await worker.runOnce()) > 0);
+  });
+
+  it('a free order (price 0) is paid without a ledger transfer, and does not block other payments', async () => {
+    startWorker();
+    const free = await sale({ price: 0 });
+    const paid = await sale();
+    const b = await buyer();
+    await credit(b.userId, 100);
+    const o1 = await placeOrder(app, free, b.jwt);
+    const o2 = await placeOrder(app, paid, b.jwt);
+    const p1 = await pay(app, o1.orderId, b.jwt, o1.paymentToken);
+    const p2 = await pay(app, o2.orderId, b.jwt, o2.paymentToken);
+    expect(await settled(b.jwt, p1.body.paymentId)).toMatchObject({ status: 'succeeded', amount: 0 });
+    expect(await settled(b.jwt, p2.body.paymentId)).toMatchObject({ status: 'succeeded' });
+    expect(await ledger.balances(b.userId)).toEqual({ CNY: 0 });
+  });
+
+  it('priority backlogs of several sales do not starve the standard lane (COUNT is per stream)', async () => {
+    const sales = await Promise.all([1, 2, 3].map(() => sale({ stock: 40, perUserLimit: 40 })));
+    const std = await buyer();
+    const vip = await buyer({ tier: 'priority' });
+    await credit(std.userId, 100_000);
+    await credit(vip.userId, 100_000);
+    for (const saleId of sales) {
+      for (let i = 0; i < 20; i++) {
+        const o = await placeOrder(app, saleId, vip.jwt);
+        await pay(app, o.orderId, vip.jwt, o.paymentToken);
+      }
+      for (let i = 0; i < 5; i++) {
+        const o = await placeOrder(app, saleId, std.jwt);
+        await pay(app, o.orderId, std.jwt, o.paymentToken);
+      }
+    }
+    const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), batchSize: 30 });
+    expect(await worker.runOnce()).toBe(30);
+    expect(await ledger.balances(vip.userId)).toEqual({ CNY: 100_000 - 20 * 100 });
+    expect(await ledger.balances(std.userId)).toEqual({ CNY: 100_000 - 10 * 100 });
+    while ((await worker.runOnce()) > 0);
+  });
+
+  it('a consumer group lost to a flush or failover is created again', async () => {
+    const worker = startWorker();
+    const saleId = await sale();
+    const b = await buyer();
+    await credit(b.userId, 1000);
+    const o1 = await placeOrder(app, saleId, b.jwt);
+    await settled(b.jwt, (await pay(app, o1.orderId, b.jwt, o1.paymentToken)).body.paymentId);
+    await raw.xgroup('DESTROY', `rg:{s:${saleId}}:lane:standard`, 'workers');
+    const o2 = await placeOrder(app, saleId, b.jwt);
+    const p2 = await pay(app, o2.orderId, b.jwt, o2.paymentToken);
+    // the group is created again at the stream's start... and only new entries are served:
+    // entries already acknowledged before the loss are served again and answered by the ledger
+    expect(await settled(b.jwt, p2.body.paymentId)).toMatchObject({ status: 'succeeded' });
+    expect(worker).toBeDefined();
+    expect(await ledger.balances(b.userId)).toEqual({ CNY: 800 });
   });
 
   it('wallet routes: credits are idempotent by reference, a reused reference for another amount is 422, bad input is 400', async () => {

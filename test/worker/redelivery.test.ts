@@ -51,6 +51,17 @@ describe('worker redelivery', () => {
     const first = worker({ RUSHGATE_TEST_CRASH_AFTER_POST: '1' });
     expect(await first.exited, first.output()).toBe('SIGKILL');
 
+    {
+      // the killed worker had committed its first batch (20) to the ledger, and settled none
+      const ledger = await Ledger.open(await pgliteSql(join(dataDir, 'ledger')));
+      let posted = 0;
+      for (const o of orders) posted += await ledger.retainedCharges(o.orderId);
+      await ledger.close();
+      expect(posted).toBe(20);
+      const statuses = await Promise.all(payments.map(async (p, i) => (await call(app, 'GET', `/v1/payments/${p.paymentId}`, { token: buyers[i]!.jwt })).body.status));
+      expect(statuses.filter((s) => s === 'succeeded')).toHaveLength(0);
+    }
+
     const second = worker({});
     const statuses = async () =>
       Promise.all(payments.map(async (p, i) => (await call(app, 'GET', `/v1/payments/${p.paymentId}`, { token: buyers[i]!.jwt })).body.status));

@@ -1,0 +1,21 @@
+import { expect } from 'vitest';
+import type { Ledger } from '../../src/ledger/ledger.js';
+import { testRedis } from '../helpers.js';
+
+/**
+ * The money rule across Redis and the ledger: every paid order of the sale has exactly one kept
+ * charge, and no other order has any. Call at file level (it opens a Redis client).
+ */
+export function chargesMatchOrders(ledger: Ledger) {
+  const raw = testRedis();
+  return async (saleId: string) => {
+    for await (const found of raw.scanStream({ match: `rg:{s:${saleId}}:o:*`, count: 1000 })) {
+      for (const key of found as string[]) {
+        const [status, amount] = await raw.hmget(key, 'status', 'amount');
+        if (Number(amount) === 0) continue;
+        const orderId = key.slice(key.lastIndexOf(':o:') + 3);
+        expect(await ledger.retainedCharges(orderId), `${key} is ${status}`).toBe(status === 'paid' ? 1 : 0);
+      }
+    }
+  };
+}
