@@ -7,10 +7,10 @@ import { sign } from 'hono/jwt';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { createApp } from '../../app.js';
-import { ConfigError, parseConfig, type Config } from '../../config.js';
+import type { Config } from '../../config.js';
+import { configOrExit, failStartup, workerOptions } from './boot.js';
 import type { Logger } from '../../logger.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
-import { hostname } from 'node:os';
 import type { Ledger } from '../../ledger/ledger.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
 import { simulatedChannels } from './channels.js';
@@ -20,10 +20,7 @@ import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type Embedded
 import { gatewayRedisOptions, ioredisPort, Redis } from './ioredis-port.js';
 import { loadSecrets, type Secrets } from './secrets.js';
 
-function fail(message: string): never {
-  process.stderr.write(`rushgate: ${message}\n`);
-  process.exit(1);
-}
+const fail: (message: string) => never = (message) => failStartup('rushgate', message);
 
 /** Connects and waits until Redis answers; connection errors are logged at most every 5 s. */
 async function connect(url: string, timeoutMs: number, log: Logger): Promise<Redis> {
@@ -67,13 +64,7 @@ async function banner(config: Config, secrets: Secrets, redisUrl: string, embedd
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = parseConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    throw err;
-  }
+  const config = configOrExit('rushgate');
   const log = pino({ level: config.RUSHGATE_LOG_LEVEL, base: { service: 'rushgate' } });
   const dataDir = resolve(config.RUSHGATE_DATA_DIR);
   const secrets = loadSecrets(config, dataDir);
@@ -108,15 +99,7 @@ async function main(): Promise<void> {
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   sweeper.start();
   const worker =
-    config.RUSHGATE_WORKER === 'on'
-      ? new PaymentWorker(redis, ledger, log, {
-          consumer: `${hostname()}-${process.pid}`,
-          batchSize: config.RUSHGATE_WORKER_BATCH,
-          priorityWeight: config.RUSHGATE_WORKER_PRIORITY_WEIGHT,
-          visibilityTimeoutMs: config.RUSHGATE_WORKER_VISIBILITY_MS,
-          channels,
-        })
-      : undefined;
+    config.RUSHGATE_WORKER === 'on' ? new PaymentWorker(redis, ledger, log, workerOptions(config, channels)) : undefined;
   worker?.start();
 
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });

@@ -2,10 +2,9 @@
  * `npm run worker`: a payment worker process. It needs REDIS_URL, and DATABASE_URL unless it is
  * the only process opening the data directory's PGlite ledger (`npm start` runs its own worker).
  */
-import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
-import { ConfigError, parseConfig, type Config } from '../../config.js';
+import { configOrExit, failStartup, workerOptions } from './boot.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
 import { gatewayRedisOptions, ioredisPort, Redis } from './ioredis-port.js';
@@ -13,20 +12,9 @@ import { simulatedChannels } from './channels.js';
 import { openLedger } from './ledger.js';
 import { loadSecrets } from './secrets.js';
 
-function fail(message: string): never {
-  process.stderr.write(`rushgate worker: ${message}\n`);
-  process.exit(1);
-}
-
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = parseConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    throw err;
-  }
-  if (!config.REDIS_URL) fail('set REDIS_URL (npm start runs its own worker on embedded defaults)');
+  const config = configOrExit('rushgate worker');
+  if (!config.REDIS_URL) failStartup('rushgate worker', 'set REDIS_URL (npm start runs its own worker on embedded defaults)');
   const log = pino({ level: config.RUSHGATE_LOG_LEVEL, base: { service: 'rushgate-worker' } });
   const client = new Redis(config.REDIS_URL, { ...gatewayRedisOptions(config.RUSHGATE_REDIS_TIMEOUT_MS), enableOfflineQueue: true });
   client.on('error', () => {});
@@ -35,19 +23,16 @@ async function main(): Promise<void> {
   const ledger = await openLedger(config, dataDir);
   // its simulated channels notify the gateway at HOST:PORT
   const channels = simulatedChannels(config.RUSHGATE_CHANNELS, loadSecrets(config, dataDir).channelSecret, `http://${config.HOST}:${config.PORT}`);
+  const options = workerOptions(config, channels);
   const worker = new PaymentWorker(redis, ledger, log, {
-    consumer: `${hostname()}-${process.pid}`,
-    batchSize: config.RUSHGATE_WORKER_BATCH,
-    priorityWeight: config.RUSHGATE_WORKER_PRIORITY_WEIGHT,
-    visibilityTimeoutMs: config.RUSHGATE_WORKER_VISIBILITY_MS,
-    channels,
+    ...options,
     // fault injection for the redelivery test: die between the ledger commit and the Redis write
     ...(process.env.RUSHGATE_TEST_CRASH_AFTER_POST === '1' ? { crashAfterPost: () => process.kill(process.pid, 'SIGKILL') } : {}),
   });
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   worker.start();
   sweeper.start();
-  log.info({ consumer: `${hostname()}-${process.pid}` }, 'payment worker started');
+  log.info({ consumer: options.consumer }, 'payment worker started');
   process.stdout.write('rushgate worker started\n');
 
   const shutdown = async () => {
