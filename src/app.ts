@@ -8,6 +8,9 @@ import type { PaymentChannel } from './channels/channel.js';
 import { notificationsRoutes } from './channels/notifications-routes.js';
 import type { Ledger } from './ledger/ledger.js';
 import { LedgerUnavailableError } from './ledger/sql-port.js';
+import { LimitsStore } from './limits/limits-store.js';
+import { adminLimitsRoutes, blockedGuard } from './limits/limits-routes.js';
+import { staticLimits, type LimitsView, type LimitsWatcher } from './limits/limits-watcher.js';
 import type { Logger } from './logger.js';
 import { healthRoutes } from './ops/health-routes.js';
 import { InFlight } from './orders/in-flight.js';
@@ -34,6 +37,8 @@ export interface AppDeps {
     hmacSha256?: (secret: string) => HmacSha256;
     jwtVerifier?: (secret: string) => JwtVerifier;
   };
+  /** This instance's copy of the rate-limit policies and blocklist (kept fresh by the runtime). */
+  limits?: LimitsWatcher;
   /** The money truth; the wallet routes and /readyz need it. */
   ledger?: Ledger;
   /** Payment channels by name: payment methods besides `wallet`, and notification senders. */
@@ -66,13 +71,16 @@ export function createApp(deps: AppDeps) {
   app.route('/', healthRoutes({ redis, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));
   app.use('/admin/*', adminAuth({ token: deps.adminToken }));
   app.route('/admin/sales', adminSalesRoutes({ sales, gate }));
+  const limits: LimitsView = deps.limits ?? staticLimits;
+  app.route('/admin', adminLimitsRoutes({ store: new LimitsStore(redis), refresh: () => deps.limits?.refresh() ?? Promise.resolve() }));
+  const admission = blockedGuard(limits);
   app.route('/v1/channels', notificationsRoutes({ channels: deps.channels ?? new Map(), redis }));
   if (deps.ledger) {
     app.route('/admin/wallets', adminWalletsRoutes({ ledger: deps.ledger }));
     app.route('/v1', walletRoutes({ ledger: deps.ledger, auth }));
   }
   app.route('/v1/sales', publicSalesRoutes({ sales, gate }));
-  app.route('/v1', ordersRoutes({ orders: new OrderStore(redis), gate, tokens, inFlight: new InFlight(), auth }));
+  app.route('/v1', ordersRoutes({ orders: new OrderStore(redis), gate, tokens, inFlight: new InFlight(), auth, admission }));
   app.route(
     '/v1',
     paymentsRoutes({
@@ -80,6 +88,7 @@ export function createApp(deps: AppDeps) {
       tokens,
       methods: new Set(['wallet', ...(deps.channels?.keys() ?? [])]),
       auth,
+      admission,
     }),
   );
 

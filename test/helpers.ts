@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import type { AddressInfo } from 'node:net';
 import { afterAll, expect, inject } from 'vitest';
 import { createApp, type AppDeps } from '../src/app.js';
+import { LimitsStore } from '../src/limits/limits-store.js';
+import { LimitsWatcher } from '../src/limits/limits-watcher.js';
 import { silentLogger } from '../src/logger.js';
 import { SimulatedChannel } from '../src/channels/simulated-channel.js';
 import { nodeCrypto, nodeHmacSha256 } from '../src/runtime/node/crypto.js';
@@ -47,7 +49,11 @@ export async function testApp(overrides: Partial<AppDeps> = {}) {
   await client.connect();
   afterAll(() => client.quit());
   const redis = ioredisPort(client);
+  const limits = new LimitsWatcher(new LimitsStore(redis), silentLogger, { intervalMs: 200 });
+  await limits.start();
+  afterAll(() => limits.stop());
   const app = createApp({
+    limits,
     redis,
     log: silentLogger,
     jwtSecret: JWT_SECRET,
@@ -57,7 +63,7 @@ export async function testApp(overrides: Partial<AppDeps> = {}) {
     crypto: nodeCrypto,
     ...overrides,
   });
-  return { app, redis, client };
+  return { app, redis, client, limits };
 }
 
 export type App = Awaited<ReturnType<typeof testApp>>['app'];

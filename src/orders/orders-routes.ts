@@ -22,12 +22,14 @@ export interface OrdersDeps {
   tokens: PaymentTokens;
   inFlight: InFlight;
   auth: MiddlewareHandler<BuyerEnv>;
+  /** Checks before an order is admitted (blocklist). */
+  admission: MiddlewareHandler<BuyerEnv>;
 }
 
 /** Buyer order routes, mounted under /v1. */
-export function ordersRoutes({ orders, gate, tokens, inFlight, auth }: OrdersDeps) {
+export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission }: OrdersDeps) {
   return new Hono<BuyerEnv>()
-    .post('/sales/:saleId/orders', auth, async (c) => {
+    .post('/sales/:saleId/orders', auth, admission, async (c) => {
       const { userId } = c.get('buyer');
       const saleId = saleIdParam(c.req.param('saleId'));
       const { quantity } = await readJson(c, OrderBody);

@@ -18,12 +18,14 @@ export interface PaymentsDeps {
   /** `wallet` and the configured payment channels. */
   methods: ReadonlySet<string>;
   auth: MiddlewareHandler<BuyerEnv>;
+  /** Checks before a payment is admitted (blocklist). */
+  admission: MiddlewareHandler<BuyerEnv>;
 }
 
 /** Buyer payment routes, mounted under /v1. */
-export function paymentsRoutes({ payments, tokens, methods, auth }: PaymentsDeps) {
+export function paymentsRoutes({ payments, tokens, methods, auth, admission }: PaymentsDeps) {
   return new Hono<BuyerEnv>()
-    .post('/orders/:orderId/payments', auth, async (c) => {
+    .post('/orders/:orderId/payments', auth, admission, async (c) => {
       const orderId = c.req.param('orderId');
       const saleId = saleOfIdParam('ord', orderId);
       const { userId, lane } = c.get('buyer');

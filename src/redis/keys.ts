@@ -7,6 +7,12 @@ export type Lane = 'standard' | 'priority';
 const saleTag = (saleId: string) => `rg:{s:${saleId}}`;
 
 export const keys = {
+  /** Rate-limit policies: the current version and its history (one slot: {limits}). */
+  limits: 'rg:{limits}:current',
+  limitsHistory: 'rg:{limits}:history',
+  /** Blocked buyers: userId -> blocked until (ms); reasons beside. */
+  blocklist: 'rg:{block}:users',
+  blockReasons: 'rg:{block}:reasons',
   /** Every sale ever created: the expiry sweep walks this set. Not sale-tagged, never in a script. */
   sales: 'rg:sales',
   sale: (saleId: string) => `${saleTag(saleId)}:sale`,

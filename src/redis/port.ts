@@ -13,6 +13,11 @@ export interface RedisPort {
   hgetall(key: string): Promise<Record<string, string>>;
   zadd(key: string, score: number, member: string): Promise<number>;
   zrem(key: string, member: string): Promise<number>;
+  /** Members with score >= minScore, with their scores. */
+  zrangeWithScoresFrom(key: string, minScore: number): Promise<[string, number][]>;
+  hset(key: string, field: string, value: string): Promise<number>;
+  hdel(key: string, field: string): Promise<number>;
+  lrange(key: string, start: number, stop: number): Promise<string[]>;
   sadd(key: string, member: string): Promise<number>;
   /** XGROUP CREATE … MKSTREAM; false when the group exists already. */
   xgroupCreate(stream: string, group: string): Promise<boolean>;

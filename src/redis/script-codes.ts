@@ -20,5 +20,6 @@ export const ScriptCode = {
   PAYMENT_PENDING: 22,
   ORDER_PAID: 23,
   ORDER_CLOSED: 24,
+  VERSION_CONFLICT: 25,
 } as const;
 export type ScriptCode = (typeof ScriptCode)[keyof typeof ScriptCode];

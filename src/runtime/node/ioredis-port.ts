@@ -48,6 +48,16 @@ export function ioredisPort(client: Redis): RedisPort {
     hgetall: (key) => guard(() => client.hgetall(key)),
     zadd: (key, score, member) => guard(async () => Number(await client.zadd(key, score, member))),
     zrem: (key, member) => guard(() => client.zrem(key, member)),
+    zrangeWithScoresFrom: (key, minScore) =>
+      guard(async () => {
+        const flat = await client.zrangebyscore(key, minScore, '+inf', 'WITHSCORES');
+        const out: [string, number][] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, Number(flat[i + 1])]);
+        return out;
+      }),
+    hset: (key, field, value) => guard(() => client.hset(key, field, value)),
+    hdel: (key, field) => guard(() => client.hdel(key, field)),
+    lrange: (key, start, stop) => guard(() => client.lrange(key, start, stop)),
     sadd: (key, member) => guard(() => client.sadd(key, member)),
     xgroupCreate: (stream, group) =>
       guard(async () => {

@@ -10,6 +10,8 @@ import { createApp } from '../../app.js';
 import type { Config } from '../../config.js';
 import { configOrExit, failStartup, workerOptions } from './boot.js';
 import type { Logger } from '../../logger.js';
+import { LimitsStore } from '../../limits/limits-store.js';
+import { LimitsWatcher } from '../../limits/limits-watcher.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
@@ -95,7 +97,9 @@ async function main(): Promise<void> {
     fail(`cannot open the ledger: ${(err as Error).message}`);
   }
   const channels = simulatedChannels(config.RUSHGATE_CHANNELS, secrets.channelSecret, `http://${config.HOST}:${config.PORT}`);
-  const app = createApp({ redis, log, ledger, ...secrets, channels, crypto: nodeCrypto });
+  const limits = new LimitsWatcher(new LimitsStore(redis), log);
+  await limits.start();
+  const app = createApp({ redis, log, ledger, limits, ...secrets, channels, crypto: nodeCrypto });
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   sweeper.start();
   const worker =
@@ -119,6 +123,7 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'shutting down');
     await new Promise((done) => server.close(done));
+    limits.stop();
     await worker?.stop();
     await sweeper.stop();
     await ledger.close();

@@ -1,0 +1,68 @@
+import { Hono, type MiddlewareHandler } from 'hono';
+import { z } from 'zod';
+import type { BuyerEnv } from '../http/auth.js';
+import { readJson } from '../http/body.js';
+import { ID_PATTERN } from '../http/ids.js';
+import { problem } from '../http/problem.js';
+import type { LimitsStore } from './limits-store.js';
+import type { LimitsView } from './limits-watcher.js';
+import { PoliciesSchema } from './policies.js';
+
+const PutLimits = z.strictObject({ policies: PoliciesSchema });
+const Rollback = z.strictObject({ version: z.number().int().min(1) });
+const Block = z.strictObject({
+  ttlSeconds: z.number().int().min(1).max(30 * 86_400),
+  reason: z.string().max(500).default(''),
+});
+
+export interface LimitsDeps {
+  store: LimitsStore;
+  /** Re-read this instance's copy at once after a change (others follow within a second). */
+  refresh: () => Promise<void>;
+}
+
+/** Ops: the policies (/admin/limits) and the blocklist (/admin/blocklist), behind admin auth. */
+export function adminLimitsRoutes({ store, refresh }: LimitsDeps) {
+  const view = async (p: { version: number; policies: unknown }) => ({ version: p.version, policies: p.policies });
+  return new Hono()
+    .get('/limits', async (c) => c.json(await view(await store.current())))
+    .put('/limits', async (c) => {
+      const { policies } = await readJson(c, PutLimits);
+      const installed = await store.put(policies);
+      await refresh();
+      return c.json(await view(installed));
+    })
+    .get('/limits/history', async (c) => c.json({ versions: await store.history() }))
+    .post('/limits/rollback', async (c) => {
+      const { version } = await readJson(c, Rollback);
+      const installed = await store.rollback(version);
+      await refresh();
+      return c.json({ ...(await view(installed)), rolledBackTo: version });
+    })
+    .put('/blocklist/:userId', async (c) => {
+      const userId = c.req.param('userId');
+      if (!ID_PATTERN.test(userId)) throw problem('invalid_request', 'userId must match ^[A-Za-z0-9_.:-]{1,64}$');
+      const { ttlSeconds, reason } = await readJson(c, Block);
+      const block = await store.block(userId, ttlSeconds, reason);
+      await refresh();
+      return c.json(block);
+    })
+    .delete('/blocklist/:userId', async (c) => {
+      const userId = c.req.param('userId');
+      if (!ID_PATTERN.test(userId)) throw problem('invalid_request', 'userId must match ^[A-Za-z0-9_.:-]{1,64}$');
+      await store.unblock(userId);
+      await refresh();
+      return c.body(null, 204);
+    });
+}
+
+/** 403 `blocked` for a buyer on the blocklist, from memory (no Redis round trip). */
+export function blockedGuard(limits: LimitsView): MiddlewareHandler<BuyerEnv> {
+  return async function blockedGuard(c, next) {
+    const until = limits.blockedUntil(c.get('buyer').userId);
+    if (until !== undefined) {
+      throw problem('blocked', `this buyer is blocked until ${new Date(until).toISOString()}`, { extra: { until: new Date(until).toISOString() } });
+    }
+    await next();
+  };
+}

@@ -1,0 +1,87 @@
+import { problem } from '../http/problem.js';
+import { keys } from '../redis/keys.js';
+import type { RedisPort } from '../redis/port.js';
+import { runScript } from '../redis/run-script.js';
+import { ScriptCode } from '../redis/script-codes.js';
+import { scripts } from '../redis/scripts.generated.js';
+import { DEFAULT_POLICIES, policyChanges, PoliciesSchema, type Policies } from './policies.js';
+
+/** Versions kept in the history (and so reachable by rollback). */
+const HISTORY_KEPT = 100;
+
+export interface PolicyVersion {
+  version: number;
+  policies: Policies;
+  updatedAt: string | null;
+}
+
+export interface HistoryEntry {
+  version: number;
+  at: string;
+  policies: Policies;
+  changes: { path: string; from: unknown; to: unknown }[];
+}
+
+/** The rate-limit policies in Redis: versioned, with history; and the buyer blocklist. */
+export class LimitsStore {
+  constructor(private readonly redis: RedisPort) {}
+
+  /** The policies in force (version 0: the defaults, nothing set yet). */
+  async current(): Promise<PolicyVersion> {
+    const h = await this.redis.hgetall(keys.limits);
+    if (!h.version) return { version: 0, policies: DEFAULT_POLICIES, updatedAt: null };
+    return { version: Number(h.version), policies: PoliciesSchema.parse(JSON.parse(h.policies!)), updatedAt: new Date(Number(h.updatedAt)).toISOString() };
+  }
+
+  /** Installs new policies as the next version. */
+  async put(policies: Policies): Promise<PolicyVersion> {
+    const before = await this.current();
+    const reply = await runScript(
+      this.redis,
+      scripts.putLimits,
+      [keys.limits, keys.limitsHistory],
+      [JSON.stringify(policies), JSON.stringify(policyChanges(before.policies, policies)), HISTORY_KEPT, String(before.version)],
+    );
+    if (reply[0] === ScriptCode.VERSION_CONFLICT) {
+      throw problem('request_in_progress', 'another change to the limits landed at the same time; read them and try again', { retryAfterSeconds: 1 });
+    }
+    return { version: Number(reply[1]), policies, updatedAt: new Date(Number(reply[2])).toISOString() };
+  }
+
+  /** The last versions, newest first. */
+  async history(): Promise<HistoryEntry[]> {
+    const raw = await this.redis.lrange(keys.limitsHistory, 0, HISTORY_KEPT - 1);
+    return raw.map((line) => {
+      const e = JSON.parse(line) as { version: number; at: number; policies: Policies; changes: HistoryEntry['changes'] | Record<string, never> };
+      // cjson writes an empty array as {}
+      return { version: e.version, at: new Date(e.at).toISOString(), policies: e.policies, changes: Array.isArray(e.changes) ? e.changes : [] };
+    });
+  }
+
+  /** Installs an earlier version's policies again, as a new version. */
+  async rollback(version: number): Promise<PolicyVersion> {
+    const entry = (await this.history()).find((e) => e.version === version);
+    if (!entry) throw problem('not_found', `version ${version} is not in the history`);
+    return this.put(PoliciesSchema.parse(entry.policies));
+  }
+
+  /** Blocks a buyer until now + ttlSeconds (Redis time). */
+  async block(userId: string, ttlSeconds: number, reason: string): Promise<{ userId: string; until: string; reason: string }> {
+    const untilMs = (await this.redis.timeMs()) + ttlSeconds * 1000;
+    await this.redis.zadd(keys.blocklist, untilMs, userId);
+    await this.redis.hset(keys.blockReasons, userId, reason);
+    return { userId, until: new Date(untilMs).toISOString(), reason };
+  }
+
+  async unblock(userId: string): Promise<void> {
+    await this.redis.zrem(keys.blocklist, userId);
+    await this.redis.hdel(keys.blockReasons, userId);
+  }
+
+  /** Buyers blocked now, with the time each block ends (ms). */
+  async blocked(): Promise<Map<string, number>> {
+    const nowMs = await this.redis.timeMs();
+    const entries = await this.redis.zrangeWithScoresFrom(keys.blocklist, nowMs);
+    return new Map(entries.map(([userId, untilMs]) => [userId, untilMs]));
+  }
+}

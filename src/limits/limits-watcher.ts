@@ -1,0 +1,73 @@
+import type { Logger } from '../logger.js';
+import type { LimitsStore } from './limits-store.js';
+import { DEFAULT_POLICIES, type Policies } from './policies.js';
+
+/** What a request needs of the limits: the policies in force and the blocklist, from memory. */
+export interface LimitsView {
+  readonly version: number;
+  readonly policies: Policies;
+  /** When the buyer's block ends (ms), or undefined when not blocked. */
+  blockedUntil(userId: string): number | undefined;
+}
+
+/**
+ * Keeps this instance's copy of the policies and the blocklist fresh: it reads both every
+ * `intervalMs` (default 500), so a change made through any instance is enforced by every
+ * instance within a second, and a request never pays a Redis round trip for them.
+ */
+export class LimitsWatcher implements LimitsView {
+  #version = 0;
+  #policies: Policies = DEFAULT_POLICIES;
+  #blocked = new Map<string, number>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #failing = false;
+
+  constructor(
+    private readonly store: LimitsStore,
+    private readonly log: Logger,
+    private readonly options: { intervalMs?: number; now?: () => number } = {},
+  ) {}
+
+  get version(): number {
+    return this.#version;
+  }
+
+  get policies(): Policies {
+    return this.#policies;
+  }
+
+  blockedUntil(userId: string): number | undefined {
+    const until = this.#blocked.get(userId);
+    return until !== undefined && until > (this.options.now ?? Date.now)() ? until : undefined;
+  }
+
+  /** Reads the policies and the blocklist now. */
+  async refresh(): Promise<void> {
+    const [current, blocked] = await Promise.all([this.store.current(), this.store.blocked()]);
+    this.#version = current.version;
+    this.#policies = current.policies;
+    this.#blocked = blocked;
+  }
+
+  /** Reads once, then keeps reading; a failed read keeps the last copy and is logged once. */
+  async start(): Promise<void> {
+    await this.refresh().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'limits not loaded yet'));
+    this.#timer ??= setInterval(() => {
+      this.refresh().then(
+        () => (this.#failing = false),
+        (err: unknown) => {
+          if (!this.#failing) this.log.warn({ err: (err as Error).message }, 'limits refresh failing; keeping the last copy');
+          this.#failing = true;
+        },
+      );
+    }, this.options.intervalMs ?? 500);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** Defaults and no blocklist: for apps built without a watcher. */
+export const staticLimits: LimitsView = { version: 0, policies: DEFAULT_POLICIES, blockedUntil: () => undefined };
