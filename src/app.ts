@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { bodyRules } from './http/body.js';
 import { adminAuth, buyerAuth, webJwtVerifier, type JwtVerifier } from './http/auth.js';
@@ -9,7 +9,8 @@ import { notificationsRoutes } from './channels/notifications-routes.js';
 import type { Ledger } from './ledger/ledger.js';
 import { LedgerUnavailableError } from './ledger/sql-port.js';
 import { LimitsStore } from './limits/limits-store.js';
-import { adminLimitsRoutes, blockedGuard } from './limits/limits-routes.js';
+import { admission, adminLimitsRoutes } from './limits/limits-routes.js';
+import { RateLimiter } from './limits/rate-limiter.js';
 import { staticLimits, type LimitsView, type LimitsWatcher } from './limits/limits-watcher.js';
 import type { Logger } from './logger.js';
 import { healthRoutes } from './ops/health-routes.js';
@@ -39,6 +40,8 @@ export interface AppDeps {
   };
   /** This instance's copy of the rate-limit policies and blocklist (kept fresh by the runtime). */
   limits?: LimitsWatcher;
+  /** The caller's network address for per-address limits (the runtime knows the socket). */
+  clientAddress?: (c: Context) => string | undefined;
   /** The money truth; the wallet routes and /readyz need it. */
   ledger?: Ledger;
   /** Payment channels by name: payment methods besides `wallet`, and notification senders. */
@@ -72,15 +75,16 @@ export function createApp(deps: AppDeps) {
   app.use('/admin/*', adminAuth({ token: deps.adminToken }));
   app.route('/admin/sales', adminSalesRoutes({ sales, gate }));
   const limits: LimitsView = deps.limits ?? staticLimits;
-  app.route('/admin', adminLimitsRoutes({ store: new LimitsStore(redis), refresh: () => deps.limits?.refresh() ?? Promise.resolve() }));
-  const admission = blockedGuard(limits);
+  app.route('/admin', adminLimitsRoutes({ store: deps.limits?.store ?? new LimitsStore(redis), refresh: () => deps.limits?.refresh() ?? Promise.resolve() }));
+  const limiter = new RateLimiter(redis, limits);
+  const admit = { limits, limiter, clientAddress: deps.clientAddress ?? (() => undefined) };
   app.route('/v1/channels', notificationsRoutes({ channels: deps.channels ?? new Map(), redis }));
   if (deps.ledger) {
     app.route('/admin/wallets', adminWalletsRoutes({ ledger: deps.ledger }));
     app.route('/v1', walletRoutes({ ledger: deps.ledger, auth }));
   }
   app.route('/v1/sales', publicSalesRoutes({ sales, gate }));
-  app.route('/v1', ordersRoutes({ orders: new OrderStore(redis), gate, tokens, inFlight: new InFlight(), auth, admission }));
+  app.route('/v1', ordersRoutes({ orders: new OrderStore(redis), gate, tokens, inFlight: new InFlight(), auth, admission: admission('orders', admit), limits }));
   app.route(
     '/v1',
     paymentsRoutes({
@@ -88,7 +92,7 @@ export function createApp(deps: AppDeps) {
       tokens,
       methods: new Set(['wallet', ...(deps.channels?.keys() ?? [])]),
       auth,
-      admission,
+      admission: admission('payments', admit),
     }),
   );
 

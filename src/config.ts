@@ -20,6 +20,8 @@ const EnvSchema = z.object({
     .default('')
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'channel names are lower-case words'))),
+  /** `on` behind a reverse proxy: the per-address limits key on X-Forwarded-For's first hop. */
+  RUSHGATE_TRUST_PROXY: z.enum(['on', 'off']).default('off'),
   RUSHGATE_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   RUSHGATE_SWEEP_INTERVAL_MS: positiveInt(500),
   /** `npm start` runs a payment worker in-process unless this is `off`. */

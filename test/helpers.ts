@@ -6,6 +6,7 @@ import { afterAll, expect, inject } from 'vitest';
 import { createApp, type AppDeps } from '../src/app.js';
 import { LimitsStore } from '../src/limits/limits-store.js';
 import { LimitsWatcher } from '../src/limits/limits-watcher.js';
+import type { Policies } from '../src/limits/policies.js';
 import { silentLogger } from '../src/logger.js';
 import { SimulatedChannel } from '../src/channels/simulated-channel.js';
 import { nodeCrypto, nodeHmacSha256 } from '../src/runtime/node/crypto.js';
@@ -43,13 +44,22 @@ export function testRedis(): Redis {
   return client;
 }
 
+/**
+ * Until a test sets policies, limits high enough that no test is refused by them (the shared
+ * Redis never gets policies set; test/limits has a Redis of its own).
+ */
+export const PERMISSIVE_POLICIES: Policies = {
+  orders: { perUser: { limit: 1_000_000, windowSeconds: 1, dryRun: false } },
+  payments: { perUser: { limit: 1_000_000, windowSeconds: 1, dryRun: false } },
+};
+
 /** The gateway on the test Redis, connected; closed after the file's tests. */
-export async function testApp(overrides: Partial<AppDeps> = {}) {
+export async function testApp(overrides: Partial<AppDeps> = {}, defaults: Policies = PERMISSIVE_POLICIES) {
   const client = new Redis(redisUrl(), { ...gatewayRedisOptions(2000), lazyConnect: true });
   await client.connect();
   afterAll(() => client.quit());
   const redis = ioredisPort(client);
-  const limits = new LimitsWatcher(new LimitsStore(redis), silentLogger, { intervalMs: 200 });
+  const limits = new LimitsWatcher(new LimitsStore(redis, defaults), silentLogger, { intervalMs: 200 });
   await limits.start();
   afterAll(() => limits.stop());
   const app = createApp({
@@ -61,6 +71,7 @@ export async function testApp(overrides: Partial<AppDeps> = {}) {
     tokenSecret: TOKEN_SECRET,
     channels: new Map([['alipay', new SimulatedChannel('alipay', nodeHmacSha256(CHANNEL_SECRET), async () => {})]]),
     crypto: nodeCrypto,
+    clientAddress: (c) => c.req.header('X-Test-Address'),
     ...overrides,
   });
   return { app, redis, client, limits };

@@ -50,6 +50,9 @@ BASE="http://127.0.0.1:$GW_PORT"
 for _ in $(seq 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done
 curl -sf -X PUT "$BASE/admin/sales/bench" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
   -d '{"stock":1000000000,"price":100,"currency":"CNY","perUserLimit":1000,"holdSeconds":86400}' >/dev/null
+# the benchmark measures admitted requests: limits high enough to refuse none
+curl -sf -X PUT "$BASE/admin/limits" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+  -d '{"policies":{"orders":{"perUser":{"limit":1000000,"windowSeconds":1}},"payments":{"perUser":{"limit":1000000,"windowSeconds":1}}}}' >/dev/null
 (cd "$ROOT" && node loadtest/bench/mint-jwts.mjs "$SECRET" "$BUYERS") >"$OUT/jwts.txt"
 export JWT_FILE="$OUT/jwts.txt" SALE=bench
 

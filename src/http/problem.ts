@@ -36,6 +36,8 @@ export interface ProblemOptions {
   extra?: Record<string, unknown>;
   /** Retry-After in seconds; whole, at least 1. */
   retryAfterSeconds?: number;
+  /** More response headers (e.g. RateLimit-Policy). */
+  headers?: Record<string, string>;
 }
 
 /** A refusal with its API.md code; thrown anywhere, rendered by the app's error handler. */
@@ -64,6 +66,7 @@ export class ProblemError extends Error {
       ...this.options.extra,
     };
     headers.set('Content-Type', 'application/problem+json; charset=utf-8');
+    for (const [name, value] of Object.entries(this.options.headers ?? {})) headers.set(name, value);
     if (this.options.retryAfterSeconds !== undefined) {
       headers.set('Retry-After', String(Math.max(1, Math.ceil(this.options.retryAfterSeconds))));
     }

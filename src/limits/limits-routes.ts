@@ -1,4 +1,5 @@
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono, type Context } from 'hono';
+import type { LimitedAction, RateLimiter } from './rate-limiter.js';
 import { z } from 'zod';
 import type { BuyerEnv } from '../http/auth.js';
 import { readJson } from '../http/body.js';
@@ -25,7 +26,7 @@ export interface LimitsDeps {
 export function adminLimitsRoutes({ store, refresh }: LimitsDeps) {
   const view = async (p: { version: number; policies: unknown }) => ({ version: p.version, policies: p.policies });
   return new Hono()
-    .get('/limits', async (c) => c.json(await view(await store.current())))
+    .get('/limits', async (c) => c.json({ ...(await view(await store.current())), dryRunRefusals: await store.dryRunRefusals() }))
     .put('/limits', async (c) => {
       const { policies } = await readJson(c, PutLimits);
       const installed = await store.put(policies);
@@ -56,13 +57,24 @@ export function adminLimitsRoutes({ store, refresh }: LimitsDeps) {
     });
 }
 
-/** 403 `blocked` for a buyer on the blocklist, from memory (no Redis round trip). */
-export function blockedGuard(limits: LimitsView): MiddlewareHandler<BuyerEnv> {
-  return async function blockedGuard(c, next) {
-    const until = limits.blockedUntil(c.get('buyer').userId);
+/** Admission of an order or payment for the request's buyer; throws its refusal. */
+export type Admission = (c: Context<BuyerEnv>) => Promise<void>;
+
+/**
+ * 403 `blocked` for a buyer on the blocklist (from memory), then the per-buyer and per-address
+ * windows (429 `rate_limited`). Routes call it once the request is known to be well-formed, so
+ * a forged token never costs a limiter round trip.
+ */
+export function admission(
+  action: LimitedAction,
+  deps: { limits: LimitsView; limiter: RateLimiter; clientAddress: (c: Context) => string | undefined },
+): Admission {
+  return async (c) => {
+    const { userId } = c.get('buyer');
+    const until = deps.limits.blockedUntil(userId);
     if (until !== undefined) {
       throw problem('blocked', `this buyer is blocked until ${new Date(until).toISOString()}`, { extra: { until: new Date(until).toISOString() } });
     }
-    await next();
+    await deps.limiter.admit(action, userId, deps.clientAddress(c));
   };
 }

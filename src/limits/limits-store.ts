@@ -24,12 +24,16 @@ export interface HistoryEntry {
 
 /** The rate-limit policies in Redis: versioned, with history; and the buyer blocklist. */
 export class LimitsStore {
-  constructor(private readonly redis: RedisPort) {}
+  constructor(
+    private readonly redis: RedisPort,
+    /** In force while ops have set nothing (version 0). */
+    private readonly defaults: Policies = DEFAULT_POLICIES,
+  ) {}
 
   /** The policies in force (version 0: the defaults, nothing set yet). */
   async current(): Promise<PolicyVersion> {
     const h = await this.redis.hgetall(keys.limits);
-    if (!h.version) return { version: 0, policies: DEFAULT_POLICIES, updatedAt: null };
+    if (!h.version) return { version: 0, policies: this.defaults, updatedAt: null };
     return { version: Number(h.version), policies: PoliciesSchema.parse(JSON.parse(h.policies!)), updatedAt: new Date(Number(h.updatedAt)).toISOString() };
   }
 
@@ -39,13 +43,19 @@ export class LimitsStore {
     const reply = await runScript(
       this.redis,
       scripts.putLimits,
-      [keys.limits, keys.limitsHistory],
+      [keys.limits, keys.limitsHistory, keys.limitsDryRun],
       [JSON.stringify(policies), JSON.stringify(policyChanges(before.policies, policies)), HISTORY_KEPT, String(before.version)],
     );
     if (reply[0] === ScriptCode.VERSION_CONFLICT) {
       throw problem('request_in_progress', 'another change to the limits landed at the same time; read them and try again', { retryAfterSeconds: 1 });
     }
     return { version: Number(reply[1]), policies, updatedAt: new Date(Number(reply[2])).toISOString() };
+  }
+
+  /** Would-be refusals counted by dry-run policies since the policies last changed. */
+  async dryRunRefusals(): Promise<Record<string, number>> {
+    const h = await this.redis.hgetall(keys.limitsDryRun);
+    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
   }
 
   /** The last versions, newest first. */

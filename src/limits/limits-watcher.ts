@@ -23,7 +23,7 @@ export class LimitsWatcher implements LimitsView {
   #failing = false;
 
   constructor(
-    private readonly store: LimitsStore,
+    readonly store: LimitsStore,
     private readonly log: Logger,
     private readonly options: { intervalMs?: number; now?: () => number } = {},
   ) {}

@@ -1,4 +1,5 @@
 import { scriptProblem } from '../http/script-problems.js';
+import { rateLimited } from '../limits/rate-limiter.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
 import { hashReply, runScript } from '../redis/run-script.js';
@@ -15,6 +16,8 @@ export interface NewOrder {
   quantity: number;
   nonce: string;
   idempotencyKey?: string;
+  /** The sale's admission rate (orders.perSale), when set. */
+  admission?: { perSecond: number; dryRun: boolean };
 }
 
 /** An order as created (or as first created, when replayed). */
@@ -42,7 +45,7 @@ export class OrderStore {
 
   /** Holds stock for a new order; throws the API's problem when refused. */
   async create(order: NewOrder): Promise<CreatedOrder> {
-    const { saleId, orderId, userId, quantity, nonce, idempotencyKey } = order;
+    const { saleId, orderId, userId, quantity, nonce, idempotencyKey, admission } = order;
     const reply = await runScript(
       this.redis,
       scripts.createOrder,
@@ -54,10 +57,17 @@ export class OrderStore {
         idempotencyKey === undefined
           ? keys.noIdempotency(saleId)
           : keys.idempotency(saleId, userId, idempotencyKey),
+        keys.admission(saleId),
       ],
       // the body's only field is quantity, so it is the whole fingerprint
-      [orderId, userId, quantity, nonce, idempotencyKey === undefined ? '' : `q=${quantity}`, IDEMPOTENCY_TTL_MS],
+      [
+        orderId, userId, quantity, nonce, idempotencyKey === undefined ? '' : `q=${quantity}`, IDEMPOTENCY_TTL_MS,
+        admission ? admission.perSecond : '', admission?.dryRun ? '1' : '0',
+      ],
     );
+    if (reply[0] === ScriptCode.RATE_LIMITED) {
+      throw rateLimited('orders.perSale', admission!.perSecond, 1, Number(reply[1]) / 1000, Math.random);
+    }
     if (reply[0] === ScriptCode.OK) {
       const [, amount, currency, expiresAtMs, availableAfter] = reply;
       return {

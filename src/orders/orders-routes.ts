@@ -6,6 +6,8 @@ import { mintId, saleIdParam, saleOfIdParam } from '../http/ids.js';
 import { problem } from '../http/problem.js';
 import type { PaymentTokens } from '../payments/payment-token.js';
 import type { SaleGate } from '../sales/sale-gate.js';
+import type { Admission } from '../limits/limits-routes.js';
+import type { LimitsView } from '../limits/limits-watcher.js';
 import type { InFlight } from './in-flight.js';
 import { orderView, type OrderStore } from './order-store.js';
 
@@ -22,14 +24,24 @@ export interface OrdersDeps {
   tokens: PaymentTokens;
   inFlight: InFlight;
   auth: MiddlewareHandler<BuyerEnv>;
-  /** Checks before an order is admitted (blocklist). */
-  admission: MiddlewareHandler<BuyerEnv>;
+  /** Checks before an order is admitted (blocklist, rate limits). */
+  admission: Admission;
+  /** The per-sale admission rate comes from here. */
+  limits: LimitsView;
 }
 
 /** Buyer order routes, mounted under /v1. */
-export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission }: OrdersDeps) {
+export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, limits }: OrdersDeps) {
+  // a sold-out or closed sale is refused from memory before any limit costs a round trip
+  const soldOutFirst: MiddlewareHandler<BuyerEnv> = async function soldOutFirst(c, next) {
+    if (c.req.header('Idempotency-Key') === undefined) {
+      const refusal = gate.refusal(saleIdParam(c.req.param('saleId')));
+      if (refusal) throw refusal;
+    }
+    await next();
+  };
   return new Hono<BuyerEnv>()
-    .post('/sales/:saleId/orders', auth, admission, async (c) => {
+    .post('/sales/:saleId/orders', auth, soldOutFirst, async (c) => {
       const { userId } = c.get('buyer');
       const saleId = saleIdParam(c.req.param('saleId'));
       const { quantity } = await readJson(c, OrderBody);
@@ -37,11 +49,7 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission }
       if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
         throw problem('invalid_request', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
       }
-      // a keyed retry must reach its stored answer even when the sale has sold out since
-      if (idempotencyKey === undefined) {
-        const refusal = gate.refusal(saleId);
-        if (refusal) throw refusal;
-      }
+      await admission(c);
       const release = idempotencyKey === undefined ? null : inFlight.claim(`${saleId}\n${userId}`, idempotencyKey);
       try {
         const order = await orders.create({
@@ -51,6 +59,7 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission }
           quantity,
           nonce: tokens.newNonce(),
           ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+          ...(limits.policies.orders.perSale ? { admission: limits.policies.orders.perSale } : {}),
         });
         if (order.availableAfter === 0) gate.remember(saleId, 'sold_out');
         if (order.replayed) c.header('Idempotent-Replayed', 'true');

@@ -4,6 +4,7 @@ import type { BuyerEnv } from '../http/auth.js';
 import { readJson } from '../http/body.js';
 import { mintId, saleOfIdParam } from '../http/ids.js';
 import { problem } from '../http/problem.js';
+import type { Admission } from '../limits/limits-routes.js';
 import type { PaymentStore } from './payment-store.js';
 import type { PaymentTokens } from './payment-token.js';
 
@@ -18,14 +19,14 @@ export interface PaymentsDeps {
   /** `wallet` and the configured payment channels. */
   methods: ReadonlySet<string>;
   auth: MiddlewareHandler<BuyerEnv>;
-  /** Checks before a payment is admitted (blocklist). */
-  admission: MiddlewareHandler<BuyerEnv>;
+  /** Checks before a payment is admitted (blocklist, rate limits). */
+  admission: Admission;
 }
 
 /** Buyer payment routes, mounted under /v1. */
 export function paymentsRoutes({ payments, tokens, methods, auth, admission }: PaymentsDeps) {
   return new Hono<BuyerEnv>()
-    .post('/orders/:orderId/payments', auth, admission, async (c) => {
+    .post('/orders/:orderId/payments', auth, async (c) => {
       const orderId = c.req.param('orderId');
       const saleId = saleOfIdParam('ord', orderId);
       const { userId, lane } = c.get('buyer');
@@ -39,6 +40,7 @@ export function paymentsRoutes({ payments, tokens, methods, auth, admission }: P
       if (nonce === null) {
         throw problem('token_invalid', 'the payment token is not valid for this order and buyer');
       }
+      await admission(c);
       const payment = await payments.accept({
         saleId,
         orderId,

@@ -10,6 +10,8 @@ export const keys = {
   /** Rate-limit policies: the current version and its history (one slot: {limits}). */
   limits: 'rg:{limits}:current',
   limitsHistory: 'rg:{limits}:history',
+  /** Would-be refusals counted by dry-run policies since the policies last changed. */
+  limitsDryRun: 'rg:{limits}:dryrun',
   /** Blocked buyers: userId -> blocked until (ms); reasons beside. */
   blocklist: 'rg:{block}:users',
   blockReasons: 'rg:{block}:reasons',
@@ -21,6 +23,7 @@ export const keys = {
   order: (saleId: string, orderId: string) => `${saleTag(saleId)}:o:${orderId}`,
   payment: (saleId: string, paymentId: string) => `${saleTag(saleId)}:p:${paymentId}`,
   lanes: (saleId: string) => `${saleTag(saleId)}:lanes`,
+  admission: (saleId: string) => `${saleTag(saleId)}:admission`,
   /** Payments whose channel outcome is not known yet, by next check time (ms). */
   unknown: (saleId: string) => `${saleTag(saleId)}:unknown`,
   channelEvent: (saleId: string, channel: string, eventId: string) => `${saleTag(saleId)}:evt:${channel}:${eventId}`,

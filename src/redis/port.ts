@@ -17,6 +17,7 @@ export interface RedisPort {
   zrangeWithScoresFrom(key: string, minScore: number): Promise<[string, number][]>;
   hset(key: string, field: string, value: string): Promise<number>;
   hdel(key: string, field: string): Promise<number>;
+  hincrby(key: string, field: string, by: number): Promise<number>;
   lrange(key: string, start: number, stop: number): Promise<string[]>;
   sadd(key: string, member: string): Promise<number>;
   /** XGROUP CREATE … MKSTREAM; false when the group exists already. */

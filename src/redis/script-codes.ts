@@ -21,5 +21,6 @@ export const ScriptCode = {
   ORDER_PAID: 23,
   ORDER_CLOSED: 24,
   VERSION_CONFLICT: 25,
+  RATE_LIMITED: 26,
 } as const;
 export type ScriptCode = (typeof ScriptCode)[keyof typeof ScriptCode];

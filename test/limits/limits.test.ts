@@ -7,8 +7,8 @@ import { DEFAULT_POLICIES } from '../../src/limits/policies.js';
 import { admin, buyer, call, createSale, expectProblem, pay, placeOrder, privateRedis, testApp } from '../helpers.js';
 
 await privateRedis();
-const one = await testApp();
-const two = await testApp(); // a second gateway instance on the same Redis
+const one = await testApp({}, DEFAULT_POLICIES);
+const two = await testApp({}, DEFAULT_POLICIES); // a second gateway instance on the same Redis
 
 const policies = (limit: number, extra: Record<string, unknown> = {}) => ({
   orders: { perUser: { limit, windowSeconds: 10 } },
@@ -27,7 +27,7 @@ async function within(ms: number, probe: () => boolean | Promise<boolean>): Prom
 
 describe('/admin/limits', () => {
   it('answers the defaults before anything is set', async () => {
-    expect((await admin(one.app, 'GET', '/admin/limits')).body).toEqual({ version: 0, policies: DEFAULT_POLICIES });
+    expect((await admin(one.app, 'GET', '/admin/limits')).body).toEqual({ version: 0, policies: DEFAULT_POLICIES, dryRunRefusals: {} });
   });
 
   it('a change through one instance is in force on another within 1 s, with its history', async () => {
@@ -37,7 +37,7 @@ describe('/admin/limits', () => {
     expect(put.body.policies.orders.perUser).toEqual({ limit: 7, windowSeconds: 10, dryRun: false });
     expect(one.limits.version).toBe(1); // the instance that took the change, at once
     await within(1000, () => two.limits.version === 1 && two.limits.policies.orders.perUser.limit === 7);
-    expect((await admin(two.app, 'GET', '/admin/limits')).body).toEqual(put.body);
+    expect((await admin(two.app, 'GET', '/admin/limits')).body).toEqual({ ...put.body, dryRunRefusals: {} });
     const history = (await admin(one.app, 'GET', '/admin/limits/history')).body.versions;
     expect(history[0]).toMatchObject({ version: 1, policies: put.body.policies });
     expect(history[0].changes).toContainEqual({ path: 'orders.perUser.limit', from: 10, to: 7 });

@@ -57,6 +57,7 @@ export function ioredisPort(client: Redis): RedisPort {
       }),
     hset: (key, field, value) => guard(() => client.hset(key, field, value)),
     hdel: (key, field) => guard(() => client.hdel(key, field)),
+    hincrby: (key, field, by) => guard(() => client.hincrby(key, field, by)),
     lrange: (key, start, stop) => guard(() => client.lrange(key, start, stop)),
     sadd: (key, member) => guard(() => client.sadd(key, member)),
     xgroupCreate: (stream, group) =>

@@ -3,6 +3,8 @@
  * private redis-server when REDIS_URL is unset, serves the app, runs the hold-expiry sweep.
  */
 import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context } from 'hono';
 import { sign } from 'hono/jwt';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
@@ -99,7 +101,10 @@ async function main(): Promise<void> {
   const channels = simulatedChannels(config.RUSHGATE_CHANNELS, secrets.channelSecret, `http://${config.HOST}:${config.PORT}`);
   const limits = new LimitsWatcher(new LimitsStore(redis), log);
   await limits.start();
-  const app = createApp({ redis, log, ledger, limits, ...secrets, channels, crypto: nodeCrypto });
+  const clientAddress = (c: Context) =>
+    (config.RUSHGATE_TRUST_PROXY === 'on' ? c.req.header('X-Forwarded-For')?.split(',')[0]?.trim() : undefined) ||
+    getConnInfo(c).remote.address;
+  const app = createApp({ redis, log, ledger, limits, clientAddress, ...secrets, channels, crypto: nodeCrypto });
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   sweeper.start();
   const worker =

@@ -9,22 +9,26 @@
   KEYS[2] per-buyer units      rg:{s:<saleId>}:users   (userId -> held + paying + paid units)
   KEYS[3] hold deadlines       rg:{s:<saleId>}:holds   (zset orderId -> expiresAt ms)
   KEYS[4] the new order hash   rg:{s:<saleId>}:o:<orderId>
-  KEYS[5] idempotency record   rg:{s:<saleId>}:idem:<userId>:<key>  (untouched when ARGV[5] == '')
+  KEYS[5] idempotency record   rg:{s:<saleId>}:idem:<userId>|<key>  (untouched when ARGV[5] == '')
+  KEYS[6] admission counter    rg:{s:<saleId>}:admission  (hash: second, count, dryRunRefusals)
 
   ARGV[1] orderId   ARGV[2] userId   ARGV[3] quantity   ARGV[4] token nonce
   ARGV[5] request fingerprint ('' = no Idempotency-Key)   ARGV[6] idempotency TTL ms
+  ARGV[7] admissions allowed per second for this sale ('' = no limit)
+  ARGV[8] '1' when that limit is a dry run (count would-be refusals, refuse nobody)
 
   Returns
     { 0 OK, amount, currency, expiresAtMs, availableAfter, nonce }
     { 1 REPLAYED, orderId, quantity, amount, currency, expiresAtMs, nonce }
     { 10 SALE_NOT_FOUND }  { 11 SALE_NOT_OPEN, opensAtMs, nowMs }  { 12 SALE_CLOSED }
     { 13 SOLD_OUT, available }  { 14 LIMIT_EXCEEDED, units, perUserLimit }
-    { 15 IDEMPOTENCY_KEY_REUSED }
+    { 15 IDEMPOTENCY_KEY_REUSED }  { 26 RATE_LIMITED, ms until the next second }
 ]]
 local rcall = redis.call
-local saleKey, usersKey, holdsKey, orderKey, idemKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local saleKey, usersKey, holdsKey, orderKey, idemKey, admissionKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local orderId, userId, quantity, nonce = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local fingerprint, idemTtlMs = ARGV[5], ARGV[6]
+local perSecond, admissionDryRun = tonumber(ARGV[7]), ARGV[8] == '1'
 
 local function creation(fields)
   return { 1, fields[1], fields[2], fields[3], fields[4], fields[5], fields[6] }
@@ -59,6 +63,19 @@ local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
 if closesAt and nowMs >= closesAt then return { 12 } end
 if nowMs < opensAt then return { 11, opensAt, nowMs } end
+
+-- per-sale admission: a fixed one-second window on Redis time, in one key
+if perSecond then
+  local second = math.floor(nowMs / 1000)
+  local a = rcall('HMGET', admissionKey, 'second', 'count')
+  local count = 1
+  if tonumber(a[1]) == second then count = tonumber(a[2]) + 1 end
+  rcall('HSET', admissionKey, 'second', second, 'count', count)
+  if count > perSecond then
+    if not admissionDryRun then return { 26, 1000 - nowMs % 1000 } end
+    rcall('HINCRBY', admissionKey, 'dryRunRefusals', 1)
+  end
+end
 
 local available = stock - held - sold
 if available < quantity then return { 13, available } end

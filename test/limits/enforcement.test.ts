@@ -1,0 +1,142 @@
+/**
+ * Rate limits enforced exactly under parallel load: with limit N, N requests pass and the next
+ * is refused (per buyer, per address, per sale), others are unaffected; dry-run refuses nobody
+ * and counts; a change through one instance is enforced by another within 1 s.
+ */
+import { describe, expect, it } from 'vitest';
+import { upstashRedis } from '../../src/limits/upstash-redis.js';
+import { DEFAULT_POLICIES } from '../../src/limits/policies.js';
+import type { RedisPort } from '../../src/redis/port.js';
+import { admin, buyer, call, createSale, expectProblem, pay, placeOrder, privateRedis, testApp } from '../helpers.js';
+
+await privateRedis();
+let scriptCalls = 0;
+const one = await testApp({}, DEFAULT_POLICIES);
+const counting: RedisPort = {
+  ...one.redis,
+  evalsha: (...a) => (scriptCalls++, one.redis.evalsha(...a)),
+  eval: (...a) => (scriptCalls++, one.redis.eval(...a)),
+};
+const counted = await testApp({ redis: counting }, DEFAULT_POLICIES);
+const two = await testApp({}, DEFAULT_POLICIES);
+
+const win = (limit: number, windowSeconds = 60, dryRun = false) => ({ limit, windowSeconds, dryRun });
+const base = { orders: { perUser: win(1000) }, payments: { perUser: win(1000) } };
+async function setPolicies(policies: unknown) {
+  const res = await admin(one.app, 'PUT', '/admin/limits', { policies });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  for (const app of [two, counted]) {
+    const deadline = Date.now() + 1000;
+    while (app.limits.version !== res.body.version) {
+      if (Date.now() > deadline) throw new Error('not applied within 1 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+const order = (app: typeof one.app, saleId: string, jwt: string, address?: string) =>
+  call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: jwt, body: {}, headers: address ? { 'X-Test-Address': address } : {} });
+
+describe('rate limits', () => {
+  it('per buyer: with limit 5, 5 parallel orders pass and the 6th is 429 with Retry-After and RateLimit headers; another buyer is unaffected', async () => {
+    await setPolicies({ ...base, orders: { perUser: win(5, 60) } });
+    const saleId = await createSale(one.app, { stock: 100, perUserLimit: 100 });
+    const b = await buyer();
+    const results = await Promise.all(Array.from({ length: 6 }, () => order(one.app, saleId, b.jwt)));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(5);
+    const refused = results.find((r) => r.status === 429)!;
+    expectProblem(refused, 429, 'rate_limited');
+    expect(refused.body.policy).toBe('orders.perUser');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.headers.get('ratelimit-policy')).toBe('"orders.perUser";q=5;w=60');
+    expect(refused.headers.get('ratelimit')).toMatch(/^"orders\.perUser";r=0;t=\d+$/);
+    // the same buyer through another instance: the window is shared in Redis
+    expectProblem(await order(two.app, saleId, b.jwt), 429, 'rate_limited');
+    expect((await order(one.app, saleId, (await buyer()).jwt)).status).toBe(201);
+  });
+
+  it('per address: 3 buyers from one address pass, the 4th is refused; another address is unaffected', async () => {
+    await setPolicies({ ...base, orders: { perUser: win(1000), perAddress: win(3, 60) } });
+    const saleId = await createSale(one.app, { stock: 100 });
+    const results = await Promise.all(Array.from({ length: 4 }, async () => order(one.app, saleId, (await buyer()).jwt, '203.0.113.7')));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(3);
+    expect(results.filter((r) => r.status === 429)[0]!.body.policy).toBe('orders.perAddress');
+    expect((await order(one.app, saleId, (await buyer()).jwt, '203.0.113.8')).status).toBe(201);
+  });
+
+  it('per sale: with 5 admissions per second, 5 orders of one second pass and the 6th is refused; another sale is unaffected', async () => {
+    await setPolicies({ ...base, orders: { perUser: win(1000), perSale: { perSecond: 5 } } });
+    const saleId = await createSale(one.app, { stock: 100 });
+    const other = await createSale(one.app, { stock: 100 });
+    const jwts = await Promise.all(Array.from({ length: 6 }, async () => (await buyer()).jwt));
+    // start at the top of a second so the burst stays within one window (Redis and this test share a clock)
+    while (Date.now() % 1000 > 100) await new Promise((r) => setTimeout(r, 10));
+    const results = await Promise.all(jwts.map((jwt) => order(one.app, saleId, jwt)));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(5);
+    const refused = results.find((r) => r.status === 429)!;
+    expect(refused.body.policy).toBe('orders.perSale');
+    expect(refused.headers.get('ratelimit-policy')).toBe('"orders.perSale";q=5;w=1');
+    expect((await order(one.app, other, (await buyer()).jwt)).status).toBe(201);
+  });
+
+  it('payments per buyer: with limit 2, the 3rd payment is refused', async () => {
+    await setPolicies({ ...base, payments: { perUser: win(2, 60) } });
+    const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
+    const b = await buyer();
+    const orders = await Promise.all([1, 2, 3].map(() => placeOrder(one.app, saleId, b.jwt)));
+    const results = await Promise.all(orders.map((o) => pay(one.app, o.orderId, b.jwt, o.paymentToken)));
+    expect(results.filter((r) => r.status === 202)).toHaveLength(2);
+    expect(results.filter((r) => r.status === 429)[0]!.body.policy).toBe('payments.perUser');
+  });
+
+  it('limit 0 refuses everything it covers', async () => {
+    await setPolicies({ ...base, orders: { perUser: win(0) } });
+    const saleId = await createSale(one.app);
+    expectProblem(await order(one.app, saleId, (await buyer()).jwt), 429, 'rate_limited');
+  });
+
+  it('dry-run refuses nobody and counts the would-be refusals', async () => {
+    await setPolicies({ ...base, orders: { perUser: win(1, 60, true) } });
+    const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
+    const b = await buyer();
+    for (let i = 0; i < 4; i++) expect((await order(one.app, saleId, b.jwt)).status).toBe(201);
+    expect((await admin(one.app, 'GET', '/admin/limits')).body.dryRunRefusals).toEqual({ 'orders.perUser': 3 });
+  });
+
+  it('a stricter limit set through one instance is enforced by another within 1 s; rollback restores the previous behaviour', async () => {
+    await setPolicies(base);
+    const before = one.limits.version;
+    const saleId = await createSale(one.app, { stock: 20, perUserLimit: 20 });
+    await setPolicies({ ...base, orders: { perUser: win(0) } });
+    expectProblem(await order(two.app, saleId, (await buyer()).jwt), 429, 'rate_limited');
+    const back = await admin(one.app, 'POST', '/admin/limits/rollback', { version: before });
+    await setPolicies(back.body.policies);
+    expect((await order(two.app, saleId, (await buyer()).jwt)).status).toBe(201);
+  });
+
+  it('a buyer over its limit is refused from memory until the window resets: no Redis round trip', async () => {
+    await setPolicies({ ...base, orders: { perUser: win(1, 60) } });
+    const saleId = await createSale(counted.app, { stock: 10, perUserLimit: 10 });
+    const b = await buyer();
+    expect((await order(counted.app, saleId, b.jwt)).status).toBe(201);
+    expectProblem(await order(counted.app, saleId, b.jwt), 429, 'rate_limited');
+    const before = scriptCalls;
+    for (let i = 0; i < 10; i++) expectProblem(await order(counted.app, saleId, b.jwt), 429, 'rate_limited');
+    expect(scriptCalls - before).toBe(0);
+  });
+
+  it("@upstash/ratelimit's scripts run on stock Redis through the adapter, one round trip per call", async () => {
+    let calls = 0;
+    const port: RedisPort = { ...one.redis, evalsha: (...a) => (calls++, one.redis.evalsha(...a)), eval: (...a) => (calls++, one.redis.eval(...a)) };
+    const client = upstashRedis(port);
+    const { Ratelimit } = await import('@upstash/ratelimit');
+    const rl = new Ratelimit({ redis: client as never, limiter: Ratelimit.fixedWindow(2, '60 s'), prefix: 'rg:rl:test', ephemeralCache: false, timeout: 0, analytics: false, enableProtection: false, enableTelemetry: false });
+    const id = `{u:${(await buyer()).userId}}`;
+    const results = [];
+    for (let i = 0; i < 3; i++) {
+      const before = calls;
+      results.push((await rl.limit(id)).success);
+      expect(calls - before).toBe(1);
+    }
+    expect(results).toEqual([true, true, false]);
+  });
+});
