@@ -58,12 +58,21 @@ export JWT_FILE="$OUT/jwts.txt" SALE=bench
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); node $(node --version);" \
      "redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/'); wrk -t$THREADS -c$CONNS -d$DURATION x $RUNS runs" | tee "$OUT/machine.txt"
-for scen in order flow; do
-  wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$HERE/wrk/$scen.lua" "$BASE" >/dev/null
+head -1 "$OUT/jwts.txt" >"$OUT/one-buyer.txt"
+for scen in order flow refused; do
+  script="$HERE/wrk/$scen.lua"
+  if [[ "$scen" == refused ]]; then
+    # the cost of refusing: one buyer over a 1-per-minute order limit, every request a 429
+    curl -sf -X PUT "$BASE/admin/limits" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
+      -d '{"policies":{"orders":{"perUser":{"limit":1,"windowSeconds":60}},"payments":{"perUser":{"limit":1,"windowSeconds":60}}}}' >/dev/null
+    sleep 1.5   # every instance applies a change within 1 s
+    script="$HERE/wrk/order.lua"; export JWT_FILE="$OUT/one-buyer.txt"
+  fi
+  wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$script" "$BASE" >/dev/null
   for run in $(seq "$RUNS"); do
     raw="$OUT/rushgate-$scen-r$run.txt"; tf="$(mktemp)"
     g0="$(proc_ticks "$GW_PID")"; r0="$(proc_ticks "$REDIS_PID")"; t0="$(date +%s.%N)"
-    /usr/bin/time -f "%U %S" -o "$tf" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$HERE/wrk/$scen.lua" "$BASE" >"$raw" 2>&1
+    /usr/bin/time -f "%U %S" -o "$tf" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$script" "$BASE" >"$raw" 2>&1
     t1="$(date +%s.%N)"; g1="$(proc_ticks "$GW_PID")"; r1="$(proc_ticks "$REDIS_PID")"
     wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')"
     gen="$(awk -v w="$wall" '{printf "%.2f", ($1+$2)/w}' "$tf")"; rm -f "$tf"

@@ -42,15 +42,23 @@ export interface ProblemOptions {
 
 /** A refusal with its API.md code; thrown anywhere, rendered by the app's error handler. */
 export class ProblemError extends Error {
-  override name = 'ProblemError';
-  readonly status: number;
-  readonly title: string;
-  constructor(
-    readonly code: ProblemCode,
-    readonly detail: string,
-    readonly options: ProblemOptions = {},
-  ) {
+  declare readonly code: ProblemCode;
+  declare readonly detail: string;
+  declare readonly options: ProblemOptions;
+  declare readonly status: number;
+  declare readonly title: string;
+
+  constructor(code: ProblemCode, detail: string, options: ProblemOptions = {}) {
+    // a refusal is an answer, not a fault: capturing its stack would be most of its cost under
+    // load (a 429 storm), and nobody reads it
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`${code}: ${detail}`);
+    Error.stackTraceLimit = limit;
+    this.name = 'ProblemError';
+    this.code = code;
+    this.detail = detail;
+    this.options = options;
     [this.status, this.title] = catalog[code];
   }
 
