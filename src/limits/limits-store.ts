@@ -75,6 +75,18 @@ export class LimitsStore {
     return this.put(PoliciesSchema.parse(entry.policies));
   }
 
+  /** Adds refusal tallies; returns the buyers they blocked (automatic blocking). */
+  async countRefusals(tallies: ReadonlyMap<string, number>, rule: { refusals: number; windowSeconds: number; blockSeconds: number }): Promise<string[]> {
+    if (tallies.size === 0) return [];
+    const reply = await runScript(
+      this.redis,
+      scripts.countRefusals,
+      [keys.refusalTallies, keys.blocklist, keys.blockReasons],
+      [rule.refusals, rule.windowSeconds * 1000, rule.blockSeconds * 1000, ...[...tallies].flat()],
+    );
+    return reply[1] as string[];
+  }
+
   /** Blocks a buyer until now + ttlSeconds (Redis time). */
   async block(userId: string, ttlSeconds: number, reason: string): Promise<{ userId: string; until: string; reason: string }> {
     const untilMs = (await this.redis.timeMs()) + ttlSeconds * 1000;

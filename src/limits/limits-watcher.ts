@@ -8,6 +8,8 @@ export interface LimitsView {
   readonly policies: Policies;
   /** When the buyer's block ends (ms), or undefined when not blocked. */
   blockedUntil(userId: string): number | undefined;
+  /** A rate-limit refusal of this buyer, tallied for automatic blocking. */
+  noteRefusal(userId: string): void;
 }
 
 /**
@@ -21,6 +23,7 @@ export class LimitsWatcher implements LimitsView {
   #blocked = new Map<string, number>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #failing = false;
+  #refusals = new Map<string, number>();
 
   constructor(
     readonly store: LimitsStore,
@@ -41,8 +44,19 @@ export class LimitsWatcher implements LimitsView {
     return until !== undefined && until > (this.options.now ?? Date.now)() ? until : undefined;
   }
 
-  /** Reads the policies and the blocklist now. */
+  noteRefusal(userId: string): void {
+    if (this.#policies.autoBlock) this.#refusals.set(userId, (this.#refusals.get(userId) ?? 0) + 1);
+  }
+
+  /** Flushes the refusal tallies (automatic blocking), then reads the policies and the blocklist. */
   async refresh(): Promise<void> {
+    const rule = this.#policies.autoBlock;
+    if (rule && this.#refusals.size > 0) {
+      const tallies = this.#refusals;
+      this.#refusals = new Map();
+      const blocked = await this.store.countRefusals(tallies, rule);
+      if (blocked.length > 0) this.log.warn({ blocked }, 'buyers blocked automatically');
+    }
     const [current, blocked] = await Promise.all([this.store.current(), this.store.blocked()]);
     this.#version = current.version;
     this.#policies = current.policies;
@@ -70,4 +84,4 @@ export class LimitsWatcher implements LimitsView {
 }
 
 /** Defaults and no blocklist: for apps built without a watcher. */
-export const staticLimits: LimitsView = { version: 0, policies: DEFAULT_POLICIES, blockedUntil: () => undefined };
+export const staticLimits: LimitsView = { version: 0, policies: DEFAULT_POLICIES, blockedUntil: () => undefined, noteRefusal: () => {} };

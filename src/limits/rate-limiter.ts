@@ -62,6 +62,7 @@ export class RateLimiter {
         await this.redis.hincrby(keys.limitsDryRun, name, 1);
         continue;
       }
+      this.limits.noteRefusal(userId);
       throw rateLimited(name, policy.limit, policy.windowSeconds, (result.reset - Date.now()) / 1000, this.random);
     }
   }

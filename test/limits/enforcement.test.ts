@@ -124,6 +124,31 @@ describe('rate limits', () => {
     expect(scriptCalls - before).toBe(0);
   });
 
+  it('automatic blocking: 3 refusals within the window block the buyer (403) on every instance; the block expires', async () => {
+    await setPolicies({ ...base, orders: { perUser: win(1, 60) }, autoBlock: { refusals: 3, windowSeconds: 60, blockSeconds: 2 } });
+    const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
+    const b = await buyer();
+    const bystander = await buyer();
+    expect((await order(one.app, saleId, b.jwt)).status).toBe(201);
+    expect((await order(one.app, saleId, bystander.jwt)).status).toBe(201);
+    // two refusals are not enough (one of them answered from memory)
+    for (let i = 0; i < 2; i++) expectProblem(await order(one.app, saleId, b.jwt), 429, 'rate_limited');
+    await one.limits.refresh();
+    expectProblem(await order(one.app, saleId, b.jwt), 429, 'rate_limited');
+    await one.limits.refresh(); // the third refusal is flushed: blocked
+    expectProblem(await order(one.app, saleId, b.jwt), 403, 'blocked');
+    const deadline = Date.now() + 1000;
+    while ((await order(two.app, saleId, b.jwt)).status !== 403) {
+      if (Date.now() > deadline) throw new Error('the other instance did not apply the block within 1 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expectProblem(await order(one.app, saleId, bystander.jwt), 429, 'rate_limited'); // limited, not blocked
+    await new Promise((r) => setTimeout(r, 2200));
+    await one.limits.refresh();
+    // the block has ended; the buyer is still over its rate limit
+    expectProblem(await order(one.app, saleId, b.jwt), 429, 'rate_limited');
+  });
+
   it("@upstash/ratelimit's scripts run on stock Redis through the adapter, one round trip per call", async () => {
     let calls = 0;
     const port: RedisPort = { ...one.redis, evalsha: (...a) => (calls++, one.redis.evalsha(...a)), eval: (...a) => (calls++, one.redis.eval(...a)) };
