@@ -16,6 +16,17 @@ const Block = z.strictObject({
   reason: z.string().max(500).default(''),
 });
 
+function userIdParam(value: string): string {
+  if (!ID_PATTERN.test(value)) throw problem('invalid_request', 'userId must match ^[A-Za-z0-9_.:-]{1,64}$');
+  return value;
+}
+
+/** An IPv4 or IPv6 address as the gateway sees callers. */
+function addressParam(value: string): string {
+  if (!/^[0-9A-Fa-f.:]{2,45}$/.test(value)) throw problem('invalid_request', 'address must be an IPv4 or IPv6 address');
+  return value;
+}
+
 export interface LimitsDeps {
   store: LimitsStore;
   /** Re-read this instance's copy at once after a change (others follow within a second). */
@@ -40,18 +51,27 @@ export function adminLimitsRoutes({ store, refresh }: LimitsDeps) {
       await refresh();
       return c.json({ ...(await view(installed)), rolledBackTo: version });
     })
-    .put('/blocklist/:userId', async (c) => {
-      const userId = c.req.param('userId');
-      if (!ID_PATTERN.test(userId)) throw problem('invalid_request', 'userId must match ^[A-Za-z0-9_.:-]{1,64}$');
+    .put('/blocklist/addresses/:address', async (c) => {
+      const address = addressParam(c.req.param('address'));
       const { ttlSeconds, reason } = await readJson(c, Block);
-      const block = await store.block(userId, ttlSeconds, reason);
+      const block = await store.block('address', address, ttlSeconds, reason);
       await refresh();
-      return c.json(block);
+      return c.json({ address, ...block });
+    })
+    .delete('/blocklist/addresses/:address', async (c) => {
+      await store.unblock('address', addressParam(c.req.param('address')));
+      await refresh();
+      return c.body(null, 204);
+    })
+    .put('/blocklist/:userId', async (c) => {
+      const userId = userIdParam(c.req.param('userId'));
+      const { ttlSeconds, reason } = await readJson(c, Block);
+      const block = await store.block('user', userId, ttlSeconds, reason);
+      await refresh();
+      return c.json({ userId, ...block });
     })
     .delete('/blocklist/:userId', async (c) => {
-      const userId = c.req.param('userId');
-      if (!ID_PATTERN.test(userId)) throw problem('invalid_request', 'userId must match ^[A-Za-z0-9_.:-]{1,64}$');
-      await store.unblock(userId);
+      await store.unblock('user', userIdParam(c.req.param('userId')));
       await refresh();
       return c.body(null, 204);
     });
@@ -71,10 +91,11 @@ export function admission(
 ): Admission {
   return async (c) => {
     const { userId } = c.get('buyer');
-    const until = deps.limits.blockedUntil(userId);
+    const address = deps.clientAddress(c);
+    const until = deps.limits.blockedUntil(userId) ?? (address === undefined ? undefined : deps.limits.addressBlockedUntil(address));
     if (until !== undefined) {
-      throw problem('blocked', `this buyer is blocked until ${new Date(until).toISOString()}`, { extra: { until: new Date(until).toISOString() } });
+      throw problem('blocked', `blocked until ${new Date(until).toISOString()}`, { extra: { until: new Date(until).toISOString() } });
     }
-    await deps.limiter.admit(action, userId, deps.clientAddress(c));
+    await deps.limiter.admit(action, userId, address);
   };
 }

@@ -6,6 +6,9 @@ import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
 import { DEFAULT_POLICIES, policyChanges, PoliciesSchema, type Policies } from './policies.js';
 
+export type BlockKind = 'user' | 'address';
+const blockKey: Record<BlockKind, string> = { user: keys.blocklist, address: keys.blockedAddresses };
+
 /** Versions kept in the history (and so reachable by rollback). */
 const HISTORY_KEPT = 100;
 
@@ -87,23 +90,22 @@ export class LimitsStore {
     return reply[1] as string[];
   }
 
-  /** Blocks a buyer until now + ttlSeconds (Redis time). */
-  async block(userId: string, ttlSeconds: number, reason: string): Promise<{ userId: string; until: string; reason: string }> {
+  /** Blocks a buyer (or, with kind 'address', a network address) until now + ttlSeconds. */
+  async block(kind: BlockKind, id: string, ttlSeconds: number, reason: string): Promise<{ until: string; reason: string }> {
     const untilMs = (await this.redis.timeMs()) + ttlSeconds * 1000;
-    await this.redis.zadd(keys.blocklist, untilMs, userId);
-    await this.redis.hset(keys.blockReasons, userId, reason);
-    return { userId, until: new Date(untilMs).toISOString(), reason };
+    await this.redis.zadd(blockKey[kind], untilMs, id);
+    if (kind === 'user') await this.redis.hset(keys.blockReasons, id, reason);
+    return { until: new Date(untilMs).toISOString(), reason };
   }
 
-  async unblock(userId: string): Promise<void> {
-    await this.redis.zrem(keys.blocklist, userId);
-    await this.redis.hdel(keys.blockReasons, userId);
+  async unblock(kind: BlockKind, id: string): Promise<void> {
+    await this.redis.zrem(blockKey[kind], id);
+    if (kind === 'user') await this.redis.hdel(keys.blockReasons, id);
   }
 
-  /** Buyers blocked now, with the time each block ends (ms). */
-  async blocked(): Promise<Map<string, number>> {
+  /** Buyers or addresses blocked now, with the time each block ends (ms). */
+  async blocked(kind: BlockKind): Promise<Map<string, number>> {
     const nowMs = await this.redis.timeMs();
-    const entries = await this.redis.zrangeWithScoresFrom(keys.blocklist, nowMs);
-    return new Map(entries.map(([userId, untilMs]) => [userId, untilMs]));
+    return new Map(await this.redis.zrangeWithScoresFrom(blockKey[kind], nowMs));
   }
 }

@@ -8,6 +8,8 @@ export interface LimitsView {
   readonly policies: Policies;
   /** When the buyer's block ends (ms), or undefined when not blocked. */
   blockedUntil(userId: string): number | undefined;
+  /** When the address's block ends (ms), or undefined when not blocked. */
+  addressBlockedUntil(address: string): number | undefined;
   /** A rate-limit refusal of this buyer, tallied for automatic blocking. */
   noteRefusal(userId: string): void;
 }
@@ -21,6 +23,7 @@ export class LimitsWatcher implements LimitsView {
   #version = 0;
   #policies: Policies = DEFAULT_POLICIES;
   #blocked = new Map<string, number>();
+  #blockedAddresses = new Map<string, number>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #failing = false;
   #refusals = new Map<string, number>();
@@ -40,7 +43,14 @@ export class LimitsWatcher implements LimitsView {
   }
 
   blockedUntil(userId: string): number | undefined {
-    const until = this.#blocked.get(userId);
+    return this.#live(this.#blocked.get(userId));
+  }
+
+  addressBlockedUntil(address: string): number | undefined {
+    return this.#live(this.#blockedAddresses.get(address));
+  }
+
+  #live(until: number | undefined): number | undefined {
     return until !== undefined && until > (this.options.now ?? Date.now)() ? until : undefined;
   }
 
@@ -57,10 +67,11 @@ export class LimitsWatcher implements LimitsView {
       const blocked = await this.store.countRefusals(tallies, rule);
       if (blocked.length > 0) this.log.warn({ blocked }, 'buyers blocked automatically');
     }
-    const [current, blocked] = await Promise.all([this.store.current(), this.store.blocked()]);
+    const [current, blocked, addresses] = await Promise.all([this.store.current(), this.store.blocked('user'), this.store.blocked('address')]);
     this.#version = current.version;
     this.#policies = current.policies;
     this.#blocked = blocked;
+    this.#blockedAddresses = addresses;
   }
 
   /** Reads once, then keeps reading; a failed read keeps the last copy and is logged once. */
@@ -84,4 +95,10 @@ export class LimitsWatcher implements LimitsView {
 }
 
 /** Defaults and no blocklist: for apps built without a watcher. */
-export const staticLimits: LimitsView = { version: 0, policies: DEFAULT_POLICIES, blockedUntil: () => undefined, noteRefusal: () => {} };
+export const staticLimits: LimitsView = {
+  version: 0,
+  policies: DEFAULT_POLICIES,
+  blockedUntil: () => undefined,
+  addressBlockedUntil: () => undefined,
+  noteRefusal: () => {},
+};

@@ -15,6 +15,8 @@ export const keys = {
   /** Blocked buyers: userId -> blocked until (ms); reasons beside. */
   blocklist: 'rg:{block}:users',
   blockReasons: 'rg:{block}:reasons',
+  /** Blocked network addresses: address -> blocked until (ms). */
+  blockedAddresses: 'rg:{block}:addresses',
   refusalTallies: 'rg:{block}:refusals',
   /** Every sale ever created: the expiry sweep walks this set. Not sale-tagged, never in a script. */
   sales: 'rg:sales',

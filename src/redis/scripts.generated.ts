@@ -76,9 +76,9 @@ export const scripts = {
   },
   readSale: {
     name: 'readSale',
-    numberOfKeys: 2,
-    sha: '3d53c87755d95442c973dce5e25762995df6c7c1',
-    source: "--[[\n  readSale: a sale, its live counters and queue counters in one consistent read, with Redis time\n  (so status and \"available + held + sold == stock\" are judged on one snapshot).\n\n  KEYS[1] sale hash      rg:{s:<saleId>}:sale\n  KEYS[2] lane counters  rg:{s:<saleId>}:lanes\n\n  Returns { 0 OK, sale HGETALL, nowMs, lanes HGETALL }  { 10 SALE_NOT_FOUND }\n]]\nlocal rcall = redis.call\nlocal sale = rcall('HGETALL', KEYS[1])\nif #sale == 0 then return { 10 } end\nlocal time = rcall('TIME')\nlocal nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\nreturn { 0, sale, nowMs, rcall('HGETALL', KEYS[2]) }\n",
+    numberOfKeys: 3,
+    sha: 'fb57b9541d22452984c8008fbdf41c4efad95732',
+    source: "--[[\n  readSale: a sale, its live counters and queue counters in one consistent read, with Redis time\n  (so status and \"available + held + sold == stock\" are judged on one snapshot).\n\n  KEYS[1] sale hash      rg:{s:<saleId>}:sale\n  KEYS[2] lane counters  rg:{s:<saleId>}:lanes\n  KEYS[3] admission      rg:{s:<saleId>}:admission  (per-second admission; dry-run refusals)\n\n  Returns { 0 OK, sale HGETALL, nowMs, lanes HGETALL, dry-run refusals }  { 10 SALE_NOT_FOUND }\n]]\nlocal rcall = redis.call\nlocal sale = rcall('HGETALL', KEYS[1])\nif #sale == 0 then return { 10 } end\nlocal time = rcall('TIME')\nlocal nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\nreturn { 0, sale, nowMs, rcall('HGETALL', KEYS[2]), tonumber(rcall('HGET', KEYS[3], 'dryRunRefusals') or '0') }\n",
   },
   reissueToken: {
     name: 'reissueToken',

@@ -47,8 +47,8 @@ export class SaleStore {
   }
 
   /** The sale in one consistent read, or null when it does not exist. */
-  async read(saleId: string): Promise<SaleSnapshot | null> {
-    const reply = await runScript(this.redis, scripts.readSale, [keys.sale(saleId), keys.lanes(saleId)], []);
-    return reply[0] === ScriptCode.OK ? snapshot(saleId, reply, 1) : null;
+  async read(saleId: string): Promise<(SaleSnapshot & { admissionDryRunRefusals: number }) | null> {
+    const reply = await runScript(this.redis, scripts.readSale, [keys.sale(saleId), keys.lanes(saleId), keys.admission(saleId)], []);
+    return reply[0] === ScriptCode.OK ? { ...snapshot(saleId, reply, 1), admissionDryRunRefusals: Number(reply[4]) } : null;
   }
 }

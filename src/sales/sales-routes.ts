@@ -34,7 +34,7 @@ function learn(gate: SaleGate, snapshot: SaleSnapshot): void {
   gate.remember(snapshot.sale.saleId, status === 'sold_out' || status === 'closed' ? status : null);
 }
 
-async function readOr404(sales: SaleStore, saleId: string): Promise<SaleSnapshot> {
+async function readOr404(sales: SaleStore, saleId: string) {
   const snapshot = await sales.read(saleId);
   if (snapshot === null) throw problem('sale_not_found', `no sale ${saleId}`);
   return snapshot;
@@ -53,7 +53,8 @@ export function adminSalesRoutes({ sales, gate }: SalesDeps) {
     .get('/:saleId', async (c) => {
       const snapshot = await readOr404(sales, saleIdParam(c.req.param('saleId')));
       learn(gate, snapshot);
-      return c.json(adminSaleView(snapshot));
+      // would-be refusals of a dry-run orders.perSale policy, since the sale began
+      return c.json({ ...adminSaleView(snapshot), admission: { dryRunRefusals: snapshot.admissionDryRunRefusals } });
     });
 }
 

@@ -94,6 +94,15 @@ describe('rate limits', () => {
     expectProblem(await order(one.app, saleId, (await buyer()).jwt), 429, 'rate_limited');
   });
 
+  it('a dry-run per-sale admission rate refuses nobody and counts per sale', async () => {
+    await setPolicies({ ...base, orders: { perUser: win(1000), perSale: { perSecond: 2, dryRun: true } } });
+    const saleId = await createSale(one.app, { stock: 100 });
+    while (Date.now() % 1000 > 100) await new Promise((r) => setTimeout(r, 10));
+    const results = await Promise.all(Array.from({ length: 5 }, async () => order(one.app, saleId, (await buyer()).jwt)));
+    expect(results.every((r) => r.status === 201)).toBe(true);
+    expect((await admin(one.app, 'GET', `/admin/sales/${saleId}`)).body.admission).toEqual({ dryRunRefusals: 3 });
+  });
+
   it('dry-run refuses nobody and counts the would-be refusals', async () => {
     await setPolicies({ ...base, orders: { perUser: win(1, 60, true) } });
     const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });

@@ -95,6 +95,19 @@ describe('/admin/blocklist', () => {
     await within(1000, async () => (await pay(two.app, order.orderId, b.jwt, order.paymentToken)).status === 202);
   });
 
+  it('a blocked address is refused for every buyer coming from it; other addresses are not', async () => {
+    const saleId = await createSale(one.app, { stock: 10 });
+    const res = await admin(one.app, 'PUT', '/admin/blocklist/addresses/198.51.100.9', { ttlSeconds: 60, reason: 'abuse' });
+    expect(res.body).toMatchObject({ address: '198.51.100.9', reason: 'abuse' });
+    const from = (address: string) => async () =>
+      call(one.app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {}, headers: { 'X-Test-Address': address } });
+    expectProblem(await from('198.51.100.9')(), 403, 'blocked');
+    expect((await from('198.51.100.10')()).status).toBe(201);
+    expect((await admin(one.app, 'DELETE', '/admin/blocklist/addresses/198.51.100.9')).status).toBe(204);
+    expect((await from('198.51.100.9')()).status).toBe(201);
+    expectProblem(await admin(one.app, 'PUT', '/admin/blocklist/addresses/not-an-ip', { ttlSeconds: 5 }), 400, 'invalid_request');
+  });
+
   it('a block ends by itself after its ttl', async () => {
     const saleId = await createSale(one.app);
     const b = await buyer();

@@ -31,10 +31,11 @@ describe('Lua scripts', () => {
     const { redis } = await testApp();
     const saleId = unique('sale');
     await raw.script('FLUSH');
-    const reply = await runScript(redis, scripts.readSale, [keys.sale(saleId), keys.lanes(saleId)], []);
+    const saleKeys = [keys.sale(saleId), keys.lanes(saleId), keys.admission(saleId)];
+    const reply = await runScript(redis, scripts.readSale, saleKeys, []);
     expect(reply).toEqual([10]);
     // EVAL cached it again: EVALSHA now works directly
-    expect(await raw.evalsha(scripts.readSale.sha, 2, keys.sale(saleId), keys.lanes(saleId))).toEqual([10]);
+    expect(await raw.evalsha(scripts.readSale.sha, 3, ...saleKeys)).toEqual([10]);
   });
 
   it('a script error is not mistaken for NOSCRIPT and surfaces as an error', async () => {

@@ -4,12 +4,13 @@
 
   KEYS[1] sale hash      rg:{s:<saleId>}:sale
   KEYS[2] lane counters  rg:{s:<saleId>}:lanes
+  KEYS[3] admission      rg:{s:<saleId>}:admission  (per-second admission; dry-run refusals)
 
-  Returns { 0 OK, sale HGETALL, nowMs, lanes HGETALL }  { 10 SALE_NOT_FOUND }
+  Returns { 0 OK, sale HGETALL, nowMs, lanes HGETALL, dry-run refusals }  { 10 SALE_NOT_FOUND }
 ]]
 local rcall = redis.call
 local sale = rcall('HGETALL', KEYS[1])
 if #sale == 0 then return { 10 } end
 local time = rcall('TIME')
 local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-return { 0, sale, nowMs, rcall('HGETALL', KEYS[2]) }
+return { 0, sale, nowMs, rcall('HGETALL', KEYS[2]), tonumber(rcall('HGET', KEYS[3], 'dryRunRefusals') or '0') }
