@@ -10,6 +10,7 @@ import type { Ledger } from './ledger/ledger.js';
 import { LedgerUnavailableError } from './ledger/sql-port.js';
 import { LimitsStore } from './limits/limits-store.js';
 import { admission, adminLimitsRoutes } from './limits/limits-routes.js';
+import { normalizeAddress } from './limits/address.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { staticLimits, type LimitsView, type LimitsWatcher } from './limits/limits-watcher.js';
 import type { Logger } from './logger.js';
@@ -77,7 +78,7 @@ export function createApp(deps: AppDeps) {
   const limits: LimitsView = deps.limits ?? staticLimits;
   app.route('/admin', adminLimitsRoutes({ store: deps.limits?.store ?? new LimitsStore(redis), refresh: () => deps.limits?.refresh() ?? Promise.resolve() }));
   const limiter = new RateLimiter(redis, limits);
-  const admit = { limits, limiter, clientAddress: deps.clientAddress ?? (() => undefined) };
+  const admit = { limits, limiter, clientAddress: (c: Context) => normalizeAddress(deps.clientAddress?.(c)) ?? undefined };
   app.route('/v1/channels', notificationsRoutes({ channels: deps.channels ?? new Map(), redis }));
   if (deps.ledger) {
     app.route('/admin/wallets', adminWalletsRoutes({ ledger: deps.ledger }));

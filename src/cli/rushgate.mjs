@@ -38,7 +38,12 @@ async function api(method, path, body) {
     fail(`cannot reach ${base}: ${err.cause?.code ?? err.message}`);
   }
   const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON (a proxy's error page): shown as text below
+  }
   if (!res.ok) {
     const errors = (data?.errors ?? []).map((e) => `\n  ${e.path}: ${e.message}`).join('');
     fail(`${res.status} ${data?.code ?? ''}: ${data?.detail ?? text}${errors}`);
@@ -64,6 +69,7 @@ if (command === 'limits' && sub === 'get') {
   } catch {
     fail(`${rest[0]} is neither a file nor JSON`);
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail('the policies must be a JSON object');
   const result = await api('PUT', '/admin/limits', 'policies' in parsed ? parsed : { policies: parsed });
   process.stdout.write(`limits version ${result.version} in force (every gateway within 1 s)\n`);
 } else if (command === 'limits' && sub === 'history') {

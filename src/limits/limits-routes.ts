@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { normalizeAddress } from './address.js';
 import type { LimitedAction, RateLimiter } from './rate-limiter.js';
 import { z } from 'zod';
 import type { BuyerEnv } from '../http/auth.js';
@@ -21,10 +22,11 @@ function userIdParam(value: string): string {
   return value;
 }
 
-/** An IPv4 or IPv6 address as the gateway sees callers. */
+/** An IPv4 or IPv6 address, in the one written form the gateway compares (an IPv6 /64). */
 function addressParam(value: string): string {
-  if (!/^[0-9A-Fa-f.:]{2,45}$/.test(value)) throw problem('invalid_request', 'address must be an IPv4 or IPv6 address');
-  return value;
+  const address = normalizeAddress(value);
+  if (address === null) throw problem('invalid_request', 'address must be an IPv4 or IPv6 address');
+  return address;
 }
 
 export interface LimitsDeps {

@@ -84,10 +84,15 @@ export class LimitsStore {
     const reply = await runScript(
       this.redis,
       scripts.countRefusals,
-      [keys.refusalTallies, keys.blocklist, keys.blockReasons],
+      [keys.blocklist, keys.blockReasons, ...[...tallies.keys()].map((userId) => keys.refusalTally(userId))],
       [rule.refusals, rule.windowSeconds * 1000, rule.blockSeconds * 1000, ...[...tallies].flat()],
     );
     return reply[1] as string[];
+  }
+
+  /** Redis server time (ms). */
+  redisTimeMs(): Promise<number> {
+    return this.redis.timeMs();
   }
 
   /** Blocks a buyer (or, with kind 'address', a network address) until now + ttlSeconds. */
@@ -103,9 +108,13 @@ export class LimitsStore {
     if (kind === 'user') await this.redis.hdel(keys.blockReasons, id);
   }
 
-  /** Buyers or addresses blocked now, with the time each block ends (ms). */
-  async blocked(kind: BlockKind): Promise<Map<string, number>> {
-    const nowMs = await this.redis.timeMs();
+  /** Buyers or addresses blocked at Redis time `nowMs`, with the time each block ends (ms). */
+  async blocked(kind: BlockKind, nowMs: number): Promise<Map<string, number>> {
     return new Map(await this.redis.zrangeWithScoresFrom(blockKey[kind], nowMs));
+  }
+
+  /** Drops blocks that have ended (the blocklist would otherwise only grow). */
+  async pruneBlocks(nowMs: number): Promise<void> {
+    await Promise.all(Object.values(blockKey).map((key) => this.redis.zremrangeByScoreUpTo(key, nowMs)));
   }
 }

@@ -27,6 +27,10 @@ export class LimitsWatcher implements LimitsView {
   #timer: ReturnType<typeof setInterval> | undefined;
   #failing = false;
   #refusals = new Map<string, number>();
+  /** Redis time minus this instance's clock, measured at each refresh: blocks end on Redis time. */
+  #offsetMs = 0;
+  #refreshing: Promise<void> | undefined;
+  #refreshes = 0;
 
   constructor(
     readonly store: LimitsStore,
@@ -51,15 +55,23 @@ export class LimitsWatcher implements LimitsView {
   }
 
   #live(until: number | undefined): number | undefined {
-    return until !== undefined && until > (this.options.now ?? Date.now)() ? until : undefined;
+    return until !== undefined && until > (this.options.now ?? Date.now)() + this.#offsetMs ? until : undefined;
   }
 
   noteRefusal(userId: string): void {
     if (this.#policies.autoBlock) this.#refusals.set(userId, (this.#refusals.get(userId) ?? 0) + 1);
   }
 
-  /** Flushes the refusal tallies (automatic blocking), then reads the policies and the blocklist. */
-  async refresh(): Promise<void> {
+  /**
+   * Flushes the refusal tallies (automatic blocking), then reads the blocklist and the policies,
+   * separately: a policy that cannot be read never costs the blocklist. One refresh at a time.
+   */
+  refresh(): Promise<void> {
+    this.#refreshing ??= this.#refresh().finally(() => (this.#refreshing = undefined));
+    return this.#refreshing;
+  }
+
+  async #refresh(): Promise<void> {
     const rule = this.#policies.autoBlock;
     if (rule && this.#refusals.size > 0) {
       const tallies = this.#refusals;
@@ -67,11 +79,16 @@ export class LimitsWatcher implements LimitsView {
       const blocked = await this.store.countRefusals(tallies, rule);
       if (blocked.length > 0) this.log.warn({ blocked }, 'buyers blocked automatically');
     }
-    const [current, blocked, addresses] = await Promise.all([this.store.current(), this.store.blocked('user'), this.store.blocked('address')]);
-    this.#version = current.version;
-    this.#policies = current.policies;
+    const before = Date.now();
+    const nowMs = await this.store.redisTimeMs();
+    this.#offsetMs = nowMs - Math.round((before + Date.now()) / 2);
+    if (++this.#refreshes % 120 === 0) await this.store.pruneBlocks(nowMs);
+    const [blocked, addresses] = await Promise.all([this.store.blocked('user', nowMs), this.store.blocked('address', nowMs)]);
     this.#blocked = blocked;
     this.#blockedAddresses = addresses;
+    const current = await this.store.current();
+    this.#version = current.version;
+    this.#policies = current.policies;
   }
 
   /** Reads once, then keeps reading; a failed read keeps the last copy and is logged once. */

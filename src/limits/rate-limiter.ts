@@ -19,7 +19,8 @@ interface Window {
  * come back at the same instant.
  */
 export function rateLimited(policy: string, quota: number, windowSeconds: number, resetInSeconds: number, random: () => number): ProblemError {
-  const jitter = Math.floor(random() * Math.max(1, Math.min(windowSeconds, 5)));
+  // spread over 0-2 s at least, up to the window (at most 5 s)
+  const jitter = Math.floor(random() * Math.max(3, Math.min(windowSeconds, 5) + 1));
   return problem('rate_limited', `over the "${policy}" limit of ${quota} per ${windowSeconds} s`, {
     retryAfterSeconds: Math.max(1, Math.ceil(resetInSeconds)) + jitter,
     extra: { policy },
@@ -30,16 +31,23 @@ export function rateLimited(policy: string, quota: number, windowSeconds: number
   });
 }
 
+/** The Redis key prefix of a window: policy and window length, never the policies' version. */
+const prefixOf = (action: LimitedAction, scope: Scope, policy: Window) => `rg:rl:${action}.${scope}:w${policy.windowSeconds}`;
+
 /**
  * Per-buyer and per-address windows with @upstash/ratelimit (fixed windows) over rushgate's
  * own Redis connection. Fails closed: a Redis error is an error (503), never an allowance. A
  * buyer or address over its limit is refused from memory until its window resets (the
- * library's ephemeral cache). Dry-run policies count would-be refusals and refuse nobody.
+ * library's ephemeral cache, which we own and read first). Dry-run policies count would-be
+ * refusals and refuse nobody. Windows are keyed by policy and window length only, so a policy
+ * change that keeps a window keeps its counts: nobody gets a fresh quota from ops churn.
  */
 export class RateLimiter {
   readonly #client;
-  #limiters = new Map<string, Ratelimit>();
-  #version = -1;
+  readonly #limiters = new Map<string, { limit: number; limiter: Ratelimit }>();
+  /** identifier -> refused until (ms), per window; shared with the library's cache. */
+  readonly #refused = new Map<string, Map<string, number>>();
+  #calls = 0;
 
   constructor(
     private readonly redis: RedisPort,
@@ -54,41 +62,63 @@ export class RateLimiter {
     const policies = this.limits.policies[action];
     const checks: [Scope, Window, string][] = [['perUser', policies.perUser, `{u:${userId}}`]];
     if (policies.perAddress && address) checks.push(['perAddress', policies.perAddress, `{a:${address}}`]);
-    const results = await Promise.all(checks.map(async ([scope, policy, identifier]) => ({ scope, policy, result: await this.#limiter(action, scope, policy).limit(identifier) })));
+    if (++this.#calls % 1000 === 0) this.#sweep();
+    // the limiters first: a raised limit clears the refusals remembered under the old one
+    const limiters = checks.map(([scope, policy]) => this.#limiter(action, scope, policy));
+    // known refusals first, from memory: no round trip, and no quota taken from the address
+    for (const [scope, policy, identifier] of checks) {
+      // the library keys its cache by `<prefix>:<identifier>`
+      const until = this.#memory(action, scope, policy).get(`${prefixOf(action, scope, policy)}:${identifier}`);
+      if (until !== undefined && until > Date.now() && !policy.dryRun) this.#refuse(action, scope, policy, userId, until);
+    }
+    const results = await Promise.all(checks.map(async ([scope, policy, identifier], i) => ({ scope, policy, result: await limiters[i]!.limit(identifier) })));
     for (const { scope, policy, result } of results) {
       if (result.success) continue;
-      const name = `${action}.${scope}`;
       if (policy.dryRun) {
-        await this.redis.hincrby(keys.limitsDryRun, name, 1);
+        await this.redis.hincrby(keys.limitsDryRun, `${action}.${scope}`, 1);
         continue;
       }
-      this.limits.noteRefusal(userId);
-      throw rateLimited(name, policy.limit, policy.windowSeconds, (result.reset - Date.now()) / 1000, this.random);
+      this.#refuse(action, scope, policy, userId, result.reset);
     }
   }
 
+  #refuse(action: LimitedAction, scope: Scope, policy: Window, userId: string, resetMs: number): never {
+    // only a buyer's own refusals count towards blocking it: not its shared address's
+    if (scope === 'perUser') this.limits.noteRefusal(userId);
+    throw rateLimited(`${action}.${scope}`, policy.limit, policy.windowSeconds, (resetMs - Date.now()) / 1000, this.random);
+  }
+
+  #memory(action: LimitedAction, scope: Scope, policy: Window): Map<string, number> {
+    const name = prefixOf(action, scope, policy);
+    let memory = this.#refused.get(name);
+    if (!memory) this.#refused.set(name, (memory = new Map()));
+    return memory;
+  }
+
+  /** Forgets refusals whose window has ended (entries would otherwise stay until their owner returns). */
+  #sweep(): void {
+    const nowMs = Date.now();
+    for (const memory of this.#refused.values()) for (const [id, until] of memory) if (until <= nowMs) memory.delete(id);
+  }
+
   #limiter(action: LimitedAction, scope: Scope, policy: Window): Ratelimit {
-    if (this.limits.version !== this.#version) {
-      // new policies: new windows (the old limiters and their memory go)
-      this.#limiters = new Map();
-      this.#version = this.limits.version;
-    }
-    const name = `${action}.${scope}`;
-    let limiter = this.#limiters.get(name);
-    if (!limiter) {
-      limiter = new Ratelimit({
-        redis: this.#client as never,
-        limiter: Ratelimit.fixedWindow(policy.limit, `${policy.windowSeconds} s`),
-        prefix: `rg:rl:${name}:v${this.#version}`,
-        ephemeralCache: new Map(),
-        timeout: 0,
-        analytics: false,
-        enableProtection: false,
-        dynamicLimits: false,
-        enableTelemetry: false,
-      });
-      this.#limiters.set(name, limiter);
-    }
+    const name = prefixOf(action, scope, policy);
+    const known = this.#limiters.get(name);
+    if (known && known.limit === policy.limit) return known.limiter;
+    // a raised limit lets those refused under the old one try again (Redis keeps their counts)
+    if (known && policy.limit > known.limit) this.#memory(action, scope, policy).clear();
+    const limiter = new Ratelimit({
+      redis: this.#client as never,
+      limiter: Ratelimit.fixedWindow(policy.limit, `${policy.windowSeconds} s`),
+      prefix: name,
+      ephemeralCache: this.#memory(action, scope, policy),
+      timeout: 0,
+      analytics: false,
+      enableProtection: false,
+      dynamicLimits: false,
+      enableTelemetry: false,
+    });
+    this.#limiters.set(name, { limit: policy.limit, limiter });
     return limiter;
   }
 }

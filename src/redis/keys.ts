@@ -17,7 +17,7 @@ export const keys = {
   blockReasons: 'rg:{block}:reasons',
   /** Blocked network addresses: address -> blocked until (ms). */
   blockedAddresses: 'rg:{block}:addresses',
-  refusalTallies: 'rg:{block}:refusals',
+  refusalTally: (userId: string) => `rg:{block}:refusals:${userId}`,
   /** Every sale ever created: the expiry sweep walks this set. Not sale-tagged, never in a script. */
   sales: 'rg:sales',
   sale: (saleId: string) => `${saleTag(saleId)}:sale`,

@@ -13,6 +13,8 @@ export interface RedisPort {
   hgetall(key: string): Promise<Record<string, string>>;
   zadd(key: string, score: number, member: string): Promise<number>;
   zrem(key: string, member: string): Promise<number>;
+  /** ZREMRANGEBYSCORE key -inf maxScore */
+  zremrangeByScoreUpTo(key: string, maxScore: number): Promise<number>;
   /** Members with score >= minScore, with their scores. */
   zrangeWithScoresFrom(key: string, minScore: number): Promise<[string, number][]>;
   hset(key: string, field: string, value: string): Promise<number>;

@@ -20,7 +20,9 @@ const counting: RedisPort = {
 const counted = await testApp({ redis: counting }, DEFAULT_POLICIES);
 const two = await testApp({}, DEFAULT_POLICIES);
 
-const win = (limit: number, windowSeconds = 60, dryRun = false) => ({ limit, windowSeconds, dryRun });
+// a day: fixed windows start on clock boundaries, and a test must not straddle one
+const DAY = 86_400;
+const win = (limit: number, windowSeconds = DAY, dryRun = false) => ({ limit, windowSeconds, dryRun });
 const base = { orders: { perUser: win(1000) }, payments: { perUser: win(1000) } };
 async function setPolicies(policies: unknown) {
   const res = await admin(one.app, 'PUT', '/admin/limits', { policies });
@@ -38,7 +40,7 @@ const order = (app: typeof one.app, saleId: string, jwt: string, address?: strin
 
 describe('rate limits', () => {
   it('per buyer: with limit 5, 5 parallel orders pass and the 6th is 429 with Retry-After and RateLimit headers; another buyer is unaffected', async () => {
-    await setPolicies({ ...base, orders: { perUser: win(5, 60) } });
+    await setPolicies({ ...base, orders: { perUser: win(5) } });
     const saleId = await createSale(one.app, { stock: 100, perUserLimit: 100 });
     const b = await buyer();
     const results = await Promise.all(Array.from({ length: 6 }, () => order(one.app, saleId, b.jwt)));
@@ -47,7 +49,7 @@ describe('rate limits', () => {
     expectProblem(refused, 429, 'rate_limited');
     expect(refused.body.policy).toBe('orders.perUser');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(refused.headers.get('ratelimit-policy')).toBe('"orders.perUser";q=5;w=60');
+    expect(refused.headers.get('ratelimit-policy')).toBe(`"orders.perUser";q=5;w=${DAY}`);
     expect(refused.headers.get('ratelimit')).toMatch(/^"orders\.perUser";r=0;t=\d+$/);
     // the same buyer through another instance: the window is shared in Redis
     expectProblem(await order(two.app, saleId, b.jwt), 429, 'rate_limited');
@@ -55,7 +57,7 @@ describe('rate limits', () => {
   });
 
   it('per address: 3 buyers from one address pass, the 4th is refused; another address is unaffected', async () => {
-    await setPolicies({ ...base, orders: { perUser: win(1000), perAddress: win(3, 60) } });
+    await setPolicies({ ...base, orders: { perUser: win(1000), perAddress: win(3) } });
     const saleId = await createSale(one.app, { stock: 100 });
     const results = await Promise.all(Array.from({ length: 4 }, async () => order(one.app, saleId, (await buyer()).jwt, '203.0.113.7')));
     expect(results.filter((r) => r.status === 201)).toHaveLength(3);
@@ -79,13 +81,43 @@ describe('rate limits', () => {
   });
 
   it('payments per buyer: with limit 2, the 3rd payment is refused', async () => {
-    await setPolicies({ ...base, payments: { perUser: win(2, 60) } });
+    await setPolicies({ ...base, payments: { perUser: win(2) } });
     const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
     const b = await buyer();
     const orders = await Promise.all([1, 2, 3].map(() => placeOrder(one.app, saleId, b.jwt)));
     const results = await Promise.all(orders.map((o) => pay(one.app, o.orderId, b.jwt, o.paymentToken)));
     expect(results.filter((r) => r.status === 202)).toHaveLength(2);
     expect(results.filter((r) => r.status === 429)[0]!.body.policy).toBe('payments.perUser');
+  });
+
+  it('a policy change that keeps a window keeps its counts: ops churn gives nobody a fresh quota', async () => {
+    await setPolicies({ ...base, orders: { perUser: win(2) } });
+    const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
+    const b = await buyer();
+    for (let i = 0; i < 2; i++) expect((await order(one.app, saleId, b.jwt)).status).toBe(201);
+    expectProblem(await order(one.app, saleId, b.jwt), 429, 'rate_limited');
+    await setPolicies({ ...base, orders: { perUser: win(2) }, payments: { perUser: win(999) } }); // unrelated change
+    expectProblem(await order(one.app, saleId, b.jwt), 429, 'rate_limited');
+    // raised to 4: the refusal that reached Redis counted too (3 so far), so one more passes
+    await setPolicies({ ...base, orders: { perUser: win(4) } });
+    expect((await order(one.app, saleId, b.jwt)).status).toBe(201);
+    expectProblem(await order(one.app, saleId, b.jwt), 429, 'rate_limited');
+  });
+
+  it('behind one address (NAT), a buyer refused from memory takes no quota from the others, and is not counted against them', async () => {
+    await setPolicies({ ...base, orders: { perUser: win(1), perAddress: win(3) }, autoBlock: { refusals: 2, windowSeconds: 60, blockSeconds: 60 } });
+    const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
+    const greedy = await buyer();
+    expect((await order(one.app, saleId, greedy.jwt, '192.0.2.50')).status).toBe(201); // address: 1 of 3
+    for (let i = 0; i < 5; i++) expectProblem(await order(one.app, saleId, greedy.jwt, '192.0.2.50'), 429, 'rate_limited');
+    // greedy's Redis refusal took one more address unit (2 of 3); its memory refusals took none
+    const neighbour = await order(one.app, saleId, (await buyer()).jwt, '192.0.2.50');
+    expect(neighbour.status, JSON.stringify(neighbour.body)).toBe(201);
+    const refused = await order(one.app, saleId, (await buyer()).jwt, '192.0.2.50');
+    expect(refused.body.policy, JSON.stringify(refused.body)).toBe('orders.perAddress');
+    await one.limits.refresh();
+    // greedy (6 refusals of its own) is blocked; the neighbour refused by the address limit is not
+    expectProblem(await order(one.app, saleId, greedy.jwt, '192.0.2.51'), 403, 'blocked');
   });
 
   it('limit 0 refuses everything it covers', async () => {
@@ -104,7 +136,7 @@ describe('rate limits', () => {
   });
 
   it('dry-run refuses nobody and counts the would-be refusals', async () => {
-    await setPolicies({ ...base, orders: { perUser: win(1, 60, true) } });
+    await setPolicies({ ...base, orders: { perUser: win(1, DAY, true) } });
     const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
     const b = await buyer();
     for (let i = 0; i < 4; i++) expect((await order(one.app, saleId, b.jwt)).status).toBe(201);
@@ -123,7 +155,7 @@ describe('rate limits', () => {
   });
 
   it('a buyer over its limit is refused from memory until the window resets: no Redis round trip', async () => {
-    await setPolicies({ ...base, orders: { perUser: win(1, 60) } });
+    await setPolicies({ ...base, orders: { perUser: win(1) } });
     const saleId = await createSale(counted.app, { stock: 10, perUserLimit: 10 });
     const b = await buyer();
     expect((await order(counted.app, saleId, b.jwt)).status).toBe(201);
@@ -134,7 +166,9 @@ describe('rate limits', () => {
   });
 
   it('automatic blocking: 3 refusals within the window block the buyer (403) on every instance; the block expires', async () => {
-    await setPolicies({ ...base, orders: { perUser: win(1, 60) }, autoBlock: { refusals: 3, windowSeconds: 60, blockSeconds: 2 } });
+    await setPolicies({ ...base, orders: { perUser: win(1) }, autoBlock: { refusals: 3, windowSeconds: 60, blockSeconds: 2 } });
+    const manual = await buyer();
+    await admin(one.app, 'PUT', `/admin/blocklist/${manual.userId}`, { ttlSeconds: 3600, reason: 'manual' });
     const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
     const b = await buyer();
     const bystander = await buyer();
@@ -156,6 +190,8 @@ describe('rate limits', () => {
     await one.limits.refresh();
     // the block has ended; the buyer is still over its rate limit
     expectProblem(await order(one.app, saleId, b.jwt), 429, 'rate_limited');
+    // an automatic block never shortens a manual one
+    expectProblem(await order(one.app, saleId, manual.jwt), 403, 'blocked');
   });
 
   it("@upstash/ratelimit's scripts run on stock Redis through the adapter, one round trip per call", async () => {

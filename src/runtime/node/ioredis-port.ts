@@ -48,6 +48,7 @@ export function ioredisPort(client: Redis): RedisPort {
     hgetall: (key) => guard(() => client.hgetall(key)),
     zadd: (key, score, member) => guard(async () => Number(await client.zadd(key, score, member))),
     zrem: (key, member) => guard(() => client.zrem(key, member)),
+    zremrangeByScoreUpTo: (key, maxScore) => guard(() => client.zremrangebyscore(key, '-inf', maxScore)),
     zrangeWithScoresFrom: (key, minScore) =>
       guard(async () => {
         const flat = await client.zrangebyscore(key, minScore, '+inf', 'WITHSCORES');

@@ -101,8 +101,9 @@ async function main(): Promise<void> {
   const channels = simulatedChannels(config.RUSHGATE_CHANNELS, secrets.channelSecret, `http://${config.HOST}:${config.PORT}`);
   const limits = new LimitsWatcher(new LimitsStore(redis), log);
   await limits.start();
+  // behind a trusted proxy, the hop it appended (the last one): earlier hops are the client's word
   const clientAddress = (c: Context) =>
-    (config.RUSHGATE_TRUST_PROXY === 'on' ? c.req.header('X-Forwarded-For')?.split(',')[0]?.trim() : undefined) ||
+    (config.RUSHGATE_TRUST_PROXY === 'on' ? c.req.header('X-Forwarded-For')?.split(',').at(-1)?.trim() : undefined) ||
     getConnInfo(c).remote.address;
   const app = createApp({ redis, log, ledger, limits, clientAddress, ...secrets, channels, crypto: nodeCrypto });
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
