@@ -11,7 +11,7 @@
   ARGV[1]        lane (standard | priority)
   ARGV[1+k]      paymentId k
 
-  Returns { 0 OK, { status, method, amount, currency, userId, orderId } for each payment, in order }
+  Returns { 0 OK, { status, method, amount, currency, userId, orderId, createdAt } for each payment, in order }
           (status false when the payment does not exist)
 ]]
 local rcall = redis.call
@@ -19,7 +19,7 @@ local lanesKey, lane = KEYS[1], ARGV[1]
 local out = {}
 for i = 2, #KEYS, 2 do
   local paymentKey, orderKey, paymentId = KEYS[i], KEYS[i + 1], ARGV[i / 2 + 1]
-  local p = rcall('HMGET', paymentKey, 'status', 'method', 'amount', 'currency', 'userId', 'orderId')
+  local p = rcall('HMGET', paymentKey, 'status', 'method', 'amount', 'currency', 'userId', 'orderId', 'createdAt')
   if p[1] == 'queued' then
     p[1] = 'processing'
     rcall('HSET', paymentKey, 'status', 'processing')

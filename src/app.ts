@@ -14,7 +14,8 @@ import { normalizeAddress } from './limits/address.js';
 import { RateLimiter } from './limits/rate-limiter.js';
 import { staticLimits, type LimitsView, type LimitsWatcher } from './limits/limits-watcher.js';
 import type { Logger } from './logger.js';
-import { healthRoutes } from './ops/health-routes.js';
+import { healthRoutes, metricsRoutes } from './ops/health-routes.js';
+import { metricsMiddleware, noMetrics, type Metrics } from './ops/metrics.js';
 import { InFlight } from './orders/in-flight.js';
 import { OrderStore } from './orders/order-store.js';
 import { ordersRoutes } from './orders/orders-routes.js';
@@ -47,6 +48,8 @@ export interface AppDeps {
   ledger?: Ledger;
   /** Payment channels by name: payment methods besides `wallet`, and notification senders. */
   channels?: ReadonlyMap<string, PaymentChannel>;
+  /** Where measurements go; nothing is recorded when absent. */
+  metrics?: Metrics;
   /** How long a sold-out or closed sale is refused from memory. */
   saleCacheMs?: number;
 }
@@ -62,6 +65,8 @@ export function createApp(deps: AppDeps) {
   const auth = buyerAuth({ verifyJwt: (deps.crypto?.jwtVerifier ?? webJwtVerifier)(deps.jwtSecret) });
 
   const app = new Hono<AppEnv>();
+  const metrics = deps.metrics ?? noMetrics;
+  app.use(metricsMiddleware(metrics));
   app.use(requestId({ limitLength: 128 }));
   app.use(async function jsonCharset(c, next) {
     await next();
@@ -73,6 +78,7 @@ export function createApp(deps: AppDeps) {
   app.use(bodyRules());
 
   app.route('/', healthRoutes({ redis, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));
+  app.route('/', metricsRoutes({ metrics, redis, sales }));
   app.use('/admin/*', adminAuth({ token: deps.adminToken }));
   app.route('/admin/sales', adminSalesRoutes({ sales, gate }));
   const limits: LimitsView = deps.limits ?? staticLimits;

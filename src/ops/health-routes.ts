@@ -1,7 +1,28 @@
 import { Hono } from 'hono';
 import { problem } from '../http/problem.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
+import { available, type Sale } from '../sales/sale.js';
+import type { SaleStore } from '../sales/sale-store.js';
+import type { Metrics } from './metrics.js';
+
+/** Sales shown in /metrics at most (the newest sales are not favoured: a set has no order). */
+const METRIC_SALES = 200;
+
+/** Prometheus metrics; sale gauges are read from Redis when scraped. */
+export function metricsRoutes({ metrics, redis, sales }: { metrics: Metrics; redis: RedisPort; sales: SaleStore }) {
+  return new Hono().get('/metrics', async (c) => {
+    const { contentType, body } = await metrics.render(async () => {
+      const ids = (await redis.smembers(keys.sales)).slice(0, METRIC_SALES);
+      const snapshots = await Promise.all(ids.map((id) => sales.read(id)));
+      return snapshots.filter((s) => s !== null).map((s) => ({ saleId: s.sale.saleId, ...counters(s.sale), queueDepth: s.laneDepths }));
+    });
+    return c.body(body, 200, { 'Content-Type': contentType });
+  });
+}
+
+const counters = (sale: Sale) => ({ available: available(sale), held: sale.held, sold: sale.sold });
 
 /** Liveness, and readiness: Redis and (when the process has one) the ledger answer. */
 export function healthRoutes({ redis, ledger }: { redis: RedisPort; ledger?: Pick<Ledger, 'ping'> }) {

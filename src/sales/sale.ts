@@ -21,6 +21,7 @@ export interface SaleSnapshot {
   readonly sale: Sale;
   readonly nowMs: number;
   readonly queueDepth: number;
+  readonly laneDepths: Record<string, number>;
 }
 
 /** Parses the sale hash (all values are strings in Redis). */
@@ -41,15 +42,18 @@ export function parseSale(saleId: string, h: Record<string, string>): Sale {
   };
 }
 
-/** Queue depth from the lane counters hash: enqueued minus served, over every lane. */
-export function queueDepth(lanes: Record<string, string>): number {
-  let depth = 0;
+/** Queue depth per lane from the lane counters hash: enqueued minus served. */
+export function laneDepths(lanes: Record<string, string>): Record<string, number> {
+  const depths: Record<string, number> = {};
   for (const [field, value] of Object.entries(lanes)) {
-    if (field.endsWith(':enq')) depth += Number(value);
-    else if (field.endsWith(':srv')) depth -= Number(value);
+    const [lane, counter] = field.split(':') as [string, string];
+    depths[lane] = (depths[lane] ?? 0) + (counter === 'enq' ? Number(value) : -Number(value));
   }
-  return depth;
+  return depths;
 }
+
+/** Queue depth over every lane. */
+export const queueDepth = (lanes: Record<string, string>): number => Object.values(laneDepths(lanes)).reduce((a, b) => a + b, 0);
 
 export const available = (sale: Sale): number => sale.stock - sale.held - sale.sold;
 

@@ -2,6 +2,7 @@ import type { Ledger, PaymentPosting, PostingOutcome } from '../ledger/ledger.js
 import { LedgerUnavailableError, sqlState } from '../ledger/sql-port.js';
 import type { ChargeResult, PaymentChannel } from '../channels/channel.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../ops/metrics.js';
 import { PaymentStore } from '../payments/payment-store.js';
 import { keys, type Lane } from '../redis/keys.js';
 import type { RedisPort, StreamEntry } from '../redis/port.js';
@@ -26,6 +27,8 @@ export interface PaymentWorkerOptions {
   channels?: ReadonlyMap<string, PaymentChannel>;
   /** How soon an `unknown` payment is queried again at its channel. */
   unknownRecheckMs?: number;
+  /** Payment outcomes and hand-off lag go here. */
+  metrics?: Metrics;
   /** Test-only fault injection: die right after the first ledger commit, before settling. */
   crashAfterPost?: () => void;
 }
@@ -36,6 +39,8 @@ interface Taken {
   entry: StreamEntry;
   status: string | null;
   posting: PaymentPosting;
+  /** When the payment was accepted (ms, Redis time). */
+  createdAtMs: number;
 }
 
 const LANES: readonly Lane[] = ['priority', 'standard'];
@@ -140,6 +145,10 @@ export class PaymentWorker {
       for (const [id, outcome] of decided) outcomes.set(id, outcome);
     }
     await Promise.all(open.map((t) => this.#record(t.saleId, t.posting, outcomes.get(t.posting.paymentId)!)));
+    for (const t of open) {
+      const outcome = outcomes.get(t.posting.paymentId)!;
+      if (outcome.status !== 'unknown') this.options.metrics?.payment(outcome.status, (Date.now() - t.createdAtMs) / 1000);
+    }
     const byStream = new Map<string, string[]>();
     for (const t of taken) byStream.set(t.stream, [...(byStream.get(t.stream) ?? []), t.entry.id]);
     await Promise.all([...byStream].map(([stream, ids]) => this.redis.xack(stream, WORKER_GROUP, ids)));
@@ -313,12 +322,13 @@ export class PaymentWorker {
       );
       const rows = reply[1] as (string | null)[][];
       group.forEach((e, i) => {
-        const [status, method, amount, currency, userId, orderId] = rows[i]!;
+        const [status, method, amount, currency, userId, orderId, createdAt] = rows[i]!;
         taken.push({
           saleId,
           stream: e.stream,
           entry: e.entry,
           status: status ?? null,
+          createdAtMs: Number(createdAt),
           posting: {
             paymentId: e.entry.fields.paymentId!,
             orderId: orderId ?? e.entry.fields.orderId!,

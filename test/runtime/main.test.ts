@@ -68,6 +68,10 @@ describe('npm start (node runtime)', () => {
     expect(status).toBe('succeeded');
     const wallet = await fetch(`${base}/v1/wallet`, { headers: { Authorization: `Bearer ${jwt}` } });
     expect(await wallet.json()).toEqual({ userId: 'demo', balances: { CNY: 100000 - 38000 } });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^rushgate_decisions_total\{action="order",reason="admitted"\} 1$/m);
+    expect(metrics).toMatch(/^rushgate_payment_outcomes_total\{outcome="succeeded"\} 1$/m);
+    expect(metrics).toMatch(/^rushgate_sale_units\{sale="demo",state="sold"\} 1$/m);
 
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');

@@ -18,6 +18,7 @@ import { HoldSweeper } from '../../orders/hold-sweeper.js';
 import type { Ledger } from '../../ledger/ledger.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
 import { simulatedChannels } from './channels.js';
+import { promMetrics, timedPort } from './metrics.js';
 import { nodeCrypto } from './crypto.js';
 import { embeddedLedgerDir, openLedger } from './ledger.js';
 import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
@@ -89,7 +90,8 @@ async function main(): Promise<void> {
     await embedded?.stop();
     fail(`${(err as Error).message}; set REDIS_URL to a reachable Redis, or unset it to run an embedded one`);
   }
-  const redis = ioredisPort(client);
+  const metrics = promMetrics();
+  const redis = timedPort(ioredisPort(client), metrics.redisSeconds);
   let ledger: Ledger;
   try {
     ledger = await openLedger(config, dataDir);
@@ -105,11 +107,11 @@ async function main(): Promise<void> {
   const clientAddress = (c: Context) =>
     (config.RUSHGATE_TRUST_PROXY === 'on' ? c.req.header('X-Forwarded-For')?.split(',').at(-1)?.trim() : undefined) ||
     getConnInfo(c).remote.address;
-  const app = createApp({ redis, log, ledger, limits, clientAddress, ...secrets, channels, crypto: nodeCrypto });
+  const app = createApp({ redis, log, ledger, limits, clientAddress, metrics, ...secrets, channels, crypto: nodeCrypto });
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   sweeper.start();
   const worker =
-    config.RUSHGATE_WORKER === 'on' ? new PaymentWorker(redis, ledger, log, workerOptions(config, channels)) : undefined;
+    config.RUSHGATE_WORKER === 'on' ? new PaymentWorker(redis, ledger, log, { ...workerOptions(config, channels), metrics }) : undefined;
   worker?.start();
 
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });

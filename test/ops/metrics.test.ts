@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { Ledger } from '../../src/ledger/ledger.js';
+import { silentLogger } from '../../src/logger.js';
+import { promMetrics, timedPort } from '../../src/runtime/node/metrics.js';
+import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { PaymentWorker } from '../../src/worker/payment-worker.js';
+import { admin, buyer, call, createSale, pay, placeOrder, privateRedis, testApp, unique } from '../helpers.js';
+
+// a worker runs here: a Redis of its own
+await privateRedis();
+const metrics = promMetrics();
+const base = await testApp();
+const ledger = await Ledger.open(await pgliteSql());
+const { app, redis } = await testApp({ metrics, ledger, redis: timedPort(base.redis, metrics.redisSeconds) });
+
+const scrape = async () => {
+  const res = await app.request('/metrics');
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+  return res.text();
+};
+const value = (text: string, series: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+};
+
+describe('GET /metrics', () => {
+  it('counts requests by route and status, and decisions by reason', async () => {
+    const saleId = await createSale(app, { stock: 1 });
+    const b = await buyer();
+    const order = await placeOrder(app, saleId, b.jwt);
+    await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }); // sold_out
+    await pay(app, order.orderId, b.jwt, 'pt_forged');
+    const text = await scrape();
+    expect(value(text, 'rushgate_http_request_duration_seconds_count{method="POST",route="/v1/sales/:saleId/orders",status="201"}')).toBeGreaterThanOrEqual(1);
+    expect(value(text, 'rushgate_decisions_total{action="order",reason="admitted"}')).toBeGreaterThanOrEqual(1);
+    expect(value(text, 'rushgate_decisions_total{action="order",reason="sold_out"}')).toBeGreaterThanOrEqual(1);
+    expect(value(text, 'rushgate_decisions_total{action="payment",reason="token_invalid"}')).toBeGreaterThanOrEqual(1);
+    expect(value(text, 'rushgate_redis_roundtrip_seconds_count{op="evalsha"}')).toBeGreaterThanOrEqual(1);
+    expect(value(text, `rushgate_sale_units{sale="${saleId}",state="held"}`)).toBe(1);
+    expect(value(text, `rushgate_sale_units{sale="${saleId}",state="available"}`)).toBe(0);
+  });
+
+  it('shows queue depth per lane, and payment outcomes with the ledger hand-off lag once a worker settles them', async () => {
+    const saleId = await createSale(app, { stock: 5, price: 100 });
+    const b = await buyer();
+    await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, { amount: 100, currency: 'CNY', reference: 'r' });
+    const order = await placeOrder(app, saleId, b.jwt);
+    const payment = await pay(app, order.orderId, b.jwt, order.paymentToken);
+    expect(value(await scrape(), `rushgate_queue_depth{sale="${saleId}",lane="standard"}`)).toBe(1);
+    const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), metrics });
+    while ((await worker.runOnce()) > 0);
+    expect((await call(app, 'GET', `/v1/payments/${payment.body.paymentId}`, { token: b.jwt })).body.status).toBe('succeeded');
+    const text = await scrape();
+    expect(value(text, `rushgate_queue_depth{sale="${saleId}",lane="standard"}`)).toBe(0);
+    expect(value(text, 'rushgate_payment_outcomes_total{outcome="succeeded"}')).toBeGreaterThanOrEqual(1);
+    expect(value(text, 'rushgate_ledger_handoff_seconds_count')).toBeGreaterThanOrEqual(1);
+  });
+});
