@@ -1,0 +1,48 @@
+// k6 run loadtest/double-click.js — every buyer fires the same payment 5 times at once.
+// Threshold: exactly one payment per order (every click answered with the same paymentId).
+import http from 'k6/http';
+import { check, fail } from 'k6';
+import exec from 'k6/execution';
+import { Rate } from 'k6/metrics';
+import { adminCall, BASE_URL, buyerCall, buyerJwt, requireSettings } from './lib/k6.js';
+import { onePaymentPerOrder, saleViolations } from './lib/invariants.js';
+
+const CLICKS = Number(__ENV.CLICKS || 5);
+const single = new Rate('rushgate_one_payment_per_order');
+
+export const options = {
+  scenarios: {
+    clicks: { executor: 'shared-iterations', vus: Number(__ENV.VUS || 50), iterations: Number(__ENV.BUYERS || 500), maxDuration: __ENV.MAX_DURATION || '2m' },
+  },
+  thresholds: { rushgate_one_payment_per_order: ['rate==1'] },
+};
+
+export function setup() {
+  requireSettings();
+  const saleId = `k6-dc-${Date.now()}`;
+  const res = adminCall('PUT', `/admin/sales/${saleId}`, { stock: Number(__ENV.BUYERS || 500), price: 100, currency: 'CNY', perUserLimit: 1 });
+  if (res.status !== 201) fail(`could not create the sale: ${res.status} ${res.body}`);
+  return { saleId };
+}
+
+export default function ({ saleId }) {
+  const userId = `k6-dc-${saleId}-${exec.scenario.iterationInTest}`;
+  const jwt = buyerJwt(userId);
+  adminCall('POST', `/admin/wallets/${userId}/credits`, { amount: 100, currency: 'CNY', reference: 'k6' });
+  const order = buyerCall('POST', `/v1/sales/${saleId}/orders`, jwt, {}, 'order');
+  if (!check(order, { 'order held': (r) => r.status === 201 })) return;
+  const { orderId, paymentToken } = order.json();
+  const click = {
+    method: 'POST',
+    url: `${BASE_URL}/v1/orders/${orderId}/payments`,
+    body: JSON.stringify({ paymentToken, method: 'wallet' }),
+    params: { headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' }, tags: { name: 'pay' } },
+  };
+  const answers = http.batch(Array.from({ length: CLICKS }, () => click));
+  single.add(onePaymentPerOrder(answers.map((r) => (r.status === 202 ? r.json('paymentId') : null))));
+}
+
+export function teardown({ saleId }) {
+  const problems = saleViolations(adminCall('GET', `/admin/sales/${saleId}`).json());
+  if (problems.length > 0) fail(problems.join('; '));
+}

@@ -1,0 +1,34 @@
+// k6 bindings shared by the scripts: settings, JWT minting, the admin and buyer calls.
+import crypto from 'k6/crypto';
+import encoding from 'k6/encoding';
+import http from 'k6/http';
+import { makeJwtMinter } from './jwt.js';
+
+export const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8080';
+export const ADMIN_TOKEN = __ENV.ADMIN_TOKEN || '';
+export const JWT_SECRET = __ENV.JWT_SECRET || '';
+
+const minter = makeJwtMinter({
+  b64url: (text) => encoding.b64encode(text, 'rawurl'),
+  hmacB64url: (secret, data) => crypto.hmac('sha256', secret, data, 'base64rawurl'),
+});
+
+export const buyerJwt = (userId, options) => minter.mint(userId, JWT_SECRET, options);
+
+// refusals the API answers by design are not failures of the run
+http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }, 409, 429));
+
+const json = (token) => ({ headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } });
+
+export function adminCall(method, path, body) {
+  return http.request(method, `${BASE_URL}${path}`, body === undefined ? null : JSON.stringify(body), { ...json(ADMIN_TOKEN), tags: { name: 'admin' } });
+}
+
+export function buyerCall(method, path, token, body, name) {
+  return http.request(method, `${BASE_URL}${path}`, body === undefined ? null : JSON.stringify(body), { ...json(token), tags: { name } });
+}
+
+/** Fails fast when the settings the scripts need are missing. */
+export function requireSettings() {
+  if (!ADMIN_TOKEN || !JWT_SECRET) throw new Error('set ADMIN_TOKEN and JWT_SECRET (see loadtest/README.md)');
+}

@@ -1,0 +1,53 @@
+// k6 run -e DURATION=30m loadtest/soak.js — a steady rate for a long time; watches p99 and the
+// gateway's memory drift (resident set from /metrics, first vs last minute).
+import { check, fail } from 'k6';
+import exec from 'k6/execution';
+import http from 'k6/http';
+import { adminCall, BASE_URL, buyerCall, buyerJwt, requireSettings } from './lib/k6.js';
+
+const RATE = Number(__ENV.RATE || 200);
+const DURATION = __ENV.DURATION || '10m';
+const MAX_DRIFT = Number(__ENV.MAX_MEMORY_DRIFT || 0.5); // +50% resident memory fails the run
+
+export const options = {
+  scenarios: {
+    steady: { executor: 'constant-arrival-rate', rate: RATE, timeUnit: '1s', duration: DURATION, preAllocatedVUs: 100, maxVUs: 500 },
+  },
+  thresholds: {
+    'http_req_duration{name:order}': ['p(99)<500'],
+    'http_req_duration{name:pay}': ['p(99)<500'],
+    'http_req_failed{name:order}': ['rate<0.01'],
+  },
+};
+
+function residentBytes() {
+  const text = http.get(`${BASE_URL}/metrics`, { tags: { name: 'metrics' } }).body;
+  const match = /^rushgate_process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
+  return match ? Number(match[1]) : NaN;
+}
+
+export function setup() {
+  requireSettings();
+  const saleId = `k6-soak-${Date.now()}`;
+  // stock for every arrival: a soak measures the steady state, not a sell-out
+  const res = adminCall('PUT', `/admin/sales/${saleId}`, { stock: 100_000_000, price: 100, currency: 'CNY', perUserLimit: 1 });
+  if (res.status !== 201) fail(`could not create the sale: ${res.status} ${res.body}`);
+  return { saleId, memoryAtStart: residentBytes() };
+}
+
+export default function ({ saleId }) {
+  const userId = `k6-soak-${saleId}-${exec.scenario.iterationInTest}`;
+  const jwt = buyerJwt(userId);
+  adminCall('POST', `/admin/wallets/${userId}/credits`, { amount: 100, currency: 'CNY', reference: 'k6' });
+  const order = buyerCall('POST', `/v1/sales/${saleId}/orders`, jwt, {}, 'order');
+  if (!check(order, { 'order held': (r) => r.status === 201 })) return;
+  const { orderId, paymentToken } = order.json();
+  check(buyerCall('POST', `/v1/orders/${orderId}/payments`, jwt, { paymentToken, method: 'wallet' }, 'pay'), { 'payment queued': (r) => r.status === 202 });
+}
+
+export function teardown({ memoryAtStart }) {
+  const memoryAtEnd = residentBytes();
+  const drift = (memoryAtEnd - memoryAtStart) / memoryAtStart;
+  console.log(`gateway resident memory: ${Math.round(memoryAtStart / 2 ** 20)} MiB -> ${Math.round(memoryAtEnd / 2 ** 20)} MiB (${(100 * drift).toFixed(1)}%)`);
+  if (drift > MAX_DRIFT) fail(`memory grew ${(100 * drift).toFixed(1)}% (limit ${100 * MAX_DRIFT}%)`);
+}
