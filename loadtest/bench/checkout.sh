@@ -120,5 +120,10 @@ fi
       print ""
       for (s in R) { split(s, w, "\t"); if (w[1] == "rushgate" && ("peer\t" w[2]) in R)
         printf "ratio rushgate/peer, %s: throughput %.2fx; redis cores per 1k req/s: rushgate %.3f, peer %.3f\n", w[2], R[s] / R["peer\t" w[2]], 1000 * RC[s] / R[s], 1000 * RC["peer\t" w[2]] / R["peer\t" w[2]] }
+      # a completed checkout is one order and one payment: two requests of the flow
+      if (("rushgate\tflow") in R && ("peer\tflow") in R) {
+        ours = 1e6 * RC["rushgate\tflow"] / (R["rushgate\tflow"] / 2); theirs = 1e6 * RC["peer\tflow"] / (R["peer\tflow"] / 2)
+        printf "redis CPU per completed checkout: rushgate %.1f us, peer %.1f us (%.2fx)\n", ours, theirs, ours / theirs
+      }
     }'
 } | tee "$OUT/summary.txt"
