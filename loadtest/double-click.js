@@ -4,7 +4,7 @@ import http from 'k6/http';
 import { check, fail } from 'k6';
 import exec from 'k6/execution';
 import { Rate } from 'k6/metrics';
-import { adminCall, BASE_URL, buyerCall, buyerJwt, requireSettings } from './lib/k6.js';
+import { adminCall, BASE_URL, buyerCall, buyerJwt, createSale } from './lib/k6.js';
 import { onePaymentPerOrder, saleViolations } from './lib/invariants.js';
 
 const CLICKS = Number(__ENV.CLICKS || 5);
@@ -18,11 +18,7 @@ export const options = {
 };
 
 export function setup() {
-  requireSettings();
-  const saleId = `k6-dc-${Date.now()}`;
-  const res = adminCall('PUT', `/admin/sales/${saleId}`, { stock: Number(__ENV.BUYERS || 500), price: 100, currency: 'CNY', perUserLimit: 1 });
-  if (res.status !== 201) fail(`could not create the sale: ${res.status} ${res.body}`);
-  return { saleId };
+  return { saleId: createSale('k6-dc', { stock: Number(__ENV.BUYERS || 500) }) };
 }
 
 export default function ({ saleId }) {

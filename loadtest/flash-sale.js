@@ -4,7 +4,7 @@
 import { check, fail, sleep } from 'k6';
 import exec from 'k6/execution';
 import { Counter } from 'k6/metrics';
-import { adminCall, buyerCall, buyerJwt, requireSettings } from './lib/k6.js';
+import { adminCall, buyerCall, buyerJwt, createSale } from './lib/k6.js';
 import { saleViolations } from './lib/invariants.js';
 
 const STOCK = Number(__ENV.STOCK || 1000);
@@ -41,11 +41,7 @@ export const options = {
 };
 
 export function setup() {
-  requireSettings();
-  const saleId = `k6-${Date.now()}`;
-  const sale = adminCall('PUT', `/admin/sales/${saleId}`, { name: 'k6 rehearsal', stock: STOCK, price: 38000, currency: 'CNY', perUserLimit: 1 });
-  if (sale.status !== 201) fail(`could not create the sale: ${sale.status} ${sale.body}`);
-  return { saleId };
+  return { saleId: createSale('k6', { name: 'k6 rehearsal', stock: STOCK, price: 38000 }) };
 }
 
 export default function ({ saleId }) {

@@ -3,7 +3,7 @@
 import { check, fail } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
-import { adminCall, BASE_URL, buyerCall, buyerJwt, requireSettings } from './lib/k6.js';
+import { adminCall, BASE_URL, buyerCall, buyerJwt, createSale } from './lib/k6.js';
 
 const RATE = Number(__ENV.RATE || 200);
 const DURATION = __ENV.DURATION || '10m';
@@ -27,12 +27,8 @@ function residentBytes() {
 }
 
 export function setup() {
-  requireSettings();
-  const saleId = `k6-soak-${Date.now()}`;
   // stock for every arrival: a soak measures the steady state, not a sell-out
-  const res = adminCall('PUT', `/admin/sales/${saleId}`, { stock: 100_000_000, price: 100, currency: 'CNY', perUserLimit: 1 });
-  if (res.status !== 201) fail(`could not create the sale: ${res.status} ${res.body}`);
-  return { saleId, memoryAtStart: residentBytes() };
+  return { saleId: createSale('k6-soak', { stock: 100_000_000 }), memoryAtStart: residentBytes() };
 }
 
 export default function ({ saleId }) {

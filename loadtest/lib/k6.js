@@ -2,6 +2,7 @@
 import crypto from 'k6/crypto';
 import encoding from 'k6/encoding';
 import http from 'k6/http';
+import { fail } from 'k6';
 import { makeJwtMinter } from './jwt.js';
 
 export const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8080';
@@ -26,6 +27,15 @@ export function adminCall(method, path, body) {
 
 export function buyerCall(method, path, token, body, name) {
   return http.request(method, `${BASE_URL}${path}`, body === undefined ? null : JSON.stringify(body), { ...json(token), tags: { name } });
+}
+
+/** Creates a sale for this run (`<prefix>-<time>`) in a script's setup(); fails the run if refused. */
+export function createSale(prefix, fields) {
+  requireSettings();
+  const saleId = `${prefix}-${Date.now()}`;
+  const res = adminCall('PUT', `/admin/sales/${saleId}`, { price: 100, currency: 'CNY', perUserLimit: 1, ...fields });
+  if (res.status !== 201) fail(`could not create the sale: ${res.status} ${res.body}`);
+  return saleId;
 }
 
 /** Fails fast when the settings the scripts need are missing. */

@@ -6,7 +6,7 @@ import type { BuyerEnv } from '../http/auth.js';
 import { readJson } from '../http/body.js';
 import { ID_PATTERN } from '../http/ids.js';
 import { problem } from '../http/problem.js';
-import type { LimitsStore } from './limits-store.js';
+import type { BlockKind, LimitsStore } from './limits-store.js';
 import type { LimitsView } from './limits-watcher.js';
 import { PoliciesSchema } from './policies.js';
 
@@ -27,6 +27,23 @@ function addressParam(value: string): string {
   const address = normalizeAddress(value);
   if (address === null) throw problem('invalid_request', 'address must be an IPv4 or IPv6 address');
   return address;
+}
+
+/** PUT /:id blocks (ttlSeconds, reason), DELETE /:id unblocks, for buyers or addresses. */
+function blockRoutes(kind: BlockKind, field: 'userId' | 'address', parse: (raw: string) => string, { store, refresh }: LimitsDeps) {
+  return new Hono()
+    .put('/:id', async (c) => {
+      const id = parse(c.req.param('id'));
+      const { ttlSeconds, reason } = await readJson(c, Block);
+      const block = await store.block(kind, id, ttlSeconds, reason);
+      await refresh();
+      return c.json({ [field]: id, ...block });
+    })
+    .delete('/:id', async (c) => {
+      await store.unblock(kind, parse(c.req.param('id')));
+      await refresh();
+      return c.body(null, 204);
+    });
 }
 
 export interface LimitsDeps {
@@ -53,30 +70,8 @@ export function adminLimitsRoutes({ store, refresh }: LimitsDeps) {
       await refresh();
       return c.json({ ...(await view(installed)), rolledBackTo: version });
     })
-    .put('/blocklist/addresses/:address', async (c) => {
-      const address = addressParam(c.req.param('address'));
-      const { ttlSeconds, reason } = await readJson(c, Block);
-      const block = await store.block('address', address, ttlSeconds, reason);
-      await refresh();
-      return c.json({ address, ...block });
-    })
-    .delete('/blocklist/addresses/:address', async (c) => {
-      await store.unblock('address', addressParam(c.req.param('address')));
-      await refresh();
-      return c.body(null, 204);
-    })
-    .put('/blocklist/:userId', async (c) => {
-      const userId = userIdParam(c.req.param('userId'));
-      const { ttlSeconds, reason } = await readJson(c, Block);
-      const block = await store.block('user', userId, ttlSeconds, reason);
-      await refresh();
-      return c.json({ userId, ...block });
-    })
-    .delete('/blocklist/:userId', async (c) => {
-      await store.unblock('user', userIdParam(c.req.param('userId')));
-      await refresh();
-      return c.body(null, 204);
-    });
+    .route('/blocklist/addresses', blockRoutes('address', 'address', addressParam, { store, refresh }))
+    .route('/blocklist', blockRoutes('user', 'userId', userIdParam, { store, refresh }));
 }
 
 /** Admission of an order or payment for the request's buyer; throws its refusal. */
