@@ -16,6 +16,7 @@ import { staticLimits, type LimitsView, type LimitsWatcher } from './limits/limi
 import type { Logger } from './logger.js';
 import { healthRoutes, metricsRoutes } from './ops/health-routes.js';
 import { metricsMiddleware, noMetrics, type Metrics } from './ops/metrics.js';
+import { shedLoad } from './ops/shed-load.js';
 import { InFlight } from './orders/in-flight.js';
 import { OrderStore } from './orders/order-store.js';
 import { ordersRoutes } from './orders/orders-routes.js';
@@ -50,6 +51,8 @@ export interface AppDeps {
   channels?: ReadonlyMap<string, PaymentChannel>;
   /** Where measurements go; nothing is recorded when absent. */
   metrics?: Metrics;
+  /** Buyer requests (/v1/*) worked on at once before 503 `overloaded` (default 4096). */
+  maxInFlight?: number;
   /** How long a sold-out or closed sale is refused from memory. */
   saleCacheMs?: number;
 }
@@ -76,6 +79,7 @@ export function createApp(deps: AppDeps) {
     }
   });
   app.use(bodyRules());
+  app.use('/v1/*', shedLoad({ maxInFlight: deps.maxInFlight ?? 4096 }));
 
   app.route('/', healthRoutes({ redis, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));
   app.route('/', metricsRoutes({ metrics, redis, sales }));

@@ -24,6 +24,8 @@ const EnvSchema = z.object({
   RUSHGATE_TRUST_PROXY: z.enum(['on', 'off']).default('off'),
   RUSHGATE_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
   RUSHGATE_SWEEP_INTERVAL_MS: positiveInt(500),
+  /** Buyer requests worked on at once per process before 503 `overloaded`. */
+  RUSHGATE_MAX_INFLIGHT: positiveInt(4096),
   /** `npm start` runs a payment worker in-process unless this is `off`. */
   RUSHGATE_WORKER: z.enum(['on', 'off']).default('on'),
   RUSHGATE_WORKER_BATCH: positiveInt(200),

@@ -107,7 +107,10 @@ async function main(): Promise<void> {
   const clientAddress = (c: Context) =>
     (config.RUSHGATE_TRUST_PROXY === 'on' ? c.req.header('X-Forwarded-For')?.split(',').at(-1)?.trim() : undefined) ||
     getConnInfo(c).remote.address;
-  const app = createApp({ redis, log, ledger, limits, clientAddress, metrics, ...secrets, channels, crypto: nodeCrypto });
+  const app = createApp({
+    redis, log, ledger, limits, clientAddress, metrics, ...secrets, channels, crypto: nodeCrypto,
+    maxInFlight: config.RUSHGATE_MAX_INFLIGHT,
+  });
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   sweeper.start();
   const worker =
