@@ -2,9 +2,8 @@
 // Threshold: exactly one payment per order (every click answered with the same paymentId).
 import http from 'k6/http';
 import { check, fail } from 'k6';
-import exec from 'k6/execution';
 import { Rate } from 'k6/metrics';
-import { adminCall, BASE_URL, buyerCall, buyerJwt, createSale } from './lib/k6.js';
+import { adminCall, arrive, BASE_URL, createSale } from './lib/k6.js';
 import { onePaymentPerOrder, saleViolations } from './lib/invariants.js';
 
 const CLICKS = Number(__ENV.CLICKS || 5);
@@ -22,10 +21,7 @@ export function setup() {
 }
 
 export default function ({ saleId }) {
-  const userId = `k6-dc-${saleId}-${exec.scenario.iterationInTest}`;
-  const jwt = buyerJwt(userId);
-  adminCall('POST', `/admin/wallets/${userId}/credits`, { amount: 100, currency: 'CNY', reference: 'k6' });
-  const order = buyerCall('POST', `/v1/sales/${saleId}/orders`, jwt, {}, 'order');
+  const { jwt, order } = arrive(saleId, 100);
   if (!check(order, { 'order held': (r) => r.status === 201 })) return;
   const { orderId, paymentToken } = order.json();
   const click = {

@@ -2,9 +2,8 @@
 // each orders, pays with the wallet and polls until the payment ends. Fails the run when the
 // sale is oversold, its counters disagree, or an order is charged twice.
 import { check, fail, sleep } from 'k6';
-import exec from 'k6/execution';
 import { Counter } from 'k6/metrics';
-import { adminCall, buyerCall, buyerJwt, createSale } from './lib/k6.js';
+import { adminCall, arrive, buyerCall, createSale } from './lib/k6.js';
 import { saleViolations } from './lib/invariants.js';
 
 const STOCK = Number(__ENV.STOCK || 1000);
@@ -45,10 +44,7 @@ export function setup() {
 }
 
 export default function ({ saleId }) {
-  const userId = `k6-${saleId}-${exec.scenario.iterationInTest}`;
-  const jwt = buyerJwt(userId);
-  adminCall('POST', `/admin/wallets/${userId}/credits`, { amount: 38000, currency: 'CNY', reference: 'k6' });
-  const order = buyerCall('POST', `/v1/sales/${saleId}/orders`, jwt, { quantity: 1 }, 'order');
+  const { jwt, order } = arrive(saleId, 38000);
   if (!check(order, { 'order held or refused by design': (r) => [201, 409, 429].includes(r.status) }) || order.status !== 201) return;
   const { orderId, paymentToken } = order.json();
   const payment = buyerCall('POST', `/v1/orders/${orderId}/payments`, jwt, { paymentToken, method: 'wallet' }, 'pay');

@@ -1,9 +1,8 @@
 // k6 run -e DURATION=30m loadtest/soak.js — a steady rate for a long time; watches p99 and the
 // gateway's memory drift (resident set from /metrics, first vs last minute).
 import { check, fail } from 'k6';
-import exec from 'k6/execution';
 import http from 'k6/http';
-import { adminCall, BASE_URL, buyerCall, buyerJwt, createSale } from './lib/k6.js';
+import { arrive, BASE_URL, buyerCall, createSale } from './lib/k6.js';
 
 const RATE = Number(__ENV.RATE || 200);
 const DURATION = __ENV.DURATION || '10m';
@@ -32,10 +31,7 @@ export function setup() {
 }
 
 export default function ({ saleId }) {
-  const userId = `k6-soak-${saleId}-${exec.scenario.iterationInTest}`;
-  const jwt = buyerJwt(userId);
-  adminCall('POST', `/admin/wallets/${userId}/credits`, { amount: 100, currency: 'CNY', reference: 'k6' });
-  const order = buyerCall('POST', `/v1/sales/${saleId}/orders`, jwt, {}, 'order');
+  const { jwt, order } = arrive(saleId, 100);
   if (!check(order, { 'order held': (r) => r.status === 201 })) return;
   const { orderId, paymentToken } = order.json();
   check(buyerCall('POST', `/v1/orders/${orderId}/payments`, jwt, { paymentToken, method: 'wallet' }, 'pay'), { 'payment queued': (r) => r.status === 202 });

@@ -3,6 +3,7 @@ import crypto from 'k6/crypto';
 import encoding from 'k6/encoding';
 import http from 'k6/http';
 import { fail } from 'k6';
+import exec from 'k6/execution';
 import { makeJwtMinter } from './jwt.js';
 
 export const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8080';
@@ -36,6 +37,17 @@ export function createSale(prefix, fields) {
   const res = adminCall('PUT', `/admin/sales/${saleId}`, { price: 100, currency: 'CNY', perUserLimit: 1, ...fields });
   if (res.status !== 201) fail(`could not create the sale: ${res.status} ${res.body}`);
   return saleId;
+}
+
+/**
+ * One arriving buyer: unique to this iteration, its wallet credited with `amount`, its order
+ * placed. Returns { userId, jwt, order } (order: the k6 response, tagged name=order).
+ */
+export function arrive(saleId, amount) {
+  const userId = `${saleId}-b${exec.scenario.iterationInTest}`;
+  const jwt = buyerJwt(userId);
+  adminCall('POST', `/admin/wallets/${userId}/credits`, { amount, currency: 'CNY', reference: 'k6' });
+  return { userId, jwt, order: buyerCall('POST', `/v1/sales/${saleId}/orders`, jwt, { quantity: 1 }, 'order') };
 }
 
 /** Fails fast when the settings the scripts need are missing. */
