@@ -16,6 +16,8 @@ import { staticLimits, type LimitsView, type LimitsWatcher } from './limits/limi
 import type { Logger } from './logger.js';
 import { healthRoutes, metricsRoutes } from './ops/health-routes.js';
 import { metricsMiddleware, noMetrics, type Metrics } from './ops/metrics.js';
+import { opsRoutes } from './ops/ops-routes.js';
+import type { SaleTally } from './ops/sale-tally.js';
 import { shedLoad } from './ops/shed-load.js';
 import { InFlight } from './orders/in-flight.js';
 import { OrderStore } from './orders/order-store.js';
@@ -69,7 +71,7 @@ export function createApp(deps: AppDeps) {
 
   const app = new Hono<AppEnv>();
   const metrics = deps.metrics ?? noMetrics;
-  app.use(metricsMiddleware(metrics));
+  app.use(metricsMiddleware(metrics, deps.tally));
   app.use(requestId({ limitLength: 128 }));
   app.use(async function jsonCharset(c, next) {
     await next();
@@ -85,6 +87,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', metricsRoutes({ metrics, redis, sales }));
   app.use('/admin/*', adminAuth({ token: deps.adminToken }));
   app.route('/admin/sales', adminSalesRoutes({ sales, gate }));
+  app.route('/', opsRoutes({ redis, sales }));
   const limits: LimitsView = deps.limits ?? staticLimits;
   app.route('/admin', adminLimitsRoutes({ store: deps.limits?.store ?? new LimitsStore(redis), refresh: () => deps.limits?.refresh() ?? Promise.resolve() }));
   const limiter = new RateLimiter(redis, limits);

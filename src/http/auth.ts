@@ -59,13 +59,53 @@ export function buyerAuth(options: { verifyJwt: JwtVerifier }): MiddlewareHandle
   };
 }
 
-/** Ops authentication: `Authorization: Bearer <admin token>`, compared in constant time. */
+/** The password of `Authorization: Basic base64(user:password)`; the user name is ignored. */
+function basicPassword(header: string | undefined): string | null {
+  const match = header === undefined ? null : /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header);
+  if (!match) return null;
+  let decoded: string;
+  try {
+    decoded = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(atob(match[1]!), (ch) => ch.charCodeAt(0)));
+  } catch {
+    return null;
+  }
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? null : decoded.slice(colon + 1);
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A browser's request that another site started (a form post, an image, a script's fetch). */
+function crossSite(headers: { header(name: string): string | undefined }): boolean {
+  const site = headers.header('Sec-Fetch-Site');
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
+  const origin = headers.header('Origin');
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== headers.header('Host');
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Ops authentication: `Authorization: Bearer <admin token>`, compared in constant time. Browsers
+ * (the ops view at /admin/) may send the token as a Basic password instead; a browser re-sends
+ * Basic credentials on its own, so a change (not GET) sent with them must come from our own page.
+ */
 export function adminAuth(options: { token: string }): MiddlewareHandler {
   const { token } = options;
   return async function adminAuth(c, next) {
-    const given = bearer(c.req.header('Authorization'));
+    const header = c.req.header('Authorization');
+    const viaBearer = bearer(header);
+    const given = viaBearer ?? basicPassword(header);
     if (given === null || !(await timingSafeEqual(given, token))) {
-      throw problem('unauthenticated', 'send Authorization: Bearer <admin token>');
+      throw problem('unauthenticated', 'send Authorization: Bearer <admin token> (in a browser: any user name, the admin token as password)', {
+        headers: { 'WWW-Authenticate': 'Basic realm="rushgate admin", charset="UTF-8"' },
+      });
+    }
+    if (viaBearer === null && !SAFE_METHODS.has(c.req.method) && crossSite(c.req)) {
+      throw problem('cross_site', 'a change with browser credentials must come from the ops view itself');
     }
     await next();
   };

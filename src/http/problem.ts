@@ -7,6 +7,7 @@ const catalog = {
   unauthenticated: [401, 'Unauthenticated'],
   token_invalid: [403, 'Payment token invalid'],
   blocked: [403, 'Blocked'],
+  cross_site: [403, 'Cross-site request refused'],
   not_found: [404, 'Not found'],
   sale_not_found: [404, 'Sale not found'],
   method_not_allowed: [405, 'Method not allowed'],

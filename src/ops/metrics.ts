@@ -1,5 +1,7 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { ID_PATTERN, saleOfId } from '../http/ids.js';
 import { ProblemError } from '../http/problem.js';
+import type { SaleTally } from './sale-tally.js';
 
 /** What /metrics shows of one sale, read at scrape time. */
 export interface SaleGauge {
@@ -38,8 +40,17 @@ const DECIDED = new Map([
   ['POST /v1/orders/:orderId/payments', 'payment'],
 ] as const);
 
-/** Times every request and records order and payment decisions by reason. */
-export function metricsMiddleware(metrics: Metrics): MiddlewareHandler {
+/** The sale an order or payment request was about, when its path names a well-formed one. */
+function saleOfRequest(c: Context, action: 'order' | 'payment'): string | null {
+  const saleId = action === 'order' ? c.req.param('saleId') : saleOfId('ord', c.req.param('orderId') ?? '');
+  return saleId && ID_PATTERN.test(saleId) ? saleId : null;
+}
+
+/**
+ * Times every request and records order and payment decisions by reason: in the metrics, and per
+ * sale in the tally (the ops view) when there is one.
+ */
+export function metricsMiddleware(metrics: Metrics, tally?: SaleTally): MiddlewareHandler {
   return async function recordMetrics(c, next) {
     const started = performance.now();
     await next();
@@ -49,6 +60,8 @@ export function metricsMiddleware(metrics: Metrics): MiddlewareHandler {
     if (action) {
       const reason = c.res.status < 300 ? 'admitted' : c.error instanceof ProblemError ? c.error.code : 'error';
       metrics.decision(action, reason);
+      const saleId = tally && saleOfRequest(c, action);
+      if (saleId) tally.count(saleId, `${action}:${reason}`);
     }
   };
 }

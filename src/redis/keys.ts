@@ -27,6 +27,8 @@ export const keys = {
   payment: (saleId: string, paymentId: string) => `${saleTag(saleId)}:p:${paymentId}`,
   lanes: (saleId: string) => `${saleTag(saleId)}:lanes`,
   admission: (saleId: string) => `${saleTag(saleId)}:admission`,
+  /** Decisions by reason and payment outcomes, summed over every instance (the ops view). */
+  tally: (saleId: string) => `${saleTag(saleId)}:tally`,
   /** Payments whose channel outcome is not known yet, by next check time (ms). */
   unknown: (saleId: string) => `${saleTag(saleId)}:unknown`,
   channelEvent: (saleId: string, channel: string, eventId: string) => `${saleTag(saleId)}:evt:${channel}:${eventId}`,

@@ -3,6 +3,7 @@ import { LedgerUnavailableError, sqlState } from '../ledger/sql-port.js';
 import type { ChargeResult, PaymentChannel } from '../channels/channel.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../ops/metrics.js';
+import type { SaleTally } from '../ops/sale-tally.js';
 import { PaymentStore } from '../payments/payment-store.js';
 import { keys, type Lane } from '../redis/keys.js';
 import type { RedisPort, StreamEntry } from '../redis/port.js';
@@ -29,6 +30,8 @@ export interface PaymentWorkerOptions {
   unknownRecheckMs?: number;
   /** Payment outcomes and hand-off lag go here. */
   metrics?: Metrics;
+  /** Payment outcomes per sale, for the ops view. */
+  tally?: SaleTally;
   /** Test-only fault injection: die right after the first ledger commit, before settling. */
   crashAfterPost?: () => void;
 }
@@ -147,7 +150,9 @@ export class PaymentWorker {
     await Promise.all(open.map((t) => this.#record(t.saleId, t.posting, outcomes.get(t.posting.paymentId)!)));
     for (const t of open) {
       const outcome = outcomes.get(t.posting.paymentId)!;
-      if (outcome.status !== 'unknown') this.options.metrics?.payment(outcome.status, (Date.now() - t.createdAtMs) / 1000);
+      if (outcome.status === 'unknown') continue;
+      this.options.metrics?.payment(outcome.status, (Date.now() - t.createdAtMs) / 1000);
+      this.options.tally?.count(t.saleId, `outcome:${outcome.status}`);
     }
     const byStream = new Map<string, string[]>();
     for (const t of taken) byStream.set(t.stream, [...(byStream.get(t.stream) ?? []), t.entry.id]);

@@ -1,0 +1,43 @@
+import { Hono } from 'hono';
+import { keys } from '../redis/keys.js';
+import type { RedisPort } from '../redis/port.js';
+import { adminSaleView } from '../sales/sale.js';
+import type { SaleStore } from '../sales/sale-store.js';
+import { OPS_PAGE } from './ops-page.js';
+import { tallyView } from './sale-tally.js';
+
+/** Sales shown in the ops view at most, newest opening first. */
+const OPS_SALES = 200;
+
+/** The page may only talk to its own origin and run its own inline code; no framing. */
+const PAGE_HEADERS = {
+  'Content-Type': 'text/html; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
+/**
+ * The ops view, mounted at the root behind admin auth: the page (/admin/) and the snapshot it
+ * polls (/admin/ops): every sale's live counters, queue depth per lane and tally (decisions by
+ * reason and payment outcomes, summed over every instance; the page turns them into rates).
+ */
+export function opsRoutes({ redis, sales }: { redis: RedisPort; sales: SaleStore }) {
+  return new Hono()
+    .get('/admin', (c) => c.redirect('/admin/', 301))
+    .get('/admin/', (c) => c.body(OPS_PAGE, 200, PAGE_HEADERS))
+    .get('/admin/ops', async (c) => {
+      const ids = (await redis.smembers(keys.sales)).slice(0, OPS_SALES);
+      const read = await Promise.all(
+        ids.map(async (saleId) => {
+          const [snapshot, tally] = await Promise.all([sales.read(saleId), redis.hgetall(keys.tally(saleId))]);
+          return snapshot && { ...adminSaleView(snapshot), lanes: snapshot.laneDepths, tally: tallyView(tally), nowMs: snapshot.nowMs };
+        }),
+      );
+      const shown = read.filter((s) => s !== null).sort((a, b) => (b.opensAt ?? '').localeCompare(a.opensAt ?? '') || a.saleId.localeCompare(b.saleId));
+      c.header('Cache-Control', 'no-store');
+      return c.json({ sales: shown });
+    });
+}
