@@ -32,7 +32,9 @@ export interface OrdersDeps {
 
 /** Buyer order routes, mounted under /v1. */
 export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, limits }: OrdersDeps) {
-  // a sold-out or closed sale is refused from memory before any limit costs a round trip
+  // a sold-out or closed sale is refused from memory before any limit costs a round trip, and
+  // before the JWT is verified: the answer is the same for every caller (and public at
+  // GET /v1/sales/{saleId}), so the flood after a sell-out costs as little as it can
   const soldOutFirst: MiddlewareHandler<BuyerEnv> = async function soldOutFirst(c, next) {
     if (c.req.header('Idempotency-Key') === undefined) {
       const refusal = gate.refusal(saleIdParam(c.req.param('saleId')));
@@ -41,7 +43,7 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
     await next();
   };
   return new Hono<BuyerEnv>()
-    .post('/sales/:saleId/orders', auth, soldOutFirst, async (c) => {
+    .post('/sales/:saleId/orders', soldOutFirst, auth, async (c) => {
       const { userId } = c.get('buyer');
       const saleId = saleIdParam(c.req.param('saleId'));
       const { quantity } = await readJson(c, OrderBody);
