@@ -6,7 +6,7 @@ import { webHmacSha256, type HmacSha256 } from './http/hmac.js';
 import { problem, ProblemError } from './http/problem.js';
 import type { PaymentChannel } from './channels/channel.js';
 import { notificationsRoutes } from './channels/notifications-routes.js';
-import type { Ledger } from './ledger/ledger.js';
+import type { LedgerView } from './ledger/ledger.js';
 import { LedgerUnavailableError } from './ledger/sql-port.js';
 import { LimitsStore } from './limits/limits-store.js';
 import { admission, adminLimitsRoutes } from './limits/limits-routes.js';
@@ -48,11 +48,13 @@ export interface AppDeps {
   /** The caller's network address for per-address limits (the runtime knows the socket). */
   clientAddress?: (c: Context) => string | undefined;
   /** The money truth; the wallet routes and /readyz need it. */
-  ledger?: Ledger;
+  ledger?: LedgerView;
   /** Payment channels by name: payment methods besides `wallet`, and notification senders. */
   channels?: ReadonlyMap<string, PaymentChannel>;
   /** Where measurements go; nothing is recorded when absent. */
   metrics?: Metrics;
+  /** Per-sale decision counts for the ops view (the runtime flushes it); none when absent. */
+  tally?: SaleTally;
   /** Buyer requests (/v1/*) worked on at once before 503 `overloaded` (default 4096). */
   maxInFlight?: number;
   /** How long a sold-out or closed sale is refused from memory. */

@@ -4,6 +4,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+const PROCESSES_RULE = 'must be auto or an integer from 1 to 64';
+
 /** The environment rushgate reads; documented in the README's configuration table. */
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -26,6 +28,13 @@ const EnvSchema = z.object({
   RUSHGATE_SWEEP_INTERVAL_MS: positiveInt(500),
   /** Buyer requests worked on at once per process before 503 `overloaded`. */
   RUSHGATE_MAX_INFLIGHT: positiveInt(4096),
+  /**
+   * HTTP-serving processes of `npm start`: 1 serves in the one process; more fork a cluster;
+   * `auto` is one per core (the Node runtime resolves it: core code does not ask the OS).
+   */
+  RUSHGATE_PROCESSES: z
+    .union([z.literal('auto'), z.coerce.number().int(PROCESSES_RULE).min(1, PROCESSES_RULE).max(64, PROCESSES_RULE)], { error: PROCESSES_RULE })
+    .default(1),
   /** `npm start` runs a payment worker in-process unless this is `off`. */
   RUSHGATE_WORKER: z.enum(['on', 'off']).default('on'),
   RUSHGATE_WORKER_BATCH: positiveInt(200),

@@ -33,6 +33,12 @@ export class ReferenceReused extends Error {
   }
 }
 
+/**
+ * What the HTTP side needs of the ledger (the wallet routes, /readyz). A cluster child of
+ * `npm start` reaches the primary's ledger through it over IPC.
+ */
+export type LedgerView = Pick<Ledger, 'credit' | 'balances' | 'ping'>;
+
 // unique violation, serialization failure, deadlock: the batch is retried as a whole
 const RETRYABLE = new Set(['23505', '40001', '40P01']);
 const MAX_ATTEMPTS = 5;

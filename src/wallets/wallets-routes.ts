@@ -4,7 +4,7 @@ import type { BuyerEnv } from '../http/auth.js';
 import { readJson } from '../http/body.js';
 import { ID_PATTERN } from '../http/ids.js';
 import { problem } from '../http/problem.js';
-import { ReferenceReused, type Ledger } from '../ledger/ledger.js';
+import { ReferenceReused, type LedgerView } from '../ledger/ledger.js';
 
 const CreditBody = z.strictObject({
   amount: z.number().int().min(1).max(1_000_000_000_000),
@@ -13,7 +13,7 @@ const CreditBody = z.strictObject({
 });
 
 /** Ops: credit a wallet (idempotent by reference), mounted under /admin/wallets. */
-export function adminWalletsRoutes({ ledger }: { ledger: Ledger }) {
+export function adminWalletsRoutes({ ledger }: { ledger: Pick<LedgerView, 'credit'> }) {
   return new Hono().post('/:userId/credits', async (c) => {
     const userId = c.req.param('userId');
     if (!ID_PATTERN.test(userId)) throw problem('invalid_request', 'userId must match ^[A-Za-z0-9_.:-]{1,64}$');
@@ -29,7 +29,7 @@ export function adminWalletsRoutes({ ledger }: { ledger: Ledger }) {
 }
 
 /** The calling buyer's balances, mounted under /v1. */
-export function walletRoutes({ ledger, auth }: { ledger: Ledger; auth: MiddlewareHandler<BuyerEnv> }) {
+export function walletRoutes({ ledger, auth }: { ledger: Pick<LedgerView, 'balances'>; auth: MiddlewareHandler<BuyerEnv> }) {
   return new Hono<BuyerEnv>().get('/wallet', auth, async (c) => {
     const { userId } = c.get('buyer');
     return c.json({ userId, balances: await ledger.balances(userId) });

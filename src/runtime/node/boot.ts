@@ -1,6 +1,9 @@
 import { hostname } from 'node:os';
 import type { PaymentChannel } from '../../channels/channel.js';
 import { ConfigError, parseConfig, type Config } from '../../config.js';
+import type { Logger } from '../../logger.js';
+import { SaleTally } from '../../ops/sale-tally.js';
+import type { RedisPort } from '../../redis/port.js';
 import type { PaymentWorkerOptions } from '../../worker/payment-worker.js';
 
 /** Prints one line and exits 1: how every Node entry point refuses to start. */
@@ -28,4 +31,18 @@ export function workerOptions(config: Config, channels: ReadonlyMap<string, Paym
     visibilityTimeoutMs: config.RUSHGATE_WORKER_VISIBILITY_MS,
     channels,
   };
+}
+
+/** A started per-sale tally for the ops view (flushed every second); a failed flush is logged at most every 10 s. */
+export function startTally(redis: RedisPort, log: Logger): SaleTally {
+  let lastLogMs = 0;
+  const tally = new SaleTally(redis, {
+    onError: (err) => {
+      if (Date.now() - lastLogMs < 10_000) return;
+      lastLogMs = Date.now();
+      log.warn({ err: (err as Error).message }, 'cannot write the sale tally; its counts are kept for the next try');
+    },
+  });
+  tally.start();
+  return tally;
 }

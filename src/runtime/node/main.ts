@@ -1,23 +1,34 @@
 /**
  * `npm start`: the gateway on Node. Reads the environment (the only place that does), starts a
  * private redis-server when REDIS_URL is unset, serves the app, runs the hold-expiry sweep.
+ * With RUSHGATE_PROCESSES > 1 this process is the cluster's primary: it keeps what only one
+ * process may do (embedded Redis, the PGlite ledger, the worker, the sweep) and forks children
+ * that serve HTTP on the shared socket; each child runs `gatewayChild` below.
  */
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { sign } from 'hono/jwt';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { pino } from 'pino';
 import { createApp } from '../../app.js';
 import type { Config } from '../../config.js';
-import { configOrExit, failStartup, workerOptions } from './boot.js';
+import { configOrExit, failStartup, startTally, workerOptions } from './boot.js';
 import type { Logger } from '../../logger.js';
 import { LimitsStore } from '../../limits/limits-store.js';
 import { LimitsWatcher } from '../../limits/limits-watcher.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
-import type { Ledger } from '../../ledger/ledger.js';
+import type { Ledger, LedgerView } from '../../ledger/ledger.js';
+import { problem } from '../../http/problem.js';
+import type { PaymentChannel } from '../../channels/channel.js';
+import type { Metrics } from '../../ops/metrics.js';
+import type { RedisPort } from '../../redis/port.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
 import { simulatedChannels } from './channels.js';
+import { ChildExitedAtStartup, GatewayCluster } from './cluster-primary.js';
+import { IpcPeer, ledgerOverIpc, processWire, reviveLedgerError } from './ipc.js';
 import { promMetrics, timedPort } from './metrics.js';
 import { nodeCrypto } from './crypto.js';
 import { embeddedLedgerDir, openLedger } from './ledger.js';
@@ -48,13 +59,14 @@ async function connect(url: string, timeoutMs: number, log: Logger): Promise<Red
   return client;
 }
 
-async function banner(config: Config, secrets: Secrets, redisUrl: string, embedded: boolean, worker: boolean) {
+async function banner(config: Config, secrets: Secrets, redisUrl: string, embedded: boolean, worker: boolean, processes: number) {
   const base = `http://${config.HOST}:${config.PORT}`;
   const demoJwt = await sign({ sub: 'demo', exp: Math.floor(Date.now() / 1000) + 3600 }, secrets.jwtSecret);
   const lines = [
     `rushgate listening on ${base}`,
+    ...(processes > 1 ? [`processes: ${processes} serving HTTP (RUSHGATE_PROCESSES), plus the primary (pid ${process.pid}) holding the ledger`] : []),
     `redis: ${redisUrl}${embedded ? ` (embedded, AOF in ${embeddedRedisDir(resolve(config.RUSHGATE_DATA_DIR))})` : ''}`,
-    `ledger: ${config.DATABASE_URL ? 'Postgres (DATABASE_URL)' : `PGlite in ${embeddedLedgerDir(resolve(config.RUSHGATE_DATA_DIR))}`}; payment worker: ${worker ? 'in this process' : 'off (RUSHGATE_WORKER=off)'}`,
+    `ledger: ${config.DATABASE_URL ? 'Postgres (DATABASE_URL)' : `PGlite in ${embeddedLedgerDir(resolve(config.RUSHGATE_DATA_DIR))}`}; payment worker: ${worker ? (processes > 1 ? 'in the primary process' : 'in this process') : 'off (RUSHGATE_WORKER=off)'}`,
     `payment channels: ${config.RUSHGATE_CHANNELS.length ? `${config.RUSHGATE_CHANNELS.join(', ')} (SIMULATED: no real money)` : 'none (wallet only)'}`,
     `admin token: ${secrets.adminToken}${secrets.generated.includes('adminToken') ? ` (generated, saved in ${config.RUSHGATE_DATA_DIR}/secrets.json)` : ''}`,
     `demo buyer JWT (sub "demo", 1 h): ${demoJwt}`,
@@ -68,11 +80,79 @@ async function banner(config: Config, secrets: Secrets, redisUrl: string, embedd
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** What serves HTTP needs, in one process or in each cluster child. */
+interface ServingParts {
+  redis: RedisPort;
+  log: Logger;
+  ledger: LedgerView;
+  metrics: Metrics;
+  secrets: Secrets;
+  channels: ReadonlyMap<string, PaymentChannel>;
+}
+
+/** Whatever serves HTTP: the app in this process, or the cluster's children. */
+interface Gateway {
+  /** Stops taking connections and lets the requests in progress finish. */
+  stop(): Promise<void>;
+}
+
+/** Serves the app on HOST:PORT from this process; resolves once it listens. */
+async function serveGateway(config: Config, { redis, log, ledger, metrics, secrets, channels }: ServingParts): Promise<Gateway> {
+  const limits = new LimitsWatcher(new LimitsStore(redis), log);
+  await limits.start();
+  // behind a trusted proxy, the hop it appended (the last one): earlier hops are the client's word
+  const clientAddress = (c: Context) =>
+    (config.RUSHGATE_TRUST_PROXY === 'on' ? c.req.header('X-Forwarded-For')?.split(',').at(-1)?.trim() : undefined) ||
+    getConnInfo(c).remote.address;
+  // decisions per sale, for the ops view
+  const tally = startTally(redis, log);
+  const app = createApp({
+    redis, log, ledger, limits, clientAddress, metrics, tally, ...secrets, channels, crypto: nodeCrypto,
+    maxInFlight: config.RUSHGATE_MAX_INFLIGHT,
+  });
+  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });
+  try {
+    await new Promise<void>((listening, failed) => {
+      server.once('listening', listening);
+      server.once('error', (err) => failed(new Error(`cannot listen on ${config.HOST}:${config.PORT}: ${err.message}`)));
+    });
+  } catch (err) {
+    limits.stop();
+    await tally.stop();
+    throw err;
+  }
+  return {
+    stop: async () => {
+      await new Promise((done) => server.close(done));
+      limits.stop();
+      await tally.stop();
+    },
+  };
+}
+
+/** RUSHGATE_PROCESSES, with `auto` made one per core. */
+const processCount = (config: Config) =>
+  config.RUSHGATE_PROCESSES === 'auto' ? Math.min(availableParallelism(), 64) : config.RUSHGATE_PROCESSES;
+
+/**
+ * A child's environment on top of the primary's: the Redis the primary uses (its embedded one,
+ * if so), no worker, and the secrets, so that no child writes secrets.json while another reads it.
+ */
+const childEnv = (redisUrl: string, s: Secrets): Record<string, string> => ({
+  REDIS_URL: redisUrl,
+  RUSHGATE_WORKER: 'off',
+  RUSHGATE_JWT_SECRET: s.jwtSecret,
+  RUSHGATE_ADMIN_TOKEN: s.adminToken,
+  RUSHGATE_TOKEN_SECRET: s.tokenSecret,
+  RUSHGATE_CHANNEL_SECRET: s.channelSecret,
+});
+
 async function main(): Promise<void> {
   const config = configOrExit('rushgate');
   const log = pino({ level: config.RUSHGATE_LOG_LEVEL, base: { service: 'rushgate' } });
   const dataDir = resolve(config.RUSHGATE_DATA_DIR);
   const secrets = loadSecrets(config, dataDir);
+  const processes = processCount(config);
 
   let embedded: EmbeddedRedis | undefined;
   if (config.REDIS_URL === undefined) {
@@ -101,41 +181,47 @@ async function main(): Promise<void> {
     fail(`cannot open the ledger: ${(err as Error).message}`);
   }
   const channels = simulatedChannels(config.RUSHGATE_CHANNELS, secrets.channelSecret, `http://${config.HOST}:${config.PORT}`);
-  const limits = new LimitsWatcher(new LimitsStore(redis), log);
-  await limits.start();
-  // behind a trusted proxy, the hop it appended (the last one): earlier hops are the client's word
-  const clientAddress = (c: Context) =>
-    (config.RUSHGATE_TRUST_PROXY === 'on' ? c.req.header('X-Forwarded-For')?.split(',').at(-1)?.trim() : undefined) ||
-    getConnInfo(c).remote.address;
-  const app = createApp({
-    redis, log, ledger, limits, clientAddress, metrics, ...secrets, channels, crypto: nodeCrypto,
-    maxInFlight: config.RUSHGATE_MAX_INFLIGHT,
-  });
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   sweeper.start();
-  const worker =
-    config.RUSHGATE_WORKER === 'on' ? new PaymentWorker(redis, ledger, log, { ...workerOptions(config, channels), metrics }) : undefined;
+  // payment outcomes per sale, for the ops view
+  const outcomes = config.RUSHGATE_WORKER === 'on' ? startTally(redis, log) : undefined;
+  const worker = outcomes && new PaymentWorker(redis, ledger, log, { ...workerOptions(config, channels), metrics, tally: outcomes });
   worker?.start();
 
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });
-  server.once('error', async (err) => {
+  let gateway: Gateway;
+  try {
+    if (processes > 1) {
+      const children = new GatewayCluster({ processes, env: childEnv(redisUrl, secrets), ledger, registry: metrics.registry, log });
+      gateway = children;
+      await children.start().catch(async (err) => {
+        await children.stop();
+        throw err;
+      });
+    } else {
+      gateway = await serveGateway(config, { redis, log, ledger, metrics, secrets, channels });
+    }
+  } catch (err) {
     await worker?.stop();
+    await outcomes?.stop();
     await sweeper.stop();
     await ledger.close();
     client.disconnect();
     await embedded?.stop();
-    fail(`cannot listen on ${config.HOST}:${config.PORT}: ${err.message}`);
-  });
-  server.once('listening', () => void banner(config, secrets, redisUrl, embedded !== undefined, worker !== undefined));
+    // a child that exits with 1 has printed its own line (failStartup): one line is enough
+    if (err instanceof ChildExitedAtStartup && err.code === 1) process.exit(1);
+    fail((err as Error).message);
+  }
+  void banner(config, secrets, redisUrl, embedded !== undefined, worker !== undefined, processes);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    await new Promise((done) => server.close(done));
-    limits.stop();
+    // the children first: they may still be calling the ledger
+    await gateway.stop();
     await worker?.stop();
+    await outcomes?.stop();
     await sweeper.stop();
     await ledger.close();
     await client.quit().catch(() => client.disconnect());
@@ -146,4 +232,49 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-void main();
+/**
+ * A cluster child: serves HTTP on the socket it shares with its siblings. The ledger and the
+ * metrics of the other processes are the primary's, reached over IPC.
+ */
+async function gatewayChild(): Promise<void> {
+  const config = configOrExit('rushgate');
+  const log = pino({ level: config.RUSHGATE_LOG_LEVEL, base: { service: 'rushgate', pid: process.pid } });
+  // every secret is in the environment the primary gave: nothing is generated or written here
+  const secrets = loadSecrets(config, resolve(config.RUSHGATE_DATA_DIR));
+  let client: Redis;
+  try {
+    client = await connect(config.REDIS_URL!, config.RUSHGATE_REDIS_TIMEOUT_MS, log);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const metrics = promMetrics({
+    cluster: {
+      allProcesses: async () => {
+        try {
+          return (await primary.call('metrics.cluster')) as string;
+        } catch (err) {
+          throw problem('unavailable', `the metrics of every process could not be gathered: ${(err as Error).message}`, { retryAfterSeconds: 1 });
+        }
+      },
+    },
+  });
+  const primary = new IpcPeer(processWire(), { handlers: { 'metrics.own': () => metrics.registry.getMetricsAsJSON() }, revive: reviveLedgerError });
+  const redis = timedPort(ioredisPort(client), metrics.redisSeconds);
+  const channels = simulatedChannels(config.RUSHGATE_CHANNELS, secrets.channelSecret, `http://${config.HOST}:${config.PORT}`);
+  let gateway: Gateway;
+  try {
+    gateway = await serveGateway(config, { redis, log, ledger: ledgerOverIpc(primary), metrics, secrets, channels });
+  } catch (err) {
+    client.disconnect();
+    fail((err as Error).message);
+  }
+  // Ctrl-C signals the whole process group: the primary decides, and stops its children with SIGTERM
+  process.on('SIGINT', () => {});
+  process.once('SIGTERM', async () => {
+    await gateway.stop();
+    await client.quit().catch(() => client.disconnect());
+    process.exit(0);
+  });
+}
+
+void (cluster.isWorker ? gatewayChild() : main());

@@ -1,10 +1,30 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Metrics, SaleGauge } from '../../ops/metrics.js';
 import type { RedisPort } from '../../redis/port.js';
 
-/** The Metrics port on prom-client, in a registry of its own. */
-export function promMetrics(): Metrics & { redisSeconds: Histogram } {
+/** One process's own series, as prom-client's JSON (what crosses the cluster's IPC channel). */
+export type ProcessSeries = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+export interface PromMetrics extends Metrics {
+  redisSeconds: Histogram;
+  /** This process's own series: requests, decisions, outcomes, timings, process metrics. */
+  registry: Registry;
+}
+
+/** A cluster child: its /metrics answers for every process of the cluster. */
+export interface ClusterScrape {
+  /** The own series of every process (the primary's included), summed, as exposition text. */
+  allProcesses(): Promise<string>;
+}
+
+/**
+ * The Metrics port on prom-client, in registries of its own. Sale gauges are read from Redis by
+ * the process that answers the scrape and kept apart: summing them over processes would count
+ * each sale once per process.
+ */
+export function promMetrics(options: { cluster?: ClusterScrape } = {}): PromMetrics {
   const registry = new Registry();
+  const scraped = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'rushgate_' });
   const requests = new Histogram({
     name: 'rushgate_http_request_duration_seconds',
@@ -33,12 +53,20 @@ export function promMetrics(): Metrics & { redisSeconds: Histogram } {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
     registers: [registry],
   });
-  const stock = new Gauge({ name: 'rushgate_sale_units', help: 'Units of each sale by state', labelNames: ['sale', 'state'], registers: [registry] });
-  const depth = new Gauge({ name: 'rushgate_queue_depth', help: 'Payments waiting per sale and lane', labelNames: ['sale', 'lane'], registers: [registry] });
+  const stock = new Gauge({ name: 'rushgate_sale_units', help: 'Units of each sale by state', labelNames: ['sale', 'state'], registers: [scraped] });
+  const depth = new Gauge({ name: 'rushgate_queue_depth', help: 'Payments waiting per sale and lane', labelNames: ['sale', 'lane'], registers: [scraped] });
+  // in a cluster, which process served how much (a replaced process's series goes with it)
+  const served = options.cluster
+    ? new Counter({ name: 'rushgate_cluster_requests_total', help: 'HTTP requests answered, by serving process', labelNames: ['pid'], registers: [registry] }).labels(String(process.pid))
+    : undefined;
 
   return {
     redisSeconds,
-    request: (method, route, status, seconds) => requests.observe({ method, route, status: String(status) }, seconds),
+    registry,
+    request: (method, route, status, seconds) => {
+      requests.observe({ method, route, status: String(status) }, seconds);
+      served?.inc();
+    },
     decision: (action, reason) => decisions.inc({ action, reason }),
     payment: (outcome, seconds) => {
       outcomes.inc({ outcome });
@@ -51,9 +79,18 @@ export function promMetrics(): Metrics & { redisSeconds: Histogram } {
         for (const state of ['available', 'held', 'sold'] as const) stock.set({ sale: s.saleId, state }, s[state]);
         for (const [lane, n] of Object.entries(s.queueDepth)) depth.set({ sale: s.saleId, lane }, n);
       }
-      return { contentType: registry.contentType, body: await registry.metrics() };
+      const own = options.cluster ? await options.cluster.allProcesses() : await registry.metrics();
+      return { contentType: registry.contentType, body: `${own}\n${await scraped.metrics()}` };
     },
   };
+}
+
+/**
+ * The series of several processes as one exposition, merged by prom-client's cluster aggregation:
+ * counters and histograms summed, the event-loop lag averaged, the start time left out.
+ */
+export function sumProcesses(perProcess: readonly ProcessSeries[]): Promise<string> {
+  return AggregatorRegistry.aggregate([...perProcess]).metrics();
 }
 
 /** The RedisPort with each call timed into `rushgate_redis_roundtrip_seconds`. */

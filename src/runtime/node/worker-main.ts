@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { pino } from 'pino';
-import { configOrExit, failStartup, workerOptions } from './boot.js';
+import { configOrExit, failStartup, startTally, workerOptions } from './boot.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
 import { gatewayRedisOptions, ioredisPort, Redis } from './ioredis-port.js';
@@ -24,8 +24,11 @@ async function main(): Promise<void> {
   // its simulated channels notify the gateway at HOST:PORT
   const channels = simulatedChannels(config.RUSHGATE_CHANNELS, loadSecrets(config, dataDir).channelSecret, `http://${config.HOST}:${config.PORT}`);
   const options = workerOptions(config, channels);
+  // payment outcomes per sale, for the ops view
+  const tally = startTally(redis, log);
   const worker = new PaymentWorker(redis, ledger, log, {
     ...options,
+    tally,
     // fault injection for the redelivery test: die between the ledger commit and the Redis write
     ...(process.env.RUSHGATE_TEST_CRASH_AFTER_POST === '1' ? { crashAfterPost: () => process.kill(process.pid, 'SIGKILL') } : {}),
   });
@@ -38,6 +41,7 @@ async function main(): Promise<void> {
   const shutdown = async () => {
     await worker.stop();
     await sweeper.stop();
+    await tally.stop();
     await ledger.close();
     client.disconnect();
     process.exit(0);
