@@ -65,10 +65,10 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}'
 head -1 "$OUT/jwts.txt" >"$OUT/one-buyer.txt"
 # a sale with nothing left: its orders are the sold-out refusals
 curl -sf -X PUT "$BASE/admin/sales/gone" -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
-  -d '{"stock":1,"price":100,"currency":"CNY"}' >/dev/null
+  -d '{"stock":1,"price":100,"currency":"CNY","holdSeconds":86400}' >/dev/null
 curl -sf -X POST "$BASE/v1/sales/gone/orders" -H "Authorization: Bearer $(head -1 "$OUT/jwts.txt")" -H 'Content-Type: application/json' -d '{}' >/dev/null
 for scen in ${SCENARIOS:-order flow noop soldout refused}; do
-  script="$HERE/wrk/$scen.lua"
+  script="$HERE/wrk/$scen.lua"; export SALE=bench
   case "$scen" in
     noop) script="$HERE/wrk/fixed.lua"; export TARGET=healthz ;;
     soldout) script="$HERE/wrk/fixed.lua"; export TARGET=order SALE=gone ;;
@@ -140,7 +140,7 @@ fi
       for (s in R) { split(s, w, "\t"); if (w[1] == "rushgate" && ("peer\t" w[2]) in R)
         printf "ratio rushgate/peer, %s: throughput %.2fx; redis cores per 1k req/s: rushgate %.3f, peer %.3f\n", w[2], R[s] / R["peer\t" w[2]], 1000 * RC[s] / R[s], 1000 * RC["peer\t" w[2]] / R["peer\t" w[2]] }
       if (("rushgate\tnoop") in R) for (sc in R) { split(sc, w, "\t"); if (w[1] == "rushgate" && (w[2] == "soldout" || w[2] == "refused"))
-        printf "cost of refusing, %s: %.0f req/s, %.2fx the no-op route (GET /healthz, %.0f req/s); gateway CPU %.1f us/request, %.2fx the no-op route'"'"'s %.1f us\n", w[2], R[sc], R[sc] / R["rushgate\tnoop"], R["rushgate\tnoop"], US[sc], US["rushgate\tnoop"] / US[sc], US["rushgate\tnoop"] }
+        printf "cost of refusing, %s: %.0f req/s, %.2fx the no-op route (GET /healthz, %.0f req/s); gateway CPU %.1f us/request against the no-op route'"'"'s %.1f us (%.2fx its cost)\n", w[2], R[sc], R[sc] / R["rushgate\tnoop"], R["rushgate\tnoop"], US[sc], US["rushgate\tnoop"], US[sc] / US["rushgate\tnoop"] }
       # a completed checkout is one order and one payment: two requests of the flow
       if (("rushgate\tflow") in R && ("peer\tflow") in R) {
         ours = 1e6 * RC["rushgate\tflow"] / (R["rushgate\tflow"] / 2); theirs = 1e6 * RC["peer\tflow"] / (R["peer\tflow"] / 2)

@@ -1,4 +1,4 @@
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import { ID_PATTERN, saleOfId } from '../http/ids.js';
 import { ProblemError } from '../http/problem.js';
 import type { SaleTally } from './sale-tally.js';
@@ -35,16 +35,39 @@ export const noMetrics: Metrics = {
   render: async () => ({ contentType: 'text/plain; version=0.0.4', body: '' }),
 };
 
-const DECIDED = new Map([
-  ['POST /v1/sales/:saleId/orders', 'order'],
-  ['POST /v1/orders/:orderId/payments', 'payment'],
-] as const);
+const ORDER_PATH = /^\/v1\/sales\/([^/]+)\/orders$/;
+const PAYMENT_PATH = /^\/v1\/orders\/([^/]+)\/payments$/;
 
-/** The sale an order or payment request was about, when its path names a well-formed one. */
-function saleOfRequest(c: Context, action: 'order' | 'payment'): string | null {
-  const saleId = action === 'order' ? c.req.param('saleId') : saleOfId('ord', c.req.param('orderId') ?? '');
-  return saleId && ID_PATTERN.test(saleId) ? saleId : null;
+function decoded(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
 }
+
+/**
+ * An order or payment request, and the sale its path names when well-formed. Matched on the path,
+ * not the route, so requests answered before routing (load shedding: 503 `overloaded`) count too.
+ */
+function decisionOf(method: string, path: string): { action: 'order' | 'payment'; saleId: string | null } | null {
+  if (method !== 'POST') return null;
+  const order = ORDER_PATH.exec(path);
+  if (order) {
+    const saleId = decoded(order[1]!);
+    return { action: 'order', saleId: saleId !== null && ID_PATTERN.test(saleId) ? saleId : null };
+  }
+  const payment = PAYMENT_PATH.exec(path);
+  if (payment) return { action: 'payment', saleId: saleOfId('ord', decoded(payment[1]!) ?? '') };
+  return null;
+}
+
+/**
+ * Refusals that say nothing about a sale: the request was malformed, anonymous or about a sale
+ * that does not exist. Left out of the per-sale tally, so made-up sale ids sent without
+ * credentials cannot crowd real sales out of it.
+ */
+const NOT_ABOUT_THE_SALE = new Set(['invalid_request', 'unauthenticated', 'not_found', 'sale_not_found', 'payload_too_large', 'unsupported_media_type', 'method_not_allowed']);
 
 /**
  * Times every request and records order and payment decisions by reason: in the metrics, and per
@@ -56,12 +79,12 @@ export function metricsMiddleware(metrics: Metrics, tally?: SaleTally): Middlewa
     await next();
     const route = c.req.routePath;
     metrics.request(c.req.method, route, c.res.status, (performance.now() - started) / 1000);
-    const action = DECIDED.get(`${c.req.method} ${route}` as never);
-    if (action) {
+    const decision = decisionOf(c.req.method, c.req.path);
+    if (decision) {
+      const { action, saleId } = decision;
       const reason = c.res.status < 300 ? 'admitted' : c.error instanceof ProblemError ? c.error.code : 'error';
       metrics.decision(action, reason);
-      const saleId = tally && saleOfRequest(c, action);
-      if (saleId) tally.count(saleId, `${action}:${reason}`);
+      if (tally && saleId && !NOT_ABOUT_THE_SALE.has(reason)) tally.count(saleId, `${action}:${reason}`);
     }
   };
 }

@@ -10,7 +10,9 @@ const MAX_SALES = 1000;
  * Per-sale counts of decisions (`order:admitted`, `order:sold_out`, `payment:token_invalid`, …)
  * and payment outcomes (`outcome:succeeded`, …), summed in memory and added to the sale's tally
  * hash in Redis once a second. Every instance and process adds to the same hash, so the ops view
- * sees the whole fleet; the hot path pays a map update, not a round trip.
+ * sees the whole fleet; the hot path pays a map update, not a round trip. These are figures for
+ * the ops view, not money: a flush whose reply is lost (a timeout after Redis applied it) is
+ * added again on the next flush, so a count can come out high after a Redis failover.
  */
 export class SaleTally {
   private pending = new Map<string, Map<string, number>>();
@@ -42,10 +44,11 @@ export class SaleTally {
     this.timer.unref?.();
   }
 
-  /** Stops the timer after a last flush. */
+  /** Stops the timer after a last flush (after the one in progress, which took an earlier batch). */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    await this.flushing;
     await this.flush();
   }
 

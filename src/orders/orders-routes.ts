@@ -2,7 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { BuyerEnv } from '../http/auth.js';
 import { readJson } from '../http/body.js';
-import { mintId, saleIdParam, saleOfIdParam } from '../http/ids.js';
+import { ID_PATTERN, mintId, saleIdParam, saleOfIdParam } from '../http/ids.js';
 import { problem } from '../http/problem.js';
 import type { PaymentTokens } from '../payments/payment-token.js';
 import type { SaleGate } from '../sales/sale-gate.js';
@@ -36,8 +36,10 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
   // before the JWT is verified: the answer is the same for every caller (and public at
   // GET /v1/sales/{saleId}), so the flood after a sell-out costs as little as it can
   const soldOutFirst: MiddlewareHandler<BuyerEnv> = async function soldOutFirst(c, next) {
-    if (c.req.header('Idempotency-Key') === undefined) {
-      const refusal = gate.refusal(saleIdParam(c.req.param('saleId')));
+    const saleId = c.req.param('saleId');
+    // a malformed id is for the route to refuse, after the JWT check (401 before 400)
+    if (c.req.header('Idempotency-Key') === undefined && saleId !== undefined && ID_PATTERN.test(saleId)) {
+      const refusal = gate.refusal(saleId);
       if (refusal) throw refusal;
     }
     await next();

@@ -45,10 +45,15 @@ describe('the ops page', () => {
       expect(res.headers.get('Content-Type')).toBe('text/html; charset=utf-8');
       const csp = res.headers.get('Content-Security-Policy') ?? '';
       expect(csp).toContain("default-src 'none'");
+      // only the page's own script runs: a fresh nonce per response, on its one script element
+      const nonce = /script-src 'nonce-([\w-]+)'/.exec(csp)?.[1];
+      expect(nonce).toBeDefined();
+      expect(csp).not.toContain("script-src 'unsafe-inline'");
       expect(csp).toContain("connect-src 'self'");
       expect(csp).toContain("frame-ancestors 'none'");
       const html = await res.text();
       expect(html).toContain('<title>rushgate ops</title>');
+      expect(html.match(/<script[^>]*>/g)).toEqual([`<script nonce="${nonce}">`]);
       // offline: nothing fetched from anywhere but this origin
       expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
     }
@@ -118,6 +123,39 @@ describe('GET /admin/ops and the sale tally', () => {
     await tally.flush();
     expect(await redis.hgetall(`rg:{s:${ghost}}:tally`)).toEqual({});
     expect(await redis.hgetall(`rg:{s:${ghost}}:sale`)).toEqual({});
+  });
+
+  it('leaves anonymous and malformed requests out, so made-up ids cannot crowd real sales out', async () => {
+    const saleId = await createSale(app);
+    await Promise.all(Array.from({ length: 1100 }, (_, i) => call(app, 'POST', `/v1/sales/fake-${i}/orders`, { body: {} })));
+    await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: { quantity: 0 } }); // 400
+    await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} });
+    expect(tally.dropped).toBe(0);
+    await tally.flush();
+    expect((await opsSale(saleId)).tally).toEqual({ order: { admitted: 1 } });
+  });
+
+  it('counts load shedding (503 overloaded, answered before routing) against its sale', async () => {
+    const t = new SaleTally(redis);
+    const shedding = await testApp({ tally: t, maxInFlight: 0 });
+    const saleId = await createSale(app);
+    const order = await placeOrder(app, saleId, (await buyer()).jwt);
+    const b = await buyer();
+    expectProblem(await call(shedding.app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }), 503, 'overloaded');
+    expectProblem(await pay(shedding.app, order.orderId, b.jwt, order.paymentToken), 503, 'overloaded');
+    await t.stop();
+    expect((await opsSale(saleId)).tally).toMatchObject({ order: { overloaded: 1 }, payment: { overloaded: 1 } });
+  });
+
+  it('writes, when stopped, what was counted during the flush in progress', async () => {
+    const saleId = await createSale(app);
+    const t = new SaleTally(redis);
+    t.count(saleId, 'order:admitted', 1);
+    const first = t.flush();
+    t.count(saleId, 'order:admitted', 5);
+    await t.stop();
+    await first;
+    expect((await opsSale(saleId)).tally).toEqual({ order: { admitted: 6 } });
   });
 
   it('keeps counts it could not write and adds them on the next flush', async () => {

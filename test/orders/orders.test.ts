@@ -78,9 +78,10 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     // before the JWT is even read: the answer is the same for everyone, and public
     expectProblem(await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { body: {} }), 409, 'sold_out');
     expectProblem(await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: 'not.a.jwt', body: {} }), 409, 'sold_out');
-    // an open sale still wants a buyer first
+    // an open sale still wants a buyer first, and so does a malformed sale id
     const open = await createSale(counted.app, { stock: 5 });
     expectProblem(await call(counted.app, 'POST', `/v1/sales/${open}/orders`, { body: {} }), 401, 'unauthenticated');
+    expectProblem(await call(counted.app, 'POST', `/v1/sales/${'x'.repeat(65)}/orders`, { body: {} }), 401, 'unauthenticated');
   });
 
   it('answers 409 limit_exceeded past perUserLimit, counting held, paying and paid units', async () => {

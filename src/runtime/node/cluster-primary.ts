@@ -37,6 +37,8 @@ interface Child {
   worker: Worker;
   peer: IpcPeer;
   bornMs: number;
+  /** Serving HTTP (and so answering IPC calls). */
+  listening: boolean;
 }
 
 /** Why startup failed: a child that exited before every child was listening. */
@@ -88,8 +90,10 @@ export class GatewayCluster {
 
   #fork(): Worker {
     const worker = cluster.fork(this.options.env);
-    const child: Child = { worker, peer: new IpcPeer(workerWire(worker), { handlers: this.#handlers, timeoutMs: CHILD_METRICS_TIMEOUT_MS }), bornMs: Date.now() };
+    const child: Child = { worker, peer: new IpcPeer(workerWire(worker), { handlers: this.#handlers, timeoutMs: CHILD_METRICS_TIMEOUT_MS }), bornMs: Date.now(), listening: false };
     this.#children.set(worker.id, child);
+    // a child answers metrics calls once it serves: one still starting is not asked (nor waited for)
+    worker.once('listening', () => (child.listening = true));
     worker.once('exit', (code, signal) => this.#exited(child, code, signal));
     return worker;
   }
@@ -121,7 +125,7 @@ export class GatewayCluster {
    * children only; the primary's payment worker records outcomes here, so its series are added.
    */
   async #clusterMetrics(): Promise<string> {
-    const children = [...this.#children.values()].filter((c) => c.worker.isConnected());
+    const children = [...this.#children.values()].filter((c) => c.listening && c.worker.isConnected());
     const perProcess = await Promise.all([
       this.options.registry.getMetricsAsJSON(),
       ...children.map((c) =>
