@@ -36,7 +36,9 @@ function childrenOf(pid: number): { pid: number; command: string }[] {
       return { pid: Number(p), command: command ?? '' };
     });
 }
-const gatewayPids = () => childrenOf(primary.pid!).filter((c) => c.command !== 'redis-server').map((c) => c.pid).sort();
+// the gateways are node; besides them and redis-server, tsx (which runs the entry file here) may
+// have its esbuild service running
+const gatewayPids = () => childrenOf(primary.pid!).filter((c) => c.command === 'node').map((c) => c.pid).sort();
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
