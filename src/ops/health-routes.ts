@@ -16,7 +16,7 @@ export function metricsRoutes({ metrics, redis, sales }: { metrics: Metrics; red
     const { contentType, body } = await metrics.render(async () => {
       const ids = (await redis.smembers(keys.sales)).slice(0, METRIC_SALES);
       const snapshots = await Promise.all(ids.map((id) => sales.read(id)));
-      return snapshots.filter((s) => s !== null).map((s) => ({ saleId: s.sale.saleId, ...counters(s.sale), queueDepth: s.laneDepths }));
+      return snapshots.filter((s) => s !== null).map((s) => ({ saleId: s.sale.saleId, ...counters(s.sale), queueDepth: s.laneDepths, queueServed: s.laneServed }));
     });
     return c.body(body, 200, { 'Content-Type': contentType });
   });

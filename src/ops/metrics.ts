@@ -10,6 +10,8 @@ export interface SaleGauge {
   held: number;
   sold: number;
   queueDepth: Record<string, number>;
+  /** Per lane, the position served so far. */
+  queueServed: Record<string, number>;
 }
 
 /**

@@ -40,7 +40,7 @@ export function opsRoutes({ redis, sales }: { redis: RedisPort; sales: SaleStore
       const read = await Promise.all(
         ids.map(async (saleId) => {
           const [snapshot, tally] = await Promise.all([sales.read(saleId), redis.hgetall(keys.tally(saleId))]);
-          return snapshot && { ...adminSaleView(snapshot), lanes: snapshot.laneDepths, tally: tallyView(tally), nowMs: snapshot.nowMs };
+          return snapshot && { ...adminSaleView(snapshot), lanes: snapshot.laneDepths, served: snapshot.laneServed, tally: tallyView(tally), nowMs: snapshot.nowMs };
         }),
       );
       const shown = read.filter((s) => s !== null).sort((a, b) => (b.opensAt ?? '').localeCompare(a.opensAt ?? '') || a.saleId.localeCompare(b.saleId));

@@ -4,7 +4,7 @@ import type { RedisPort } from '../redis/port.js';
 import { hashReply, runScript } from '../redis/run-script.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
-import { laneDepths, parseSale, queueDepth, type SaleSnapshot } from './sale.js';
+import { laneDepths, laneServed, parseSale, queueDepth, type SaleSnapshot } from './sale.js';
 
 /** Fields of a PUT /admin/sales body, times already in epoch ms. */
 export interface SaleFields {
@@ -26,6 +26,7 @@ function snapshot(saleId: string, reply: unknown[], at: number): SaleSnapshot {
     nowMs: Number(reply[at + 1]),
     queueDepth: queueDepth(hashReply(reply[at + 2])),
     laneDepths: laneDepths(hashReply(reply[at + 2])),
+    laneServed: laneServed(hashReply(reply[at + 2])),
   };
 }
 

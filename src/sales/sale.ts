@@ -22,6 +22,8 @@ export interface SaleSnapshot {
   readonly nowMs: number;
   readonly queueDepth: number;
   readonly laneDepths: Record<string, number>;
+  /** Per lane, the position served so far (its served sequence number). */
+  readonly laneServed: Record<string, number>;
 }
 
 /** Parses the sale hash (all values are strings in Redis). */
@@ -50,6 +52,17 @@ export function laneDepths(lanes: Record<string, string>): Record<string, number
     depths[lane] = (depths[lane] ?? 0) + (counter === 'enq' ? Number(value) : -Number(value));
   }
   return depths;
+}
+
+/** Per lane, how many payments have been taken from it so far: the position being served. */
+export function laneServed(lanes: Record<string, string>): Record<string, number> {
+  const served: Record<string, number> = {};
+  for (const [field, value] of Object.entries(lanes)) {
+    const [lane, counter] = field.split(':') as [string, string];
+    served[lane] ??= 0;
+    if (counter === 'srv') served[lane] = Number(value);
+  }
+  return served;
 }
 
 /** Queue depth over every lane. */

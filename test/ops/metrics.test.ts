@@ -47,12 +47,15 @@ describe('GET /metrics', () => {
     await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, { amount: 100, currency: 'CNY', reference: 'r' });
     const order = await placeOrder(app, saleId, b.jwt);
     const payment = await pay(app, order.orderId, b.jwt, order.paymentToken);
-    expect(value(await scrape(), `rushgate_queue_depth{sale="${saleId}",lane="standard"}`)).toBe(1);
+    let text = await scrape();
+    expect(value(text, `rushgate_queue_depth{sale="${saleId}",lane="standard"}`)).toBe(1);
+    expect(value(text, `rushgate_queue_served{sale="${saleId}",lane="standard"}`)).toBe(0);
     const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), metrics });
     while ((await worker.runOnce()) > 0);
     expect((await call(app, 'GET', `/v1/payments/${payment.body.paymentId}`, { token: b.jwt })).body.status).toBe('succeeded');
-    const text = await scrape();
+    text = await scrape();
     expect(value(text, `rushgate_queue_depth{sale="${saleId}",lane="standard"}`)).toBe(0);
+    expect(value(text, `rushgate_queue_served{sale="${saleId}",lane="standard"}`)).toBe(1);
     expect(value(text, 'rushgate_payment_outcomes_total{outcome="succeeded"}')).toBeGreaterThanOrEqual(1);
     expect(value(text, 'rushgate_ledger_handoff_seconds_count')).toBeGreaterThanOrEqual(1);
   });

@@ -114,7 +114,7 @@ describe('GET /admin/ops and the sale tally', () => {
     await worker.stop();
     await tally.flush();
     view = await opsSale(saleId);
-    expect(view).toMatchObject({ held: 1, sold: 1, lanes: { standard: 0 }, tally: { outcome: { succeeded: 1 } } });
+    expect(view).toMatchObject({ held: 1, sold: 1, lanes: { standard: 0 }, served: { standard: 1 }, tally: { outcome: { succeeded: 1 } } });
   });
 
   it('drops counts for sales that do not exist, so made-up ids leave nothing in Redis', async () => {

@@ -85,6 +85,7 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     expect(await field('stock').textContent()).toBe('30');
     expect(await field('status').textContent()).toBe('sold out');
     expect(await card.locator('[data-lane="standard"]').textContent()).toBe('0');
+    expect(await card.locator('[data-served="standard"]').textContent()).toBe('20');
     // the chart draws a line per decision that happened, admissions and refusals
     for (const series of ['order:admitted', 'order:sold_out', 'payment:admitted']) {
       await expect.poll(() => card.locator(`path[data-series="${series}"]`).count()).toBe(1);

@@ -55,6 +55,7 @@ export function promMetrics(options: { cluster?: ClusterScrape } = {}): PromMetr
   });
   const stock = new Gauge({ name: 'rushgate_sale_units', help: 'Units of each sale by state', labelNames: ['sale', 'state'], registers: [scraped] });
   const depth = new Gauge({ name: 'rushgate_queue_depth', help: 'Payments waiting per sale and lane', labelNames: ['sale', 'lane'], registers: [scraped] });
+  const position = new Gauge({ name: 'rushgate_queue_served', help: 'Position served so far per sale and lane (payments taken from it)', labelNames: ['sale', 'lane'], registers: [scraped] });
   // in a cluster, which process served how much (a replaced process's series goes with it)
   const served = options.cluster
     ? new Counter({ name: 'rushgate_cluster_requests_total', help: 'HTTP requests answered, by serving process', labelNames: ['pid'], registers: [registry] }).labels(String(process.pid))
@@ -75,9 +76,11 @@ export function promMetrics(options: { cluster?: ClusterScrape } = {}): PromMetr
     async render(sales: () => Promise<SaleGauge[]>) {
       stock.reset();
       depth.reset();
+      position.reset();
       for (const s of await sales()) {
         for (const state of ['available', 'held', 'sold'] as const) stock.set({ sale: s.saleId, state }, s[state]);
         for (const [lane, n] of Object.entries(s.queueDepth)) depth.set({ sale: s.saleId, lane }, n);
+        for (const [lane, n] of Object.entries(s.queueServed)) position.set({ sale: s.saleId, lane }, n);
       }
       const own = options.cluster ? await options.cluster.allProcesses() : await registry.metrics();
       return { contentType: registry.contentType, body: `${own}\n${await scraped.metrics()}` };
