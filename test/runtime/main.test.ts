@@ -80,6 +80,33 @@ describe('npm start (node runtime)', () => {
     expect(spawnSync('ls', [join(dataDir, 'redis')], { encoding: 'utf8' }).stdout).toContain('appendonlydir');
   });
 
+  it('stops its embedded redis-server when signalled during startup', async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'rushgate-early-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+      cwd: root, env: { PATH: process.env.PATH ?? '', PORT: String(port), RUSHGATE_DATA_DIR: dir, RUSHGATE_LOG_LEVEL: 'warn' },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const redisChild = () =>
+      spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(child.pid)], { encoding: 'utf8' }).stdout
+        .split('\n').map((l) => l.trim().split(/\s+/)).find(([, comm]) => comm === 'redis-server')?.[0];
+    let redisPid: string | undefined;
+    for (let i = 0; i < 400 && !redisPid; i++) {
+      redisPid = redisChild();
+      if (!redisPid) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(redisPid).toBeDefined();
+    // the ledger is still opening: no banner yet
+    expect(out).not.toContain('try:');
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(spawnSync('kill', ['-0', redisPid!]).status, 'the embedded redis-server outlived the gateway').not.toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('stops with one clear line on an invalid setting', () => {
     const res = run({ PORT: 'eighty', RUSHGATE_DATA_DIR: dataDir });
     expect(res.status).toBe(1);

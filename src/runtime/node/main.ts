@@ -155,9 +155,23 @@ async function main(): Promise<void> {
   const processes = processCount(config);
 
   let embedded: EmbeddedRedis | undefined;
+  let embeddedStarting: Promise<EmbeddedRedis> | undefined;
+  // a signal while starting (a slow ledger, children still starting) must not orphan the
+  // embedded redis-server or the children: stop them and exit; the full shutdown takes over once
+  // the gateway serves
+  const duringStartup = (signal: NodeJS.Signals) =>
+    void (async () => {
+      log.info({ signal }, 'stopped during startup');
+      for (const child of Object.values(cluster.workers ?? {})) child?.process.kill('SIGTERM');
+      await (embedded ?? (await embeddedStarting?.catch(() => undefined)))?.stop();
+      process.exit(0);
+    })();
+  process.once('SIGINT', duringStartup);
+  process.once('SIGTERM', duringStartup);
   if (config.REDIS_URL === undefined) {
     try {
-      embedded = await startEmbeddedRedis({ dir: embeddedRedisDir(dataDir) });
+      embeddedStarting = startEmbeddedRedis({ dir: embeddedRedisDir(dataDir) });
+      embedded = await embeddedStarting;
     } catch (err) {
       fail(err instanceof RedisServerMissing ? err.message : `cannot start redis-server: ${(err as Error).message}`);
     }
@@ -228,6 +242,8 @@ async function main(): Promise<void> {
     await embedded?.stop();
     process.exit(0);
   };
+  process.off('SIGINT', duringStartup);
+  process.off('SIGTERM', duringStartup);
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 }
