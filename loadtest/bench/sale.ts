@@ -23,7 +23,7 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Ledger } from '../../src/ledger/ledger.js';
+import { creditTransfer, fundingAccount, Ledger, walletAccount } from '../../src/ledger/ledger.js';
 import type { SqlPort } from '../../src/ledger/sql-port.js';
 import { pgliteSql, postgresSql } from '../../src/runtime/node/sql.js';
 
@@ -286,26 +286,26 @@ function mintJwts(dir: string): string {
 
 /**
  * Credits every buyer's wallet in the ledger's database: the rows Ledger.credit writes (the
- * wallet account, a `credit:<user>|<reference>` transfer from funding:CNY, both balances), in
- * transactions of 20,000 wallets. Money stays balanced: funding goes negative by the total.
+ * wallet account, a credit transfer from the funding account, both balances; ids from the
+ * ledger's own helpers), in transactions of 20,000 wallets. Money stays balanced: funding goes
+ * negative by the total.
  */
 async function fundInLedger(sql: SqlPort, amount: number): Promise<void> {
   await (await Ledger.open(sql)).ping(); // applies the migrations
-  const funding = `funding:${CURRENCY}`;
+  const funding = fundingAccount(CURRENCY);
   await sql.query(`insert into ledger_accounts (id, kind, owner, currency) values ($1, 'funding', $2, $2) on conflict (id) do nothing`, [funding, CURRENCY]);
   for (let lo = 0; lo < BUYERS; lo += 20_000) {
     const users = Array.from({ length: Math.min(20_000, BUYERS - lo) }, (_, k) => buyerId(lo + k));
     await sql.transaction(async (tx) => {
       await tx.query(
         `insert into ledger_accounts (id, kind, owner, currency, balance)
-         select 'wallet:' || u || ':' || $2, 'wallet', u, $2, $3::bigint from unnest($1::text[]) as u`,
-        [users, CURRENCY, amount],
+         select w, 'wallet', u, $3, $4::bigint from unnest($1::text[], $2::text[]) as x(u, w)`,
+        [users, users.map((u) => walletAccount(u, CURRENCY)), CURRENCY, amount],
       );
       await tx.query(
         `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency)
-         select 'credit:' || u || '|sale-replay', 'credit', $2, 'wallet:' || u || ':' || $3, $4::bigint, $3
-         from unnest($1::text[]) as u`,
-        [users, funding, CURRENCY, amount],
+         select t, 'credit', $3, w, $4::bigint, $5 from unnest($1::text[], $2::text[]) as x(t, w)`,
+        [users.map((u) => creditTransfer(u, 'sale-replay')), users.map((u) => walletAccount(u, CURRENCY)), funding, amount, CURRENCY],
       );
       await tx.query(`update ledger_accounts set balance = balance - $2::bigint where id = $1`, [funding, amount * users.length]);
     });

@@ -43,10 +43,13 @@ export type LedgerView = Pick<Ledger, 'credit' | 'balances' | 'ping'>;
 const RETRYABLE = new Set(['23505', '40001', '40P01']);
 const MAX_ATTEMPTS = 5;
 
-const walletAccount = (userId: string, currency: string) => `wallet:${userId}:${currency}`;
+export const walletAccount = (userId: string, currency: string) => `wallet:${userId}:${currency}`;
 const merchantAccount = (saleId: string, currency: string) => `merchant:${saleId}:${currency}`;
 const channelAccount = (channel: string, currency: string) => `channel:${channel}:${currency}`;
-const fundingAccount = (currency: string) => `funding:${currency}`;
+export const fundingAccount = (currency: string) => `funding:${currency}`;
+
+/** A credit's transfer id; a userId never holds '|', so two users' references cannot meet in one id. */
+export const creditTransfer = (userId: string, reference: string) => `credit:${userId}|${reference}`;
 const refundId = (paymentId: string) => `${paymentId}:refund`;
 
 /**
@@ -92,8 +95,7 @@ export class Ledger {
          on conflict (id) do nothing`,
         [wallet, c.userId, funding, c.currency],
       );
-      // a userId never holds '|': two users' references cannot meet in one id
-      const id = `credit:${c.userId}|${c.reference}`;
+      const id = creditTransfer(c.userId, c.reference);
       const inserted = await tx.query(
         `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency)
          values ($1, 'credit', $2, $3, $4, $5) on conflict (id) do nothing returning id`,
