@@ -27,6 +27,7 @@ import { PaymentTokens } from './payments/payment-token.js';
 import { paymentsRoutes } from './payments/payments-routes.js';
 import { RedisUnavailableError, type RedisPort } from './redis/port.js';
 import { SaleGate } from './sales/sale-gate.js';
+import { saleStatus } from './sales/sale.js';
 import { SaleStore } from './sales/sale-store.js';
 import { adminSalesRoutes, publicSalesRoutes } from './sales/sales-routes.js';
 import { adminWalletsRoutes, walletRoutes } from './wallets/wallets-routes.js';
@@ -67,7 +68,12 @@ type AppEnv = { Variables: RequestIdVariables };
 export function createApp(deps: AppDeps) {
   const { redis, log } = deps;
   const sales = new SaleStore(redis);
-  const gate = new SaleGate(deps.saleCacheMs ?? 1000);
+  // a sale remembered sold out or closed is checked again in the background about once a second
+  const gate = new SaleGate(deps.saleCacheMs ?? 1000, Date.now, async (saleId) => {
+    const snapshot = await sales.read(saleId);
+    const status = snapshot && saleStatus(snapshot.sale, snapshot.nowMs);
+    return status === 'sold_out' || status === 'closed' ? status : null;
+  });
   const tokens = new PaymentTokens((deps.crypto?.hmacSha256 ?? webHmacSha256)(deps.tokenSecret));
   const auth = buyerAuth({ verifyJwt: (deps.crypto?.jwtVerifier ?? webJwtVerifier)(deps.jwtSecret) });
 

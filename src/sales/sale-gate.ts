@@ -2,26 +2,46 @@ import { problem, ProblemError } from '../http/problem.js';
 
 type Known = 'sold_out' | 'closed';
 
+/** Asks Redis whether a sale is (still) sold out or closed. */
+export type SaleCheck = (saleId: string) => Promise<Known | null>;
+
 /**
  * Fast refusal: sales this instance has just seen sold out or closed are refused from memory,
- * without a Redis round trip, for at most `freshMs` after Redis said so; the next request after
- * that asks Redis again (stock can come back when holds expire or orders are cancelled).
+ * without a Redis round trip. What Redis said is trusted for `freshMs`; with a `check`, the gate
+ * asks Redis again in the background once per `freshMs` (from 80% of it on, so the answer is
+ * back before the memory is stale) and keeps refusing meanwhile. Stock that comes back (an
+ * expired hold, a cancellation) is seen within about `freshMs`. The flood after a sell-out then
+ * costs one read per second per instance instead of a round trip per buyer whenever the memory
+ * runs out, and a buyer refused by a limit cannot keep the gate from learning. Without a check,
+ * or when the check has not answered by twice `freshMs`, the next request asks Redis itself.
  */
 export class SaleGate {
-  readonly #known = new Map<string, { state: Known; untilMs: number }>();
+  readonly #known = new Map<string, { state: Known; sinceMs: number; checking: boolean }>();
 
   constructor(
     private readonly freshMs = 1000,
     private readonly now: () => number = Date.now,
+    private readonly check?: SaleCheck,
   ) {}
 
   /** The refusal to answer from memory, or null when Redis must be asked. */
   refusal(saleId: string): ProblemError | null {
     const entry = this.#known.get(saleId);
     if (entry === undefined) return null;
-    if (this.now() >= entry.untilMs) {
+    const ageMs = this.now() - entry.sinceMs;
+    if (ageMs >= (this.check ? 2 : 1) * this.freshMs) {
       this.#known.delete(saleId);
       return null;
+    }
+    if (this.check && !entry.checking && ageMs >= 0.8 * this.freshMs) {
+      entry.checking = true;
+      this.check(saleId).then(
+        (state) => this.remember(saleId, state),
+        () => {
+          // Redis could not say: the entry runs out, and the next request asks for itself
+          entry.checking = false;
+        },
+      );
     }
     return entry.state === 'sold_out' ? soldOut(0) : saleClosed();
   }
@@ -36,7 +56,7 @@ export class SaleGate {
   /** Remember what Redis just said about the sale (or forget it when it is neither). */
   remember(saleId: string, state: Known | null): void {
     if (state === null) this.#known.delete(saleId);
-    else this.#known.set(saleId, { state, untilMs: this.now() + this.freshMs });
+    else this.#known.set(saleId, { state, sinceMs: this.now(), checking: false });
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PaymentStore } from '../../src/payments/payment-store.js';
+import { scripts } from '../../src/redis/scripts.generated.js';
 import { admin, buyer, buyerJwt, call, unique, createSale, expectProblem, pay, placeOrder, saleCounters, testApp } from '../helpers.js';
 
 const { app, redis } = await testApp();
@@ -82,6 +83,37 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     const open = await createSale(counted.app, { stock: 5 });
     expectProblem(await call(counted.app, 'POST', `/v1/sales/${open}/orders`, { body: {} }), 401, 'unauthenticated');
     expectProblem(await call(counted.app, 'POST', `/v1/sales/${'x'.repeat(65)}/orders`, { body: {} }), 401, 'unauthenticated');
+  });
+
+  it('keeps refusing a sold-out sale from memory, checking Redis about once a window, and sees stock come back', async () => {
+    const calls = new Map<string, number>();
+    const counted = await testApp({
+      redis: { ...redis, evalsha: (sha, ...rest) => (calls.set(sha, (calls.get(sha) ?? 0) + 1), redis.evalsha(sha, ...rest)) },
+      saleCacheMs: 200,
+    });
+    const saleId = await createSale(counted.app, { stock: 1 });
+    const holder = await buyer();
+    const held = await placeOrder(counted.app, saleId, holder.jwt);
+    const orders = () => calls.get(scripts.createOrder.sha) ?? 0;
+    const reads = () => calls.get(scripts.readSale.sha) ?? 0;
+    const [ordersBefore, readsBefore] = [orders(), reads()];
+    // 1.2 s of refusals (six windows): none asks the order script, a few background reads do
+    const started = Date.now();
+    while (Date.now() - started < 1200) {
+      expectProblem(await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }), 409, 'sold_out');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(orders() - ordersBefore).toBe(0);
+    expect(reads() - readsBefore).toBeGreaterThanOrEqual(3);
+    expect(reads() - readsBefore).toBeLessThanOrEqual(8);
+    // a cancellation gives the unit back: within about a window, it is sold again
+    expect((await call(counted.app, 'DELETE', `/v1/orders/${held.orderId}`, { token: holder.jwt })).status).toBe(200);
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 201; i++) {
+      status = (await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} })).status;
+      if (status !== 201) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(status).toBe(201);
   });
 
   it('answers 409 limit_exceeded past perUserLimit, counting held, paying and paid units', async () => {
