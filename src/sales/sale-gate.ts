@@ -35,11 +35,19 @@ export class SaleGate {
     }
     if (this.check && !entry.checking && ageMs >= 0.8 * this.freshMs) {
       entry.checking = true;
+      const askedMs = this.now();
       this.check(saleId).then(
-        (state) => this.remember(saleId, state),
+        (state) => {
+          // newer news (an order, an admin change, a refusal) came meanwhile: it wins
+          if (this.#known.get(saleId) !== entry) return;
+          if (state === null) this.#known.delete(saleId);
+          // dated from the question, not the answer: a slow answer is not trusted for longer
+          else this.#known.set(saleId, { state, sinceMs: askedMs, checking: false });
+        },
         () => {
-          // Redis could not say: the entry runs out, and the next request asks for itself
-          entry.checking = false;
+          // Redis could not say: no second check (a failing Redis answers at once, and every
+          // refusal would ask again); the entry runs out at twice the window and the next
+          // request asks Redis itself
         },
       );
     }

@@ -89,7 +89,8 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     const calls = new Map<string, number>();
     const counted = await testApp({
       redis: { ...redis, evalsha: (sha, ...rest) => (calls.set(sha, (calls.get(sha) ?? 0) + 1), redis.evalsha(sha, ...rest)) },
-      saleCacheMs: 200,
+      // wide enough that a stalled, busy test machine does not outlast twice the window
+      saleCacheMs: 500,
     });
     const saleId = await createSale(counted.app, { stock: 1 });
     const holder = await buyer();
@@ -97,19 +98,19 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     const orders = () => calls.get(scripts.createOrder.sha) ?? 0;
     const reads = () => calls.get(scripts.readSale.sha) ?? 0;
     const [ordersBefore, readsBefore] = [orders(), reads()];
-    // 1.2 s of refusals (six windows): none asks the order script, a few background reads do
+    // 1.5 s of refusals (three windows): none asks the order script, a few background reads do
     const started = Date.now();
-    while (Date.now() - started < 1200) {
+    while (Date.now() - started < 1500) {
       expectProblem(await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }), 409, 'sold_out');
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(orders() - ordersBefore).toBe(0);
-    expect(reads() - readsBefore).toBeGreaterThanOrEqual(3);
-    expect(reads() - readsBefore).toBeLessThanOrEqual(8);
+    expect(reads() - readsBefore).toBeGreaterThanOrEqual(1);
+    expect(reads() - readsBefore).toBeLessThanOrEqual(6);
     // a cancellation gives the unit back: within about a window, it is sold again
     expect((await call(counted.app, 'DELETE', `/v1/orders/${held.orderId}`, { token: holder.jwt })).status).toBe(200);
     let status = 0;
-    for (let i = 0; i < 100 && status !== 201; i++) {
+    for (let i = 0; i < 300 && status !== 201; i++) {
       status = (await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} })).status;
       if (status !== 201) await new Promise((r) => setTimeout(r, 10));
     }

@@ -159,15 +159,19 @@ async function main(): Promise<void> {
   // a signal while starting (a slow ledger, children still starting) must not orphan the
   // embedded redis-server or the children: stop them and exit; the full shutdown takes over once
   // the gateway serves
+  let stoppingEarly = false;
   const duringStartup = (signal: NodeJS.Signals) =>
     void (async () => {
+      // a second signal must not fall back to Node's default (which would orphan redis-server)
+      if (stoppingEarly) return;
+      stoppingEarly = true;
       log.info({ signal }, 'stopped during startup');
       for (const child of Object.values(cluster.workers ?? {})) child?.process.kill('SIGTERM');
       await (embedded ?? (await embeddedStarting?.catch(() => undefined)))?.stop();
       process.exit(0);
     })();
-  process.once('SIGINT', duringStartup);
-  process.once('SIGTERM', duringStartup);
+  process.on('SIGINT', duringStartup);
+  process.on('SIGTERM', duringStartup);
   if (config.REDIS_URL === undefined) {
     try {
       embeddedStarting = startEmbeddedRedis({ dir: embeddedRedisDir(dataDir) });
@@ -215,6 +219,8 @@ async function main(): Promise<void> {
       gateway = await serveGateway(config, { redis, log, ledger, metrics, secrets, channels });
     }
   } catch (err) {
+    // stopped by a signal meanwhile (children killed, say): that handler exits
+    if (stoppingEarly) return;
     await worker?.stop();
     await outcomes?.stop();
     await sweeper.stop();
@@ -242,6 +248,7 @@ async function main(): Promise<void> {
     await embedded?.stop();
     process.exit(0);
   };
+  if (stoppingEarly) return;
   process.off('SIGINT', duringStartup);
   process.off('SIGTERM', duringStartup);
   process.once('SIGINT', () => void shutdown('SIGINT'));
