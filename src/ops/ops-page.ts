@@ -232,8 +232,9 @@ async function apply(dryRun) {
   }
   try {
     const installed = await api("/admin/limits", { method: "PUT", body: JSON.stringify({ policies: dryRun ? asDryRun(policies) : policies }) });
-    message("applied as v" + installed.version + (dryRun ? " (dry-run)" : ""));
+    // the panel shows what is installed before it says so
     await loadLimits();
+    message("applied as v" + installed.version + (dryRun ? " (dry-run)" : ""));
   } catch (err) {
     message(err.message, true);
   }
@@ -241,8 +242,8 @@ async function apply(dryRun) {
 async function rollback(version) {
   try {
     const installed = await api("/admin/limits/rollback", { method: "POST", body: JSON.stringify({ version }) });
-    message("rolled back to v" + version + ", now v" + installed.version);
     await loadLimits();
+    message("rolled back to v" + version + ", now v" + installed.version);
   } catch (err) {
     message(err.message, true);
   }

@@ -88,42 +88,42 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     expect(await card.locator('[data-served="standard"]').textContent()).toBe('20');
     // the chart draws a line per decision that happened, admissions and refusals
     for (const series of ['order:admitted', 'order:sold_out', 'payment:admitted']) {
-      await expect.poll(() => card.locator(`path[data-series="${series}"]`).count()).toBe(1);
+      await expect.poll(() => card.locator(`path[data-series="${series}"]`).count(), { timeout: 10_000 }).toBe(1);
     }
     const opsSale = (await admin(app, 'GET', '/admin/ops')).body.sales.find((s: { saleId: string }) => s.saleId === saleId);
     expect(opsSale.tally.order).toEqual({ admitted: 30, sold_out: 15 });
 
     // limits: edit and apply
     const policies = page.locator('#policies');
-    await expect.poll(async () => (await policies.inputValue()).length).toBeGreaterThan(0);
+    await expect.poll(async () => (await policies.inputValue()).length, { timeout: 10_000 }).toBeGreaterThan(0);
     // a version of ops' own to come back to (version 0, the defaults, has no history entry)
     expect((await admin(app, 'PUT', '/admin/limits', { policies: PERMISSIVE_POLICIES })).status).toBe(200);
     await page.click('#reload');
     const before = (await admin(app, 'GET', '/admin/limits')).body;
-    await expect.poll(() => page.locator('#limits-version').textContent()).toBe(`v${before.version}`);
+    await expect.poll(() => page.locator('#limits-version').textContent(), { timeout: 10_000 }).toBe(`v${before.version}`);
     const edited = structuredClone(before.policies);
     edited.orders.perUser.limit = 777_777;
     await policies.fill(JSON.stringify(edited, null, 2));
     await page.click('#apply');
-    await expect.poll(() => page.locator('#limits-message').textContent()).toBe(`applied as v${before.version + 1}`);
+    await expect.poll(() => page.locator('#limits-message').textContent(), { timeout: 10_000 }).toBe(`applied as v${before.version + 1}`);
     expect((await admin(app, 'GET', '/admin/limits')).body.policies.orders.perUser).toMatchObject({ limit: 777_777, dryRun: false });
 
     // a bad edit is refused by the gateway, shown, and changes nothing
     await policies.fill('{"orders": {"perUser": {"limit": -1, "windowSeconds": 10}}}');
     await page.click('#apply');
-    await expect.poll(() => page.locator('#limits-message.error').count()).toBe(1);
+    await expect.poll(() => page.locator('#limits-message.error').count(), { timeout: 10_000 }).toBe(1);
     expect((await admin(app, 'GET', '/admin/limits')).body.version).toBe(before.version + 1);
 
     // dry-run: the same policies, counted but not enforced
     await page.click('#reload');
-    await expect.poll(async () => JSON.parse(await policies.inputValue()).orders.perUser.limit).toBe(777_777);
+    await expect.poll(async () => JSON.parse(await policies.inputValue()).orders.perUser.limit, { timeout: 10_000 }).toBe(777_777);
     await page.click('#dry-run');
-    await expect.poll(() => page.locator('#limits-message').textContent()).toBe(`applied as v${before.version + 2} (dry-run)`);
+    await expect.poll(() => page.locator('#limits-message').textContent(), { timeout: 10_000 }).toBe(`applied as v${before.version + 2} (dry-run)`);
     expect((await admin(app, 'GET', '/admin/limits')).body.policies.orders.perUser).toMatchObject({ limit: 777_777, dryRun: true });
 
     // rollback to the version before the edits, from the history table
     await page.locator(`#history tr[data-version="${before.version}"] button`).click();
-    await expect.poll(() => page.locator('#limits-message').textContent()).toBe(`rolled back to v${before.version}, now v${before.version + 3}`);
+    await expect.poll(() => page.locator('#limits-message').textContent(), { timeout: 10_000 }).toBe(`rolled back to v${before.version}, now v${before.version + 3}`);
     const after = (await admin(app, 'GET', '/admin/limits')).body;
     expect(after).toMatchObject({ version: before.version + 3, policies: before.policies });
     expect(await page.locator('#history tr').count()).toBeGreaterThanOrEqual(4);
