@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
 import { problem } from '../http/problem.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
 import { available, type Sale } from '../sales/sale.js';
 import type { SaleStore } from '../sales/sale-store.js';
@@ -11,12 +10,10 @@ import type { Metrics } from './metrics.js';
 const METRIC_SALES = 200;
 
 /** Prometheus metrics; sale gauges are read from Redis when scraped. */
-export function metricsRoutes({ metrics, redis, sales }: { metrics: Metrics; redis: RedisPort; sales: SaleStore }) {
+export function metricsRoutes({ metrics, sales }: { metrics: Metrics; sales: SaleStore }) {
   return new Hono().get('/metrics', async (c) => {
     const { contentType, body } = await metrics.render(async () => {
-      const ids = (await redis.smembers(keys.sales)).slice(0, METRIC_SALES);
-      const snapshots = await Promise.all(ids.map((id) => sales.read(id)));
-      return snapshots.filter((s) => s !== null).map((s) => ({ saleId: s.sale.saleId, ...counters(s.sale), queueDepth: s.laneDepths, queueServed: s.laneServed }));
+      return (await sales.readMany(METRIC_SALES)).map((s) => ({ saleId: s.sale.saleId, ...counters(s.sale), queueDepth: s.laneDepths, queueServed: s.laneServed }));
     });
     return c.body(body, 200, { 'Content-Type': contentType });
   });

@@ -36,14 +36,13 @@ export function opsRoutes({ redis, sales }: { redis: RedisPort; sales: SaleStore
       return c.body(OPS_PAGE.replace('<script>', `<script nonce="${nonce}">`), 200, pageHeaders(nonce));
     })
     .get('/admin/ops', async (c) => {
-      const ids = (await redis.smembers(keys.sales)).slice(0, OPS_SALES);
       const read = await Promise.all(
-        ids.map(async (saleId) => {
-          const [snapshot, tally] = await Promise.all([sales.read(saleId), redis.hgetall(keys.tally(saleId))]);
-          return snapshot && { ...adminSaleView(snapshot), lanes: snapshot.laneDepths, served: snapshot.laneServed, tally: tallyView(tally), nowMs: snapshot.nowMs };
+        (await sales.readMany(OPS_SALES)).map(async (snapshot) => {
+          const tally = await redis.hgetall(keys.tally(snapshot.sale.saleId));
+          return { ...adminSaleView(snapshot), lanes: snapshot.laneDepths, served: snapshot.laneServed, tally: tallyView(tally), nowMs: snapshot.nowMs };
         }),
       );
-      const shown = read.filter((s) => s !== null).sort((a, b) => (b.opensAt ?? '').localeCompare(a.opensAt ?? '') || a.saleId.localeCompare(b.saleId));
+      const shown = read.sort((a, b) => (b.opensAt ?? '').localeCompare(a.opensAt ?? '') || a.saleId.localeCompare(b.saleId));
       c.header('Cache-Control', 'no-store');
       return c.json({ sales: shown });
     });

@@ -4,7 +4,7 @@ import type { RedisPort } from '../redis/port.js';
 import { hashReply, runScript } from '../redis/run-script.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
-import { laneDepths, laneServed, parseSale, queueDepth, type SaleSnapshot } from './sale.js';
+import { laneDepths, laneServed, parseSale, type SaleSnapshot } from './sale.js';
 
 /** Fields of a PUT /admin/sales body, times already in epoch ms. */
 export interface SaleFields {
@@ -21,12 +21,14 @@ export interface SaleFields {
 export const SALE_DEFAULTS = { perUserLimit: 2, holdSeconds: 900 } as const;
 
 function snapshot(saleId: string, reply: unknown[], at: number): SaleSnapshot {
+  const lanes = hashReply(reply[at + 2]);
+  const depths = laneDepths(lanes);
   return {
     sale: parseSale(saleId, hashReply(reply[at])),
     nowMs: Number(reply[at + 1]),
-    queueDepth: queueDepth(hashReply(reply[at + 2])),
-    laneDepths: laneDepths(hashReply(reply[at + 2])),
-    laneServed: laneServed(hashReply(reply[at + 2])),
+    queueDepth: Object.values(depths).reduce((a, b) => a + b, 0),
+    laneDepths: depths,
+    laneServed: laneServed(lanes),
   };
 }
 
@@ -52,5 +54,12 @@ export class SaleStore {
   async read(saleId: string): Promise<(SaleSnapshot & { admissionDryRunRefusals: number }) | null> {
     const reply = await runScript(this.redis, scripts.readSale, [keys.sale(saleId), keys.lanes(saleId), keys.admission(saleId)], []);
     return reply[0] === ScriptCode.OK ? { ...snapshot(saleId, reply, 1), admissionDryRunRefusals: Number(reply[4]) } : null;
+  }
+
+  /** Up to `limit` sales (any of them when there are more), each read in one snapshot. */
+  async readMany(limit: number): Promise<SaleSnapshot[]> {
+    const ids = (await this.redis.smembers(keys.sales)).slice(0, limit);
+    const read = await Promise.all(ids.map((id) => this.read(id)));
+    return read.filter((s) => s !== null);
   }
 }

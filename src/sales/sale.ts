@@ -65,8 +65,6 @@ export function laneServed(lanes: Record<string, string>): Record<string, number
   return served;
 }
 
-/** Queue depth over every lane. */
-export const queueDepth = (lanes: Record<string, string>): number => Object.values(laneDepths(lanes)).reduce((a, b) => a + b, 0);
 
 export const available = (sale: Sale): number => sale.stock - sale.held - sale.sold;
 
