@@ -11,7 +11,7 @@ import { LedgerUnavailableError } from './ledger/sql-port.js';
 import { LimitsStore } from './limits/limits-store.js';
 import { admission, adminLimitsRoutes } from './limits/limits-routes.js';
 import { normalizeAddress } from './limits/address.js';
-import { RateLimiter } from './limits/rate-limiter.js';
+import { SaleWindows } from './limits/sale-windows.js';
 import { staticLimits, type LimitsView, type LimitsWatcher } from './limits/limits-watcher.js';
 import type { Logger } from './logger.js';
 import { healthRoutes, metricsRoutes } from './ops/health-routes.js';
@@ -98,8 +98,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', opsRoutes({ redis, sales }));
   const limits: LimitsView = deps.limits ?? staticLimits;
   app.route('/admin', adminLimitsRoutes({ store: deps.limits?.store ?? new LimitsStore(redis), refresh: () => deps.limits?.refresh() ?? Promise.resolve() }));
-  const limiter = new RateLimiter(redis, limits);
-  const admit = { limits, limiter, clientAddress: (c: Context) => normalizeAddress(deps.clientAddress?.(c)) ?? undefined };
+  const admit = { limits, windows: new SaleWindows(limits), clientAddress: (c: Context) => normalizeAddress(deps.clientAddress?.(c)) ?? undefined };
   app.route('/v1/channels', notificationsRoutes({ channels: deps.channels ?? new Map(), redis }));
   if (deps.ledger) {
     app.route('/admin/wallets', adminWalletsRoutes({ ledger: deps.ledger }));

@@ -1,11 +1,11 @@
 import { Hono, type Context } from 'hono';
 import { normalizeAddress } from './address.js';
-import type { LimitedAction, RateLimiter } from './rate-limiter.js';
+import type { LimitedAction, SaleWindows, WindowArgs, WindowRefused } from './sale-windows.js';
 import { z } from 'zod';
 import type { BuyerEnv } from '../http/auth.js';
 import { readJson } from '../http/body.js';
 import { ID_PATTERN } from '../http/ids.js';
-import { problem } from '../http/problem.js';
+import { problem, type ProblemError } from '../http/problem.js';
 import type { BlockKind, LimitsStore } from './limits-store.js';
 import type { LimitsView } from './limits-watcher.js';
 import { PoliciesSchema } from './policies.js';
@@ -56,7 +56,10 @@ export interface LimitsDeps {
 export function adminLimitsRoutes({ store, refresh }: LimitsDeps) {
   const view = async (p: { version: number; policies: unknown }) => ({ version: p.version, policies: p.policies });
   return new Hono()
-    .get('/limits', async (c) => c.json({ ...(await view(await store.current())), dryRunRefusals: await store.dryRunRefusals() }))
+    .get('/limits', async (c) => {
+      const current = await store.current();
+      return c.json({ ...(await view(current)), dryRunRefusals: await store.dryRunRefusals(current.version) });
+    })
     .put('/limits', async (c) => {
       const { policies } = await readJson(c, PutLimits);
       const installed = await store.put(policies);
@@ -74,25 +77,40 @@ export function adminLimitsRoutes({ store, refresh }: LimitsDeps) {
     .route('/blocklist', blockRoutes('user', 'userId', userIdParam, { store, refresh }));
 }
 
-/** Admission of an order or payment for the request's buyer; throws its refusal. */
-export type Admission = (c: Context<BuyerEnv>) => Promise<void>;
+/** Admission of an order or payment for the request's buyer, around the sale's own script. */
+export interface Admission {
+  /**
+   * 403 `blocked` for a buyer or address on the blocklist, and, for a request that cannot be a
+   * replay, the 429 of a window this buyer or address is known to be over (both from memory).
+   * Returns the windows for the script to count.
+   */
+  admit(c: Context<BuyerEnv>, saleId: string, options: { mayBeReplay: boolean }): WindowArgs;
+  /** The 429 for a window the script found exceeded (remembered until it resets). */
+  refusal(c: Context<BuyerEnv>, saleId: string, refused: WindowRefused): ProblemError;
+}
 
 /**
- * 403 `blocked` for a buyer on the blocklist (from memory), then the per-buyer and per-address
- * windows (429 `rate_limited`). Routes call it once the request is known to be well-formed, so
- * a forged token never costs a limiter round trip.
+ * Routes call `admit` once the request is known to be well-formed, so a forged token never
+ * costs a window; the windows themselves are counted by the order or payment script, after it
+ * has answered any replay.
  */
 export function admission(
   action: LimitedAction,
-  deps: { limits: LimitsView; limiter: RateLimiter; clientAddress: (c: Context) => string | undefined },
+  deps: { limits: LimitsView; windows: SaleWindows; clientAddress: (c: Context) => string | undefined },
 ): Admission {
-  return async (c) => {
-    const { userId } = c.get('buyer');
-    const address = deps.clientAddress(c);
-    const until = deps.limits.blockedUntil(userId) ?? (address === undefined ? undefined : deps.limits.addressBlockedUntil(address));
-    if (until !== undefined) {
-      throw problem('blocked', `blocked until ${new Date(until).toISOString()}`, { extra: { until: new Date(until).toISOString() } });
-    }
-    await deps.limiter.admit(action, userId, address);
+  return {
+    admit(c, saleId, { mayBeReplay }) {
+      const { userId } = c.get('buyer');
+      const address = deps.clientAddress(c);
+      const until = deps.limits.blockedUntil(userId) ?? (address === undefined ? undefined : deps.limits.addressBlockedUntil(address));
+      if (until !== undefined) {
+        throw problem('blocked', `blocked until ${new Date(until).toISOString()}`, { extra: { until: new Date(until).toISOString() } });
+      }
+      if (!mayBeReplay) deps.windows.refuseFromMemory(action, saleId, userId, address);
+      return deps.windows.argsFor(action, saleId, userId, address);
+    },
+    refusal(c, saleId, refused) {
+      return deps.windows.refusal(action, saleId, refused, c.get('buyer').userId, deps.clientAddress(c));
+    },
   };
 }

@@ -46,7 +46,7 @@ export class LimitsStore {
     const reply = await runScript(
       this.redis,
       scripts.putLimits,
-      [keys.limits, keys.limitsHistory, keys.limitsDryRun],
+      [keys.limits, keys.limitsHistory],
       [JSON.stringify(policies), JSON.stringify(policyChanges(before.policies, policies)), HISTORY_KEPT, String(before.version)],
     );
     if (reply[0] === ScriptCode.VERSION_CONFLICT) {
@@ -55,10 +55,20 @@ export class LimitsStore {
     return { version: Number(reply[1]), policies, updatedAt: new Date(Number(reply[2])).toISOString() };
   }
 
-  /** Would-be refusals counted by dry-run policies since the policies last changed. */
-  async dryRunRefusals(): Promise<Record<string, number>> {
-    const h = await this.redis.hgetall(keys.limitsDryRun);
-    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+  /**
+   * Would-be refusals of the buyer and address windows under dry-run policies of `version`,
+   * summed over every sale (each sale's scripts count them in its own slot).
+   */
+  async dryRunRefusals(version: number): Promise<Record<string, number>> {
+    const prefix = `dry:v${version}:`;
+    const saleIds = await this.redis.smembers(keys.sales);
+    const counts: Record<string, number> = {};
+    for (const h of await Promise.all(saleIds.map((id) => this.redis.hgetall(keys.admission(id))))) {
+      for (const [field, n] of Object.entries(h)) {
+        if (field.startsWith(prefix)) counts[field.slice(prefix.length)] = (counts[field.slice(prefix.length)] ?? 0) + Number(n);
+      }
+    }
+    return counts;
   }
 
   /** The last versions, newest first. */

@@ -1,5 +1,5 @@
 import { scriptProblem } from '../http/script-problems.js';
-import { rateLimited } from '../limits/rate-limiter.js';
+import { WindowRefused, type RefusedScope, type WindowArgs } from '../limits/sale-windows.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
 import { hashReply, runScript } from '../redis/run-script.js';
@@ -18,6 +18,8 @@ export interface NewOrder {
   idempotencyKey?: string;
   /** The sale's admission rate (orders.perSale), when set. */
   admission?: { perSecond: number; dryRun: boolean };
+  /** The buyer's and the address's windows, counted by the script unless it is a replay. */
+  windows: WindowArgs;
 }
 
 /** An order as created (or as first created, when replayed). */
@@ -43,9 +45,9 @@ export interface OrderRecord {
 export class OrderStore {
   constructor(private readonly redis: RedisPort) {}
 
-  /** Holds stock for a new order; throws the API's problem when refused. */
+  /** Holds stock for a new order; throws the API's problem, or WindowRefused, when refused. */
   async create(order: NewOrder): Promise<CreatedOrder> {
-    const { saleId, orderId, userId, quantity, nonce, idempotencyKey, admission } = order;
+    const { saleId, orderId, userId, quantity, nonce, idempotencyKey, admission, windows } = order;
     const reply = await runScript(
       this.redis,
       scripts.createOrder,
@@ -58,16 +60,16 @@ export class OrderStore {
           ? keys.noIdempotency(saleId)
           : keys.idempotency(saleId, userId, idempotencyKey),
         keys.admission(saleId),
+        ...windows.keys,
       ],
       // the body's only field is quantity, so it is the whole fingerprint
       [
         orderId, userId, quantity, nonce, idempotencyKey === undefined ? '' : `q=${quantity}`, IDEMPOTENCY_TTL_MS,
         admission ? admission.perSecond : '', admission?.dryRun ? '1' : '0',
+        ...windows.args,
       ],
     );
-    if (reply[0] === ScriptCode.RATE_LIMITED) {
-      throw rateLimited('orders.perSale', admission!.perSecond, 1, Number(reply[1]) / 1000, Math.random);
-    }
+    if (reply[0] === ScriptCode.RATE_LIMITED) throw new WindowRefused(reply[1] as RefusedScope, Number(reply[2]));
     if (reply[0] === ScriptCode.OK) {
       const [, amount, currency, expiresAtMs, availableAfter] = reply;
       return {

@@ -7,6 +7,7 @@ import { problem } from '../http/problem.js';
 import type { PaymentTokens } from '../payments/payment-token.js';
 import type { SaleGate } from '../sales/sale-gate.js';
 import type { Admission } from '../limits/limits-routes.js';
+import { WindowRefused } from '../limits/sale-windows.js';
 import type { LimitsView } from '../limits/limits-watcher.js';
 import type { InFlight } from './in-flight.js';
 import { orderView, type OrderStore } from './order-store.js';
@@ -24,7 +25,7 @@ export interface OrdersDeps {
   tokens: PaymentTokens;
   inFlight: InFlight;
   auth: MiddlewareHandler<BuyerEnv>;
-  /** Checks before an order is admitted (blocklist, rate limits). */
+  /** The blocklist and the buyer's windows around the order script. */
   admission: Admission;
   /** The per-sale admission rate comes from here. */
   limits: LimitsView;
@@ -53,7 +54,8 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
       if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
         throw problem('invalid_request', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
       }
-      await admission(c);
+      // without an Idempotency-Key the request cannot be a replay, so a known refusal stands
+      const windows = admission.admit(c, saleId, { mayBeReplay: idempotencyKey !== undefined });
       const release = idempotencyKey === undefined ? null : inFlight.claim(`${saleId}\n${userId}`, idempotencyKey);
       try {
         const order = await orders.create({
@@ -64,6 +66,7 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
           nonce: tokens.newNonce(),
           ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
           ...(limits.policies.orders.perSale ? { admission: limits.policies.orders.perSale } : {}),
+          windows,
         });
         if (order.availableAfter === 0) gate.remember(saleId, 'sold_out');
         if (order.replayed) c.header('Idempotent-Replayed', 'true');
@@ -82,6 +85,7 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
           201,
         );
       } catch (err) {
+        if (err instanceof WindowRefused) throw admission.refusal(c, saleId, err);
         gate.learnFrom(saleId, err);
         throw err;
       } finally {

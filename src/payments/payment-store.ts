@@ -1,4 +1,5 @@
 import { scriptProblem } from '../http/script-problems.js';
+import { WindowRefused, type RefusedScope, type WindowArgs } from '../limits/sale-windows.js';
 import { keys, type Lane } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
 import { hashReply, runScript } from '../redis/run-script.js';
@@ -13,6 +14,8 @@ export interface NewPayment {
   method: string;
   lane: Lane;
   paymentId: string;
+  /** The buyer's and the address's windows, counted by the script unless it is a replay. */
+  windows: WindowArgs;
 }
 
 /** A payment as accepted into its lane (or as first accepted, when replayed). */
@@ -31,7 +34,7 @@ export type PaymentOutcome = 'succeeded' | 'refunded' | 'failed';
 export class PaymentStore {
   constructor(private readonly redis: RedisPort) {}
 
-  /** Consumes the token and queues the payment; throws the API's problem when refused. */
+  /** Consumes the token and queues the payment; throws the API's problem, or WindowRefused. */
   async accept(p: NewPayment): Promise<AcceptedPayment> {
     const reply = await runScript(
       this.redis,
@@ -42,9 +45,12 @@ export class PaymentStore {
         keys.payment(p.saleId, p.paymentId),
         keys.lanes(p.saleId),
         keys.lane(p.saleId, p.lane),
+        keys.admission(p.saleId),
+        ...p.windows.keys,
       ],
-      [p.orderId, p.userId, p.nonce, p.method, p.lane, p.paymentId],
+      [p.orderId, p.userId, p.nonce, p.method, p.lane, p.paymentId, ...p.windows.args],
     );
+    if (reply[0] === ScriptCode.RATE_LIMITED) throw new WindowRefused(reply[1] as RefusedScope, Number(reply[2]));
     if (reply[0] !== ScriptCode.OK && reply[0] !== ScriptCode.REPLAYED) throw scriptProblem(reply);
     const [code, paymentId, position, amount, currency, lane] = reply;
     return {

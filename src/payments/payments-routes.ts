@@ -5,6 +5,7 @@ import { readJson } from '../http/body.js';
 import { mintId, saleOfIdParam } from '../http/ids.js';
 import { problem } from '../http/problem.js';
 import type { Admission } from '../limits/limits-routes.js';
+import { WindowRefused } from '../limits/sale-windows.js';
 import type { PaymentStore } from './payment-store.js';
 import type { PaymentTokens } from './payment-token.js';
 
@@ -19,7 +20,7 @@ export interface PaymentsDeps {
   /** `wallet` and the configured payment channels. */
   methods: ReadonlySet<string>;
   auth: MiddlewareHandler<BuyerEnv>;
-  /** Checks before a payment is admitted (blocklist, rate limits). */
+  /** The blocklist and the buyer's windows around the payment script. */
   admission: Admission;
 }
 
@@ -40,16 +41,13 @@ export function paymentsRoutes({ payments, tokens, methods, auth, admission }: P
       if (nonce === null) {
         throw problem('token_invalid', 'the payment token is not valid for this order and buyer');
       }
-      await admission(c);
-      const payment = await payments.accept({
-        saleId,
-        orderId,
-        userId,
-        nonce,
-        method,
-        lane,
-        paymentId: mintId('pay', saleId),
-      });
+      // any payment may be a replay of its token, which the script answers before any window
+      const windows = admission.admit(c, saleId, { mayBeReplay: true });
+      const payment = await payments
+        .accept({ saleId, orderId, userId, nonce, method, lane, paymentId: mintId('pay', saleId), windows })
+        .catch((err: unknown) => {
+          throw err instanceof WindowRefused ? admission.refusal(c, saleId, err) : err;
+        });
       if (payment.replayed) c.header('Idempotent-Replayed', 'true');
       c.header('Location', `/v1/payments/${payment.paymentId}`);
       return c.json(

@@ -10,8 +10,6 @@ export const keys = {
   /** Rate-limit policies: the current version and its history (one slot: {limits}). */
   limits: 'rg:{limits}:current',
   limitsHistory: 'rg:{limits}:history',
-  /** Would-be refusals counted by dry-run policies since the policies last changed. */
-  limitsDryRun: 'rg:{limits}:dryrun',
   /** Blocked buyers: userId -> blocked until (ms); reasons beside. */
   blocklist: 'rg:{block}:users',
   blockReasons: 'rg:{block}:reasons',
@@ -27,6 +25,12 @@ export const keys = {
   payment: (saleId: string, paymentId: string) => `${saleTag(saleId)}:p:${paymentId}`,
   lanes: (saleId: string) => `${saleTag(saleId)}:lanes`,
   admission: (saleId: string) => `${saleTag(saleId)}:admission`,
+  /**
+   * A buyer's or an address's fixed window guarding one sale (`policy` e.g. orders.perUser),
+   * keyed by the window's length and never by its limit, so a changed limit keeps the counts.
+   */
+  window: (saleId: string, policy: string, windowSeconds: number, identifier: string) =>
+    `${saleTag(saleId)}:rl:${policy}:w${windowSeconds}:${identifier}`,
   /** Decisions by reason and payment outcomes, summed over every instance (the ops view). */
   tally: (saleId: string) => `${saleTag(saleId)}:tally`,
   /** Payments whose channel outcome is not known yet, by next check time (ms). */

@@ -1,7 +1,8 @@
 /**
  * Bundles lua/*.lua into src/redis/scripts.generated.ts (source + SHA1), so every runtime loads
- * the scripts the same way, with no file system. Run: npm run gen:lua. A test fails when the
- * generated module is out of date.
+ * the scripts the same way, with no file system. A line `-- @include <name>` is replaced by
+ * lua/includes/<name>.lua (logic two scripts share lives once, as in BullMQ's includes/).
+ * Run: npm run gen:lua. A test fails when the generated module is out of date.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,11 +11,23 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 
+const INCLUDE = /^-- @include ([a-zA-Z]+)$/gm;
+
+/** A script's source with its includes resolved (each include may be used once per script). */
+function resolveIncludes(source: string, luaDir: string, file: string): string {
+  const seen = new Set<string>();
+  return source.replace(INCLUDE, (_line, name: string) => {
+    if (seen.has(name)) throw new Error(`lua/${file}: includes ${name} twice`);
+    seen.add(name);
+    return readFileSync(join(luaDir, 'includes', `${name}.lua`), 'utf8').trimEnd();
+  });
+}
+
 /** The generated module's text for the scripts in lua/. */
 export function renderScriptsModule(luaDir = join(root, 'lua')): string {
   const files = readdirSync(luaDir).filter((f) => f.endsWith('.lua')).sort();
   const entries = files.map((file) => {
-    const source = readFileSync(join(luaDir, file), 'utf8');
+    const source = resolveIncludes(readFileSync(join(luaDir, file), 'utf8'), luaDir, file);
     const match = /^([a-z][A-Za-z]+)(?:-(\d+))?\.lua$/.exec(file);
     if (!match) throw new Error(`lua/${file}: name it verbNoun-N.lua (N = number of KEYS)`);
     const name = match[1]!;

@@ -10,17 +10,27 @@
   KEYS[3] new payment hash  rg:{s:<saleId>}:p:<paymentId>
   KEYS[4] lane counters     rg:{s:<saleId>}:lanes  (<lane>:enq and <lane>:srv sequence numbers)
   KEYS[5] lane stream       rg:{s:<saleId>}:lane:<lane>
+  KEYS[6] admission         rg:{s:<saleId>}:admission  (dry:v<version>:payments.<scope> counts)
+  KEYS[7] buyer's window    rg:{s:<saleId>}:rl:payments.perUser:w<seconds>:<userId>
+  KEYS[8] address's window  rg:{s:<saleId>}:rl:payments.perAddress:w<seconds>:<address>
 
   ARGV[1] orderId  ARGV[2] userId  ARGV[3] token nonce  ARGV[4] method  ARGV[5] lane
-  ARGV[6] paymentId
+  ARGV[6] paymentId  ARGV[7] dry-run field prefix (dry:v<policies version>:payments)
+  ARGV[8..10] buyer's window: limit ('' = none), window ms, '1' for a dry run
+  ARGV[11..13] address's window: the same
+
+  A replay is answered before any window is counted and counts against none: a click storm
+  gets the buyer's one payment, never a 429.
 
   Returns
     { 0 OK, paymentId, position, amount, currency, lane }
     { 1 REPLAYED, paymentId, position, amount, currency, lane }   (the original answer)
     { 15 IDEMPOTENCY_KEY_REUSED }  same token, another method
     { 21 TOKEN_INVALID }  { 22 PAYMENT_PENDING, paymentId }  { 23 ORDER_PAID }  { 24 ORDER_CLOSED }
+    { 26 RATE_LIMITED, scope ('perUser' | 'perAddress'), ms until it resets }
 ]]
 local rcall = redis.call
+-- @include windows
 local orderKey, holdsKey, paymentKey, lanesKey, laneKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local orderId, userId, nonce, method, lane, paymentId =
   ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -35,12 +45,15 @@ if ptok == nonce then
   if pmethod ~= method then return { 15 } end
   return { 1, pid, tonumber(ppos), tonumber(amount), currency, plane }
 end
-if status == 'paid' then return { 23 } end
-if status == 'paying' then return { 22, pid } end
-if status ~= 'held' then return { 24 } end
 
 local time = rcall('TIME')
 local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local refusedScope, resetMs = countWindows({ KEYS[7], KEYS[8] }, ARGV, 8, nowMs, KEYS[6], ARGV[7])
+if refusedScope then return { 26, refusedScope, resetMs } end
+
+if status == 'paid' then return { 23 } end
+if status == 'paying' then return { 22, pid } end
+if status ~= 'held' then return { 24 } end
 if nowMs >= expiresAt then return { 24 } end
 if tok ~= nonce then return { 21 } end
 

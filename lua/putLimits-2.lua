@@ -3,11 +3,13 @@
 
   KEYS[1] current policies  rg:{limits}:current  (hash: version, policies, updatedAt)
   KEYS[2] history           rg:{limits}:history  (list, newest first, at most ARGV[3] entries)
-  KEYS[3] dry-run counts    rg:{limits}:dryrun   (cleared: counts belong to the policies counted)
   ARGV[1] policies JSON (validated by the caller)
   ARGV[2] what changed, JSON (for the history)
   ARGV[3] history length kept
   ARGV[4] expected current version ('' = any): a stale writer is refused
+
+  Dry-run counts are kept per version in each sale's admission hash, so a new version starts at
+  zero without touching every sale.
 
   Returns { 0 OK, version, updatedAtMs }  { 25 VERSION_CONFLICT, current version }
 ]]
@@ -22,5 +24,4 @@ local version = current + 1
 rcall('HSET', currentKey, 'version', version, 'policies', policies, 'updatedAt', nowMs)
 rcall('LPUSH', historyKey, cjson.encode({ version = version, at = nowMs, policies = cjson.decode(policies), changes = cjson.decode(changes) }))
 rcall('LTRIM', historyKey, 0, keep - 1)
-rcall('DEL', KEYS[3])
 return { 0, version, nowMs }

@@ -10,22 +10,33 @@
   KEYS[3] hold deadlines       rg:{s:<saleId>}:holds   (zset orderId -> expiresAt ms)
   KEYS[4] the new order hash   rg:{s:<saleId>}:o:<orderId>
   KEYS[5] idempotency record   rg:{s:<saleId>}:idem:<userId>|<key>  (untouched when ARGV[5] == '')
-  KEYS[6] admission counter    rg:{s:<saleId>}:admission  (hash: second, count, dryRunRefusals)
+  KEYS[6] admission counter    rg:{s:<saleId>}:admission  (hash: second, count, dryRunRefusals,
+                               dry:v<version>:orders.<scope> for dry-run buyer and address windows)
+  KEYS[7] buyer's window       rg:{s:<saleId>}:rl:orders.perUser:w<seconds>:<userId>
+  KEYS[8] address's window     rg:{s:<saleId>}:rl:orders.perAddress:w<seconds>:<address>
 
   ARGV[1] orderId   ARGV[2] userId   ARGV[3] quantity   ARGV[4] token nonce
   ARGV[5] request fingerprint ('' = no Idempotency-Key)   ARGV[6] idempotency TTL ms
   ARGV[7] admissions allowed per second for this sale ('' = no limit)
   ARGV[8] '1' when that limit is a dry run (count would-be refusals, refuse nobody)
+  ARGV[9] dry-run field prefix (dry:v<policies version>:orders)
+  ARGV[10..12] buyer's window: limit ('' = none), window ms, '1' for a dry run
+  ARGV[13..15] address's window: the same
+
+  A replay (Idempotency-Key, or a resend of this very call) is answered before any window is
+  counted, and counts against none. The windows count only calls for a sale that exists.
 
   Returns
     { 0 OK, amount, currency, expiresAtMs, availableAfter, nonce }
     { 1 REPLAYED, orderId, quantity, amount, currency, expiresAtMs, nonce }
     { 10 SALE_NOT_FOUND }  { 11 SALE_NOT_OPEN, opensAtMs, nowMs }  { 12 SALE_CLOSED }
     { 13 SOLD_OUT, available }  { 14 LIMIT_EXCEEDED, units, perUserLimit }
-    { 15 IDEMPOTENCY_KEY_REUSED }  { 26 RATE_LIMITED, ms until the next second }
+    { 15 IDEMPOTENCY_KEY_REUSED }
+    { 26 RATE_LIMITED, scope ('perSale' | 'perUser' | 'perAddress'), ms until it resets }
 ]]
 local rcall = redis.call
 local saleKey, usersKey, holdsKey, orderKey, idemKey, admissionKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+-- @include windows
 local orderId, userId, quantity, nonce = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local fingerprint, idemTtlMs = ARGV[5], ARGV[6]
 local perSecond, admissionDryRun = tonumber(ARGV[7]), ARGV[8] == '1'
@@ -61,6 +72,9 @@ local opensAt, closesAt = tonumber(sale[8]), tonumber(sale[9])
 local time = rcall('TIME')
 local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
+local refusedScope, resetMs = countWindows({ KEYS[7], KEYS[8] }, ARGV, 10, nowMs, admissionKey, ARGV[9])
+if refusedScope then return { 26, refusedScope, resetMs } end
+
 if closesAt and nowMs >= closesAt then return { 12 } end
 if nowMs < opensAt then return { 11, opensAt, nowMs } end
 
@@ -72,7 +86,7 @@ if perSecond then
   if tonumber(a[1]) == second then count = tonumber(a[2]) + 1 end
   rcall('HSET', admissionKey, 'second', second, 'count', count)
   if count > perSecond then
-    if not admissionDryRun then return { 26, 1000 - nowMs % 1000 } end
+    if not admissionDryRun then return { 26, 'perSale', 1000 - nowMs % 1000 } end
     rcall('HINCRBY', admissionKey, 'dryRunRefusals', 1)
   end
 end

@@ -1,0 +1,156 @@
+import { keys } from '../redis/keys.js';
+import type { LimitsView } from './limits-watcher.js';
+import { problem, type ProblemError } from '../http/problem.js';
+
+export type LimitedAction = 'orders' | 'payments';
+export type WindowScope = 'perUser' | 'perAddress';
+/** perSale is the sale's own admission rate, counted by the order script. */
+export type RefusedScope = WindowScope | 'perSale';
+
+interface Window {
+  limit: number;
+  windowSeconds: number;
+  dryRun: boolean;
+}
+
+/** What the order and payment scripts need to count a request against its windows. */
+export interface WindowArgs {
+  /** The buyer's and the address's window keys, in the sale's slot. */
+  keys: [string, string];
+  /** The dry-run field prefix, then limit ('' = none), window ms, dry run, for each window. */
+  args: (string | number)[];
+}
+
+/** A script refused the request: which window, and how long until it resets. */
+export class WindowRefused extends Error {
+  constructor(
+    readonly scope: RefusedScope,
+    readonly resetMs: number,
+  ) {
+    super(`rate limited (${scope})`);
+  }
+}
+
+const unused = ['', 0, '0'] as const;
+
+/**
+ * A 429 `rate_limited` naming the policy that refused, with the IETF draft RateLimit-Policy /
+ * RateLimit headers and a Retry-After spread over a few seconds, so refused buyers do not all
+ * come back at the same instant.
+ */
+export function rateLimited(policy: string, quota: number, windowSeconds: number, resetInSeconds: number, random: () => number): ProblemError {
+  // spread over 0-2 s at least, up to the window (at most 5 s)
+  const jitter = Math.floor(random() * Math.max(3, Math.min(windowSeconds, 5) + 1));
+  return problem('rate_limited', `over the "${policy}" limit of ${quota} per ${windowSeconds} s`, {
+    retryAfterSeconds: Math.max(1, Math.ceil(resetInSeconds)) + jitter,
+    extra: { policy },
+    headers: {
+      'RateLimit-Policy': `"${policy}";q=${quota};w=${windowSeconds}`,
+      RateLimit: `"${policy}";r=0;t=${Math.max(0, Math.ceil(resetInSeconds))}`,
+    },
+  });
+}
+
+/**
+ * The per-buyer and per-address windows of orders and payments, counted by the sale's own
+ * script (one round trip, on Redis time; DESIGN.md). A replay is answered by the script before
+ * any window counts, so a click storm never meets a 429. Here: the scripts' arguments, the 429
+ * with its RateLimit headers, and a memory of refusals, so a buyer known to be over its window
+ * is refused without a round trip until the window resets.
+ */
+export class SaleWindows {
+  /** `sale\npolicy:w<seconds>\nidentifier` -> refused until (ms, this instance's clock). */
+  readonly #refused = new Map<string, number>();
+  /** Limits seen per policy: a raised limit forgets the refusals made under the old one. */
+  readonly #limits = new Map<string, number>();
+  #calls = 0;
+
+  constructor(
+    private readonly limits: LimitsView,
+    private readonly random: () => number = Math.random,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The windows in force for this request, as script keys and arguments. */
+  argsFor(action: LimitedAction, saleId: string, userId: string, address: string | undefined): WindowArgs {
+    const policies = this.limits.policies[action];
+    const byAddress = address === undefined ? undefined : policies.perAddress;
+    const userKey = keys.window(saleId, `${action}.perUser`, policies.perUser.windowSeconds, userId);
+    const addressKey = byAddress
+      ? keys.window(saleId, `${action}.perAddress`, byAddress.windowSeconds, address!)
+      : keys.window(saleId, `${action}.perAddress`, 0, '-');
+    return {
+      keys: [userKey, addressKey],
+      args: [
+        `dry:v${this.limits.version}:${action}`,
+        ...windowArgs(policies.perUser),
+        ...(byAddress ? windowArgs(byAddress) : unused),
+      ],
+    };
+  }
+
+  /**
+   * Throws the remembered 429 when the buyer or its address is known to be over a window of this
+   * sale. Only for requests that cannot be replays: a replay is never refused by a window.
+   */
+  refuseFromMemory(action: LimitedAction, saleId: string, userId: string, address: string | undefined): void {
+    if (this.#refused.size === 0) return;
+    if (++this.#calls % 1000 === 0) this.#sweep();
+    const policies = this.limits.policies[action];
+    for (const [scope, policy, identifier] of [
+      ['perUser', policies.perUser, userId],
+      ['perAddress', policies.perAddress, address],
+    ] as const) {
+      if (!policy || policy.dryRun || identifier === undefined) continue;
+      this.#forgetIfRaised(action, scope, policy);
+      const until = this.#refused.get(memoryKey(saleId, action, scope, policy, identifier));
+      if (until !== undefined && until > this.now()) {
+        throw this.#problem(action, scope, policy.limit, policy.windowSeconds, until - this.now(), userId);
+      }
+    }
+  }
+
+  /** The 429 for a script's refusal; remembers it until the window resets. */
+  refusal(action: LimitedAction, saleId: string, refused: WindowRefused, userId: string, address: string | undefined): ProblemError {
+    const { scope, resetMs } = refused;
+    if (scope === 'perSale') {
+      const perSecond = this.limits.policies.orders.perSale?.perSecond ?? 0;
+      return rateLimited('orders.perSale', perSecond, 1, resetMs / 1000, this.random);
+    }
+    const policy = this.limits.policies[action][scope];
+    const identifier = scope === 'perUser' ? userId : address;
+    // the policy changed between the call and its answer: refuse without remembering
+    if (!policy || identifier === undefined) return rateLimited(`${action}.${scope}`, 0, 1, resetMs / 1000, this.random);
+    this.#forgetIfRaised(action, scope, policy);
+    this.#refused.set(memoryKey(saleId, action, scope, policy, identifier), this.now() + resetMs);
+    return this.#problem(action, scope, policy.limit, policy.windowSeconds, resetMs, userId);
+  }
+
+  #problem(action: LimitedAction, scope: WindowScope, limit: number, windowSeconds: number, resetMs: number, userId: string) {
+    // only a buyer's own refusals count towards blocking it: not its shared address's
+    if (scope === 'perUser') this.limits.noteRefusal(userId);
+    return rateLimited(`${action}.${scope}`, limit, windowSeconds, resetMs / 1000, this.random);
+  }
+
+  #forgetIfRaised(action: LimitedAction, scope: WindowScope, policy: Window): void {
+    const name = `${action}.${scope}:w${policy.windowSeconds}`;
+    const seen = this.#limits.get(name);
+    if (seen === policy.limit) return;
+    this.#limits.set(name, policy.limit);
+    if (seen !== undefined && policy.limit > seen) this.#refused.clear();
+  }
+
+  /** Forgets refusals whose window has ended (entries would otherwise stay until their owner returns). */
+  #sweep(): void {
+    const nowMs = this.now();
+    for (const [key, until] of this.#refused) if (until <= nowMs) this.#refused.delete(key);
+  }
+}
+
+function windowArgs(policy: Window): (string | number)[] {
+  return [policy.limit, policy.windowSeconds * 1000, policy.dryRun ? '1' : '0'];
+}
+
+function memoryKey(saleId: string, action: LimitedAction, scope: WindowScope, policy: Window, identifier: string): string {
+  return `${saleId}\n${action}.${scope}:w${policy.windowSeconds}\n${identifier}`;
+}
