@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { z } from 'zod';
-import { problem } from './problem.js';
+import { problem, ProblemError } from './problem.js';
 
 /** API.md: a body over 16 KiB is 413. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -52,10 +52,17 @@ async function readBoundedStream(body: ReadableStream<Uint8Array>): Promise<stri
 
 /** The raw body, bounded to MAX_BODY_BYTES (for signatures computed over the exact bytes). */
 export async function bodyText(c: Context): Promise<string> {
-  // a declared length was bounded by bodySizeLimit; anything else (chunked) is read bounded
-  if (c.req.header('Content-Length') !== undefined) return c.req.text();
-  const body = c.req.raw.body;
-  return body ? readBoundedStream(body) : '';
+  try {
+    // a declared length was bounded by bodyRules; anything else (chunked) is read bounded
+    if (c.req.header('Content-Length') !== undefined) return await c.req.text();
+    const body = c.req.raw.body;
+    return body ? await readBoundedStream(body) : '';
+  } catch (err) {
+    if (err instanceof ProblemError) throw err;
+    // the body stream only fails when the client hung up mid-body (a reset, a closed socket):
+    // the client's doing, answered (to nobody) as a 4xx, so it is neither a 5xx nor an error
+    throw problem('invalid_request', 'the request body ended before it was complete (the client closed the connection)');
+  }
 }
 
 /**

@@ -38,8 +38,6 @@ export class SaleStore {
 
   /** Creates the sale or updates the given fields; `created` tells which. */
   async put(saleId: string, fields: SaleFields): Promise<{ created: boolean } & SaleSnapshot> {
-    // listed before it exists, so the expiry sweep can never miss a sale that has holds
-    await this.redis.sadd(keys.sales, saleId);
     const reply = await runScript(
       this.redis,
       scripts.putSale,
@@ -47,6 +45,11 @@ export class SaleStore {
       [JSON.stringify({ name: saleId, ...SALE_DEFAULTS }), JSON.stringify(fields)],
     );
     if (reply[0] !== ScriptCode.OK) throw scriptProblem(reply);
+    // listed only once it exists, so a refused creation leaves nothing behind. Listed on every
+    // successful put: a put whose answer was lost (a crash between the two calls) is retried by
+    // its caller and lists the sale then; the index lives outside the sale's slot, so the
+    // script cannot add it itself on Redis Cluster
+    await this.redis.sadd(keys.sales, saleId);
     return { created: reply[1] === 1, ...snapshot(saleId, reply, 2) };
   }
 

@@ -1,0 +1,67 @@
+/**
+ * Refused input leaves nothing behind: a refused sale creation lists no sale and writes no key,
+ * and a client that hangs up mid-body is the client's doing (no 5xx counted, no error logged).
+ */
+import { connect } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import type { Logger } from '../../src/logger.js';
+import { promMetrics } from '../../src/runtime/node/metrics.js';
+import { admin, buyer, createSale, listen, parallel, testApp, testRedis, unique } from '../helpers.js';
+
+const raw = testRedis();
+
+describe('refused input', () => {
+  it('1,000 refused PUT /admin/sales/<new id> answer 400 and leave no sale listed and no key', async () => {
+    const { app } = await testApp();
+    const ids = Array.from({ length: 1000 }, () => unique('never'));
+    const results = await parallel(ids.length, 50, (i) => admin(app, 'PUT', `/admin/sales/${ids[i]}`, {}));
+    expect(new Set(results.map((r) => r.status))).toEqual(new Set([400]));
+    const listed = await raw.smismember('rg:sales', ...ids);
+    expect(listed.filter((x) => x === 1)).toHaveLength(0);
+    for (const id of ids.slice(0, 20)) expect(await raw.keys(`rg:{s:${id}}*`)).toEqual([]);
+    // a valid one is listed, and the same refused body on an existing sale changes nothing
+    const saleId = await createSale(app);
+    expect(await raw.sismember('rg:sales', saleId)).toBe(1);
+    expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock: 0 })).status).toBe(400);
+  });
+
+  it('a client that hangs up mid-body is counted as no 5xx and logged below error level', async () => {
+    const lines: { level: string; msg: string | undefined }[] = [];
+    const log: Logger = {
+      info: (_o, msg) => lines.push({ level: 'info', msg }),
+      warn: (_o, msg) => lines.push({ level: 'warn', msg }),
+      error: (_o, msg) => lines.push({ level: 'error', msg }),
+    };
+    const metrics = promMetrics();
+    const { app } = await testApp({ log, metrics });
+    const base = new URL(await listen(app));
+    const saleId = await createSale(app);
+    const b = await buyer();
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((done) => {
+        const socket = connect(Number(base.port), base.hostname, () => {
+          socket.write(
+            `POST /v1/sales/${saleId}/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${b.jwt}\r\n` +
+              'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"quantity":',
+          );
+          // let the server start reading the body, then reset the connection
+          setTimeout(() => socket.resetAndDestroy(), 50);
+        });
+        socket.on('close', () => done());
+        socket.on('error', () => {});
+      });
+    }
+    // the server notices the reset asynchronously: wait until all five requests were answered
+    const deadline = Date.now() + 5000;
+    const counted = async () => {
+      const text = await (await app.request('/metrics')).text();
+      return text.split('\n').filter((l) => l.startsWith('rushgate_http_request_duration_seconds_count{') && l.includes('/orders'));
+    };
+    while ((await counted()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    const series = await counted();
+    expect(series.length, series.join('\n')).toBeGreaterThan(0);
+    expect(series.filter((l) => /status="5\d\d"/.test(l)), series.join('\n')).toEqual([]);
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+});
