@@ -10,7 +10,17 @@ import type { BlockKind, LimitsStore } from './limits-store.js';
 import type { LimitsView } from './limits-watcher.js';
 import { PoliciesSchema } from './policies.js';
 
-const PutLimits = z.strictObject({ policies: PoliciesSchema });
+/** `{ "policies": … }`, as GET answers; a bare policies object is refused with a hint to wrap it. */
+const PutLimits = z
+  .unknown()
+  .transform((body, ctx) => {
+    if (body !== null && typeof body === 'object' && !('policies' in body) && ('orders' in body || 'payments' in body)) {
+      ctx.addIssue({ code: 'custom', message: 'wrap the policies as { "policies": { … } }, the shape GET /admin/limits returns' });
+      return z.NEVER;
+    }
+    return body;
+  })
+  .pipe(z.strictObject({ policies: PoliciesSchema }));
 const Rollback = z.strictObject({ version: z.number().int().min(1) });
 const Block = z.strictObject({
   ttlSeconds: z.number().int().min(1).max(30 * 86_400),

@@ -70,6 +70,14 @@ describe('/admin/limits', () => {
     expect((await admin(one.app, 'GET', '/admin/limits')).body).toEqual(before);
   });
 
+  it('refuses a bare policies object with 400 saying to wrap it, and changes nothing', async () => {
+    const before = (await admin(one.app, 'GET', '/admin/limits')).body;
+    const res = await admin(one.app, 'PUT', '/admin/limits', policies(3));
+    expectProblem(res, 400, 'invalid_request');
+    expect(res.body.detail).toMatch(/wrap the policies as \{ "policies": \{ … \} \}/);
+    expect((await admin(one.app, 'GET', '/admin/limits')).body).toEqual(before);
+  });
+
   it('is for ops only', async () => {
     expectProblem(await call(one.app, 'GET', '/admin/limits'), 401, 'unauthenticated');
     expectProblem(await call(one.app, 'PUT', '/admin/limits', { body: { policies: policies(1) }, token: (await buyer()).jwt }), 401, 'unauthenticated');
