@@ -1,9 +1,9 @@
 import { Hono, type Context } from 'hono';
-import { requestId, type RequestIdVariables } from 'hono/request-id';
 import { bodyRules } from './http/body.js';
 import { adminAuth, buyerAuth, webJwtVerifier, type JwtVerifier } from './http/auth.js';
 import { webHmacSha256, type HmacSha256 } from './http/hmac.js';
 import { problem, ProblemError } from './http/problem.js';
+import { requestIds, type RequestIdEnv } from './http/respond.js';
 import type { PaymentChannel } from './channels/channel.js';
 import { notificationsRoutes } from './channels/notifications-routes.js';
 import type { LedgerView } from './ledger/ledger.js';
@@ -62,7 +62,7 @@ export interface AppDeps {
   saleCacheMs?: number;
 }
 
-type AppEnv = { Variables: RequestIdVariables };
+type AppEnv = RequestIdEnv;
 
 /** The gateway: Web-standard, runtime-agnostic; the runtime adapters pass its dependencies in. */
 export function createApp(deps: AppDeps) {
@@ -80,14 +80,7 @@ export function createApp(deps: AppDeps) {
   const app = new Hono<AppEnv>();
   const metrics = deps.metrics ?? noMetrics;
   app.use(metricsMiddleware(metrics, deps.tally));
-  app.use(requestId({ limitLength: 128 }));
-  app.use(async function jsonCharset(c, next) {
-    await next();
-    // API.md names the charset; c.json() writes the bare media type
-    if (c.res.headers.get('Content-Type') === 'application/json') {
-      c.res.headers.set('Content-Type', 'application/json; charset=utf-8');
-    }
-  });
+  app.use(requestIds());
   app.use(bodyRules());
   app.use('/v1/*', shedLoad({ maxInFlight: deps.maxInFlight ?? 4096 }));
 
@@ -117,28 +110,22 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  app.notFound((c) => problem('not_found', `no route for ${c.req.method} ${c.req.path}`).toResponse(c.req.path, requestHeaders(c.get('requestId'))));
+  app.notFound((c) => problem('not_found', `no route for ${c.req.method} ${c.req.path}`).toResponse(c.req.path, c.get('requestId')));
   app.onError((err, c) => {
-    const headers = requestHeaders(c.get('requestId'));
-    if (err instanceof ProblemError) return err.toResponse(c.req.path, headers);
+    const id = c.get('requestId');
+    if (err instanceof ProblemError) return err.toResponse(c.req.path, id);
     if (err instanceof RedisUnavailableError || err instanceof LedgerUnavailableError) {
       log.warn({ err: err.message, requestId: c.get('requestId') }, 'store unavailable');
       // a timed-out command may still have been applied: a retry with the same ids (or
       // Idempotency-Key) is answered, not applied twice
       return problem('unavailable', 'the gateway could not reach its store; retry the same request later', {
         retryAfterSeconds: 1,
-      }).toResponse(c.req.path, headers);
+      }).toResponse(c.req.path, id);
     }
     log.error({ err, requestId: c.get('requestId'), path: c.req.path }, 'unhandled error');
     return problem('internal_error', 'something went wrong on our side; quote the request id', {
       extra: { requestId: c.get('requestId') },
-    }).toResponse(c.req.path, headers);
+    }).toResponse(c.req.path, id);
   });
   return app;
-}
-
-function requestHeaders(id: string | undefined): Headers {
-  const headers = new Headers();
-  if (id) headers.set('X-Request-Id', id);
-  return headers;
 }

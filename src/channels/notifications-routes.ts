@@ -8,6 +8,7 @@ import { runScript } from '../redis/run-script.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
 import { NotificationRefused, type PaymentChannel } from './channel.js';
+import { json } from '../http/respond.js';
 
 /** Event ids are remembered this long (channels retry notifications for days). */
 const EVENT_TTL_SECONDS = 7 * 86_400;
@@ -39,6 +40,6 @@ export function notificationsRoutes({ channels, redis }: { channels: ReadonlyMap
       [notification.paymentId, EVENT_TTL_SECONDS],
     );
     if (reply[0] === ScriptCode.NOT_FOUND) throw problem('not_found', 'no such payment');
-    return c.json({ received: true, duplicate: reply[0] === ScriptCode.REPLAYED });
+    return json(c, { received: true, duplicate: reply[0] === ScriptCode.REPLAYED });
   });
 }

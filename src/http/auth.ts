@@ -42,7 +42,9 @@ export function buyerAuth(options: { verifyJwt: JwtVerifier }): MiddlewareHandle
     if (token === null) throw problem('unauthenticated', 'send Authorization: Bearer <JWT>');
     let claims: Record<string, unknown>;
     try {
-      claims = await verifyJwt(token);
+      const verified = verifyJwt(token);
+      // a synchronous verifier (fast-jwt) is not awaited: no microtask turn per request
+      claims = verified instanceof Promise ? await verified : verified;
     } catch {
       throw problem('unauthenticated', 'the JWT is malformed, expired or not signed by us');
     }

@@ -2,6 +2,8 @@
  * Errors as RFC 9457 problem details. Every refusal in rushgate is a ProblemError carrying the
  * stable `code` of API.md; the app's one error handler renders it.
  */
+import { stampedResponse } from './respond.js';
+
 const catalog = {
   invalid_request: [400, 'Invalid request'],
   unauthenticated: [401, 'Unauthenticated'],
@@ -64,7 +66,7 @@ export class ProblemError extends Error {
   }
 
   /** The problem+json response; `instance` is the request path. */
-  toResponse(instance: string, headers: Headers = new Headers()): Response {
+  toResponse(instance: string, requestId: string | undefined): Response {
     const body = {
       type: `urn:rushgate:problem:${this.code}`,
       title: this.title,
@@ -74,12 +76,12 @@ export class ProblemError extends Error {
       instance,
       ...this.options.extra,
     };
-    headers.set('Content-Type', 'application/problem+json; charset=utf-8');
-    for (const [name, value] of Object.entries(this.options.headers ?? {})) headers.set(name, value);
+    const headers: Record<string, string> = { 'Content-Type': 'application/problem+json; charset=utf-8', ...this.options.headers };
+    if (requestId !== undefined) headers['X-Request-Id'] = requestId;
     if (this.options.retryAfterSeconds !== undefined) {
-      headers.set('Retry-After', String(Math.max(1, Math.ceil(this.options.retryAfterSeconds))));
+      headers['Retry-After'] = String(Math.max(1, Math.ceil(this.options.retryAfterSeconds)));
     }
-    return new Response(JSON.stringify(body), { status: this.status, headers });
+    return stampedResponse(JSON.stringify(body), this.status, headers);
   }
 }
 

@@ -9,6 +9,7 @@ import { problem, type ProblemError } from '../http/problem.js';
 import type { BlockKind, LimitsStore } from './limits-store.js';
 import type { LimitsView } from './limits-watcher.js';
 import { PoliciesSchema } from './policies.js';
+import { json } from '../http/respond.js';
 
 /** `{ "policies": … }`, as GET answers; a bare policies object is refused with a hint to wrap it. */
 const PutLimits = z
@@ -47,7 +48,7 @@ function blockRoutes(kind: BlockKind, field: 'userId' | 'address', parse: (raw: 
       const { ttlSeconds, reason } = await readJson(c, Block);
       const block = await store.block(kind, id, ttlSeconds, reason);
       await refresh();
-      return c.json({ [field]: id, ...block });
+      return json(c, { [field]: id, ...block });
     })
     .delete('/:id', async (c) => {
       await store.unblock(kind, parse(c.req.param('id')));
@@ -68,20 +69,20 @@ export function adminLimitsRoutes({ store, refresh }: LimitsDeps) {
   return new Hono()
     .get('/limits', async (c) => {
       const current = await store.current();
-      return c.json({ ...(await view(current)), dryRunRefusals: await store.dryRunRefusals(current.version) });
+      return json(c, { ...(await view(current)), dryRunRefusals: await store.dryRunRefusals(current.version) });
     })
     .put('/limits', async (c) => {
       const { policies } = await readJson(c, PutLimits);
       const installed = await store.put(policies);
       await refresh();
-      return c.json(await view(installed));
+      return json(c, await view(installed));
     })
-    .get('/limits/history', async (c) => c.json({ versions: await store.history() }))
+    .get('/limits/history', async (c) => json(c, { versions: await store.history() }))
     .post('/limits/rollback', async (c) => {
       const { version } = await readJson(c, Rollback);
       const installed = await store.rollback(version);
       await refresh();
-      return c.json({ ...(await view(installed)), rolledBackTo: version });
+      return json(c, { ...(await view(installed)), rolledBackTo: version });
     })
     .route('/blocklist/addresses', blockRoutes('address', 'address', addressParam, { store, refresh }))
     .route('/blocklist', blockRoutes('user', 'userId', userIdParam, { store, refresh }));

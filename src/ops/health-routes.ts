@@ -5,6 +5,7 @@ import type { RedisPort } from '../redis/port.js';
 import { available, type Sale } from '../sales/sale.js';
 import type { SaleStore } from '../sales/sale-store.js';
 import type { Metrics } from './metrics.js';
+import { json } from '../http/respond.js';
 
 /** Sales shown in /metrics at most (the newest sales are not favoured: a set has no order). */
 const METRIC_SALES = 200;
@@ -24,7 +25,7 @@ const counters = (sale: Sale) => ({ available: available(sale), held: sale.held,
 /** Liveness, and readiness: Redis and (when the process has one) the ledger answer. */
 export function healthRoutes({ redis, ledger }: { redis: RedisPort; ledger?: Pick<Ledger, 'ping'> }) {
   return new Hono()
-    .get('/healthz', (c) => c.json({ status: 'ok' }))
+    .get('/healthz', (c) => json(c, { status: 'ok' }))
     .get('/readyz', async (c) => {
       const [redisUp, ledgerUp] = await Promise.all([
         redis.ping().then(() => true, () => false),
@@ -34,6 +35,6 @@ export function healthRoutes({ redis, ledger }: { redis: RedisPort; ledger?: Pic
       if (!redisUp || ledgerUp === false) {
         throw problem('unavailable', 'a store does not answer', { retryAfterSeconds: 1, extra: { checks } });
       }
-      return c.json({ status: 'ready', checks });
+      return json(c, { status: 'ready', checks });
     });
 }

@@ -5,6 +5,7 @@ import { adminSaleView } from '../sales/sale.js';
 import type { SaleStore } from '../sales/sale-store.js';
 import { OPS_PAGE } from './ops-page.js';
 import { tallyView } from './sale-tally.js';
+import { json } from '../http/respond.js';
 
 /** Sales shown in the ops view at most, newest opening first. */
 const OPS_SALES = 200;
@@ -43,7 +44,6 @@ export function opsRoutes({ redis, sales }: { redis: RedisPort; sales: SaleStore
         }),
       );
       const shown = read.sort((a, b) => (b.opensAt ?? '').localeCompare(a.opensAt ?? '') || a.saleId.localeCompare(b.saleId));
-      c.header('Cache-Control', 'no-store');
-      return c.json({ sales: shown });
+      return json(c, { sales: shown }, 200, { 'Cache-Control': 'no-store' });
     });
 }

@@ -11,6 +11,7 @@ import { WindowRefused } from '../limits/sale-windows.js';
 import type { LimitsView } from '../limits/limits-watcher.js';
 import type { InFlight } from './in-flight.js';
 import { orderView, type OrderStore } from './order-store.js';
+import { json } from '../http/respond.js';
 
 const OrderBody = z.strictObject({
   quantity: z.number().int().min(1).max(1000).default(1),
@@ -69,9 +70,10 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
           windows,
         });
         if (order.availableAfter === 0) gate.remember(saleId, 'sold_out');
-        if (order.replayed) c.header('Idempotent-Replayed', 'true');
-        c.header('Location', `/v1/orders/${order.orderId}`);
-        return c.json(
+        const headers: Record<string, string> = { Location: `/v1/orders/${order.orderId}` };
+        if (order.replayed) headers['Idempotent-Replayed'] = 'true';
+        return json(
+          c,
           {
             orderId: order.orderId,
             saleId,
@@ -83,6 +85,7 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
             paymentToken: await tokens.sign(order.orderId, userId, order.nonce),
           },
           201,
+          headers,
         );
       } catch (err) {
         if (err instanceof WindowRefused) throw admission.refusal(c, saleId, err);
@@ -96,13 +99,13 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
       const orderId = c.req.param('orderId');
       const saleId = saleOfIdParam('ord', orderId);
       const order = await orders.read(saleId, orderId, c.get('buyer').userId);
-      return c.json(orderView(saleId, orderId, order));
+      return json(c, orderView(saleId, orderId, order));
     })
     .delete('/orders/:orderId', auth, async (c) => {
       const orderId = c.req.param('orderId');
       const saleId = saleOfIdParam('ord', orderId);
       const order = await orders.cancel(saleId, orderId, c.get('buyer').userId);
-      return c.json(orderView(saleId, orderId, order));
+      return json(c, orderView(saleId, orderId, order));
     })
     .post('/orders/:orderId/tokens', auth, async (c) => {
       const orderId = c.req.param('orderId');
@@ -110,7 +113,7 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
       const { userId } = c.get('buyer');
       const nonce = tokens.newNonce();
       const expiresAtMs = await orders.reissueToken(saleId, orderId, userId, nonce);
-      return c.json(
+      return json(c, 
         {
           paymentToken: await tokens.sign(orderId, userId, nonce),
           expiresAt: new Date(expiresAtMs).toISOString(),

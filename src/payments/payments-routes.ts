@@ -8,6 +8,7 @@ import type { Admission } from '../limits/limits-routes.js';
 import { WindowRefused } from '../limits/sale-windows.js';
 import type { PaymentStore } from './payment-store.js';
 import type { PaymentTokens } from './payment-token.js';
+import { json } from '../http/respond.js';
 
 const PaymentBody = z.strictObject({
   paymentToken: z.string().min(1).max(200),
@@ -48,9 +49,10 @@ export function paymentsRoutes({ payments, tokens, methods, auth, admission }: P
         .catch((err: unknown) => {
           throw err instanceof WindowRefused ? admission.refusal(c, saleId, err) : err;
         });
-      if (payment.replayed) c.header('Idempotent-Replayed', 'true');
-      c.header('Location', `/v1/payments/${payment.paymentId}`);
-      return c.json(
+      const headers: Record<string, string> = { Location: `/v1/payments/${payment.paymentId}` };
+      if (payment.replayed) headers['Idempotent-Replayed'] = 'true';
+      return json(
+        c,
         {
           paymentId: payment.paymentId,
           orderId,
@@ -62,11 +64,12 @@ export function paymentsRoutes({ payments, tokens, methods, auth, admission }: P
           lane: payment.lane,
         },
         202,
+        headers,
       );
     })
     .get('/payments/:paymentId', auth, async (c) => {
       const paymentId = c.req.param('paymentId');
       const saleId = saleOfIdParam('pay', paymentId);
-      return c.json(await payments.read(saleId, paymentId, c.get('buyer').userId));
+      return json(c, await payments.read(saleId, paymentId, c.get('buyer').userId));
     });
 }

@@ -6,6 +6,7 @@ import { problem } from '../http/problem.js';
 import { adminSaleView, publicSaleView, saleStatus, type SaleSnapshot } from './sale.js';
 import type { SaleGate } from './sale-gate.js';
 import type { SaleStore } from './sale-store.js';
+import { json } from '../http/respond.js';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
@@ -48,13 +49,13 @@ export function adminSalesRoutes({ sales, gate }: SalesDeps) {
       const body = await readJson(c, SaleBody);
       const result = await sales.put(saleId, body);
       learn(gate, result);
-      return c.json(adminSaleView(result), result.created ? 201 : 200);
+      return json(c, adminSaleView(result), result.created ? 201 : 200);
     })
     .get('/:saleId', async (c) => {
       const snapshot = await readOr404(sales, saleIdParam(c.req.param('saleId')));
       learn(gate, snapshot);
       // would-be refusals of a dry-run orders.perSale policy, since the sale began
-      return c.json({ ...adminSaleView(snapshot), admission: { dryRunRefusals: snapshot.admissionDryRunRefusals } });
+      return json(c, { ...adminSaleView(snapshot), admission: { dryRunRefusals: snapshot.admissionDryRunRefusals } });
     });
 }
 
@@ -63,7 +64,6 @@ export function publicSalesRoutes({ sales, gate }: SalesDeps) {
   return new Hono().get('/:saleId', async (c) => {
     const snapshot = await readOr404(sales, saleIdParam(c.req.param('saleId')));
     learn(gate, snapshot);
-    c.header('Cache-Control', 'public, max-age=1');
-    return c.json(publicSaleView(snapshot));
+    return json(c, publicSaleView(snapshot), 200, { 'Cache-Control': 'public, max-age=1' });
   });
 }

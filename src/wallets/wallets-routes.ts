@@ -5,6 +5,7 @@ import { readJson } from '../http/body.js';
 import { ID_PATTERN } from '../http/ids.js';
 import { problem } from '../http/problem.js';
 import { ReferenceReused, type LedgerView } from '../ledger/ledger.js';
+import { json } from '../http/respond.js';
 
 const CreditBody = z.strictObject({
   amount: z.number().int().min(1).max(1_000_000_000_000),
@@ -20,7 +21,7 @@ export function adminWalletsRoutes({ ledger }: { ledger: Pick<LedgerView, 'credi
     const credit = await readJson(c, CreditBody);
     try {
       const { created, balance } = await ledger.credit({ userId, ...credit });
-      return c.json({ userId, currency: credit.currency, balance }, created ? 201 : 200);
+      return json(c, { userId, currency: credit.currency, balance }, created ? 201 : 200);
     } catch (err) {
       if (err instanceof ReferenceReused) throw problem('idempotency_key_reused', err.message);
       throw err;
@@ -32,6 +33,6 @@ export function adminWalletsRoutes({ ledger }: { ledger: Pick<LedgerView, 'credi
 export function walletRoutes({ ledger, auth }: { ledger: Pick<LedgerView, 'balances'>; auth: MiddlewareHandler<BuyerEnv> }) {
   return new Hono<BuyerEnv>().get('/wallet', auth, async (c) => {
     const { userId } = c.get('buyer');
-    return c.json({ userId, balances: await ledger.balances(userId) });
+    return json(c, { userId, balances: await ledger.balances(userId) });
   });
 }

@@ -11,7 +11,7 @@ await privateRedis();
 const metrics = promMetrics();
 const base = await testApp();
 const ledger = await Ledger.open(await pgliteSql());
-const { app, redis } = await testApp({ metrics, ledger, redis: timedPort(base.redis, metrics.redisSeconds) });
+const { app, redis } = await testApp({ metrics, ledger, redis: timedPort(base.redis, metrics.redisSeconds, 1) });
 
 const scrape = async () => {
   const res = await app.request('/metrics');

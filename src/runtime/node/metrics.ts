@@ -61,14 +61,25 @@ export function promMetrics(options: { cluster?: ClusterScrape } = {}): PromMetr
     ? new Counter({ name: 'rushgate_cluster_requests_total', help: 'HTTP requests answered, by serving process', labelNames: ['pid'], registers: [registry] }).labels(String(process.pid))
     : undefined;
 
+  // label children bound once per label set: prom-client hashes a labels object on every call
+  const requestSeries = new Map<string, ReturnType<typeof requests.labels>>();
+  const decisionSeries = new Map<string, ReturnType<typeof decisions.labels>>();
   return {
     redisSeconds,
     registry,
     request: (method, route, status, seconds) => {
-      requests.observe({ method, route, status: String(status) }, seconds);
+      const key = `${method} ${status} ${route}`;
+      let series = requestSeries.get(key);
+      if (series === undefined) requestSeries.set(key, (series = requests.labels(method, route, String(status))));
+      series.observe(seconds);
       served?.inc();
     },
-    decision: (action, reason) => decisions.inc({ action, reason }),
+    decision: (action, reason) => {
+      const key = `${action} ${reason}`;
+      let series = decisionSeries.get(key);
+      if (series === undefined) decisionSeries.set(key, (series = decisions.labels(action, reason)));
+      series.inc();
+    },
     payment: (outcome, seconds) => {
       outcomes.inc({ outcome });
       handoff.observe(seconds);
@@ -96,17 +107,22 @@ export function sumProcesses(perProcess: readonly ProcessSeries[]): Promise<stri
   return AggregatorRegistry.aggregate([...perProcess]).metrics();
 }
 
-/** The RedisPort with each call timed into `rushgate_redis_roundtrip_seconds`. */
-export function timedPort(port: RedisPort, histogram: Histogram): RedisPort {
+/**
+ * The RedisPort with one call in `sampleEvery` timed into `rushgate_redis_roundtrip_seconds`
+ * (default 16): the latency distribution stays visible without a timer on every hot-path call.
+ */
+export function timedPort(port: RedisPort, histogram: Histogram, sampleEvery = 16): RedisPort {
   const timed = {} as Record<string, unknown>;
+  let calls = 0;
   for (const [name, fn] of Object.entries(port) as [string, (...a: unknown[]) => Promise<unknown>][]) {
-    timed[name] = async (...args: unknown[]) => {
-      const end = histogram.startTimer({ op: name });
-      try {
-        return await fn(...args);
-      } finally {
-        end();
-      }
+    const series = histogram.labels(name);
+    timed[name] = (...args: unknown[]) => {
+      if (++calls % sampleEvery !== 0) return fn(...args);
+      const started = performance.now();
+      const done = () => series.observe((performance.now() - started) / 1000);
+      const result = fn(...args);
+      result.then(done, done);
+      return result;
     };
   }
   return timed as unknown as RedisPort;
