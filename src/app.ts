@@ -3,6 +3,8 @@ import { bodyRules } from './http/body.js';
 import { adminAuth, buyerAuth, webJwtVerifier, type JwtVerifier } from './http/auth.js';
 import { webHmacSha256, type HmacSha256 } from './http/hmac.js';
 import { problem, ProblemError } from './http/problem.js';
+import { problemOf } from './http/refusal-problems.js';
+import { Refusal } from './refusal.js';
 import { requestIds, type RequestIdEnv } from './http/respond.js';
 import type { PaymentChannel } from './channels/channel.js';
 import { notificationsRoutes } from './channels/notifications-routes.js';
@@ -113,6 +115,12 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => problem('not_found', `no route for ${c.req.method} ${c.req.path}`).toResponse(c.req.path, c.get('requestId')));
   app.onError((err, c) => {
     const id = c.get('requestId');
+    if (err instanceof Refusal) {
+      const rendered = problemOf(err.refused);
+      // what the metrics middleware reads as the decision's reason
+      c.error = rendered;
+      return rendered.toResponse(c.req.path, id);
+    }
     if (err instanceof ProblemError) return err.toResponse(c.req.path, id);
     if (err instanceof RedisUnavailableError || err instanceof LedgerUnavailableError) {
       log.warn({ err: err.message, requestId: c.get('requestId') }, 'store unavailable');

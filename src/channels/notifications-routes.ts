@@ -4,7 +4,7 @@ import { saleOfId } from '../http/ids.js';
 import { problem } from '../http/problem.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
-import { runScript } from '../redis/run-script.js';
+import { callScript } from '../redis/run-script.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
 import { NotificationRefused, type PaymentChannel } from './channel.js';
@@ -33,11 +33,15 @@ export function notificationsRoutes({ channels, redis }: { channels: ReadonlyMap
     }
     const saleId = saleOfId('pay', notification.paymentId);
     if (saleId === null) throw problem('not_found', 'no such payment');
-    const reply = await runScript(
+    const reply = await callScript(
       redis,
       scripts.noteChannelEvent,
-      [keys.channelEvent(saleId, channel.name, notification.eventId), keys.payment(saleId, notification.paymentId), keys.unknown(saleId)],
-      [notification.paymentId, EVENT_TTL_SECONDS],
+      {
+        event: keys.channelEvent(saleId, channel.name, notification.eventId),
+        payment: keys.payment(saleId, notification.paymentId),
+        unknown: keys.unknown(saleId),
+      },
+      { paymentId: notification.paymentId, rememberSeconds: EVENT_TTL_SECONDS },
     );
     if (reply[0] === ScriptCode.NOT_FOUND) throw problem('not_found', 'no such payment');
     return json(c, { received: true, duplicate: reply[0] === ScriptCode.REPLAYED });

@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { normalizeAddress } from './address.js';
-import type { LimitedAction, SaleWindows, WindowArgs, WindowRefused } from './sale-windows.js';
+import type { LimitedAction, RateLimited, SaleWindows, WindowArgs } from './sale-windows.js';
 import { z } from 'zod';
 import type { BuyerEnv } from '../http/auth.js';
 import { readJson } from '../http/body.js';
@@ -97,7 +97,7 @@ export interface Admission {
    */
   admit(c: Context<BuyerEnv>, saleId: string, options: { mayBeReplay: boolean }): WindowArgs;
   /** The 429 for a window the script found exceeded (remembered until it resets). */
-  refusal(c: Context<BuyerEnv>, saleId: string, refused: WindowRefused): ProblemError;
+  refusal(c: Context<BuyerEnv>, saleId: string, refused: RateLimited): ProblemError;
 }
 
 /**

@@ -1,7 +1,8 @@
-import { problem } from '../http/problem.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
-import { runScript } from '../redis/run-script.js';
+import { callScript, runScript } from '../redis/run-script.js';
+import { refusalOf } from '../redis/script-outcomes.js';
+import { Refusal } from '../refusal.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
 import { DEFAULT_POLICIES, policyChanges, PoliciesSchema, type Policies } from './policies.js';
@@ -43,15 +44,18 @@ export class LimitsStore {
   /** Installs new policies as the next version. */
   async put(policies: Policies): Promise<PolicyVersion> {
     const before = await this.current();
-    const reply = await runScript(
+    const reply = await callScript(
       this.redis,
       scripts.putLimits,
-      [keys.limits, keys.limitsHistory],
-      [JSON.stringify(policies), JSON.stringify(policyChanges(before.policies, policies)), HISTORY_KEPT, String(before.version)],
+      { current: keys.limits, history: keys.limitsHistory },
+      {
+        policies: JSON.stringify(policies),
+        changes: JSON.stringify(policyChanges(before.policies, policies)),
+        historyKept: HISTORY_KEPT,
+        expectedVersion: before.version,
+      },
     );
-    if (reply[0] === ScriptCode.VERSION_CONFLICT) {
-      throw problem('request_in_progress', 'another change to the limits landed at the same time; read them and try again', { retryAfterSeconds: 1 });
-    }
+    if (reply[0] !== ScriptCode.OK) throw refusalOf(reply);
     return { version: Number(reply[1]), policies, updatedAt: new Date(Number(reply[2])).toISOString() };
   }
 
@@ -84,7 +88,7 @@ export class LimitsStore {
   /** Installs an earlier version's policies again, as a new version. */
   async rollback(version: number): Promise<PolicyVersion> {
     const entry = (await this.history()).find((e) => e.version === version);
-    if (!entry) throw problem('not_found', `version ${version} is not in the history`);
+    if (!entry) throw new Refusal({ code: 'not_found', subject: `version ${version} in the history` });
     return this.put(PoliciesSchema.parse(entry.policies));
   }
 

@@ -1,11 +1,12 @@
 import { keys } from '../redis/keys.js';
+import type { Refused } from '../refusal.js';
 import type { LimitsView } from './limits-watcher.js';
 import { problem, type ProblemError } from '../http/problem.js';
 
 export type LimitedAction = 'orders' | 'payments';
 export type WindowScope = 'perUser' | 'perAddress';
-/** perSale is the sale's own admission rate, counted by the order script. */
-export type RefusedScope = WindowScope | 'perSale';
+/** A script's rate-limit refusal: which window, and how long until it resets. */
+export type RateLimited = Extract<Refused, { code: 'rate_limited' }>;
 
 interface Window {
   limit: number;
@@ -16,22 +17,19 @@ interface Window {
 /** What the order and payment scripts need to count a request against its windows. */
 export interface WindowArgs {
   /** The buyer's and the address's window keys, in the sale's slot. */
-  keys: [string, string];
-  /** The dry-run field prefix, then limit ('' = none), window ms, dry run, for each window. */
-  args: (string | number)[];
+  keys: { userWindow: string; addressWindow: string };
+  /** Per window: its limit (undefined = not in use), length and dry-run flag. */
+  args: {
+    dryRunPrefix: string;
+    userLimit: number;
+    userWindowMs: number;
+    userDryRun: boolean;
+    addressLimit: number | undefined;
+    addressWindowMs: number;
+    addressDryRun: boolean;
+  };
 }
 
-/** A script refused the request: which window, and how long until it resets. */
-export class WindowRefused extends Error {
-  constructor(
-    readonly scope: RefusedScope,
-    readonly resetMs: number,
-  ) {
-    super(`rate limited (${scope})`);
-  }
-}
-
-const unused = ['', 0, '0'] as const;
 
 /**
  * A 429 `rate_limited` naming the policy that refused, with the IETF draft RateLimit-Policy /
@@ -80,12 +78,16 @@ export class SaleWindows {
       ? keys.window(saleId, `${action}.perAddress`, byAddress.windowSeconds, address!)
       : keys.window(saleId, `${action}.perAddress`, 0, '-');
     return {
-      keys: [userKey, addressKey],
-      args: [
-        `dry:v${this.limits.version}:${action}`,
-        ...windowArgs(policies.perUser),
-        ...(byAddress ? windowArgs(byAddress) : unused),
-      ],
+      keys: { userWindow: userKey, addressWindow: addressKey },
+      args: {
+        dryRunPrefix: `dry:v${this.limits.version}:${action}`,
+        userLimit: policies.perUser.limit,
+        userWindowMs: policies.perUser.windowSeconds * 1000,
+        userDryRun: policies.perUser.dryRun,
+        addressLimit: byAddress?.limit,
+        addressWindowMs: (byAddress?.windowSeconds ?? 0) * 1000,
+        addressDryRun: byAddress?.dryRun ?? false,
+      },
     };
   }
 
@@ -111,7 +113,7 @@ export class SaleWindows {
   }
 
   /** The 429 for a script's refusal; remembers it until the window resets. */
-  refusal(action: LimitedAction, saleId: string, refused: WindowRefused, userId: string, address: string | undefined): ProblemError {
+  refusal(action: LimitedAction, saleId: string, refused: RateLimited, userId: string, address: string | undefined): ProblemError {
     const { scope, resetMs } = refused;
     if (scope === 'perSale') {
       const perSecond = this.limits.policies.orders.perSale?.perSecond ?? 0;
@@ -145,10 +147,6 @@ export class SaleWindows {
     const nowMs = this.now();
     for (const [key, until] of this.#refused) if (until <= nowMs) this.#refused.delete(key);
   }
-}
-
-function windowArgs(policy: Window): (string | number)[] {
-  return [policy.limit, policy.windowSeconds * 1000, policy.dryRun ? '1' : '0'];
 }
 
 function memoryKey(saleId: string, action: LimitedAction, scope: WindowScope, policy: Window, identifier: string): string {

@@ -1,8 +1,8 @@
-import { scriptProblem } from '../http/script-problems.js';
-import { WindowRefused, type RefusedScope, type WindowArgs } from '../limits/sale-windows.js';
+import type { WindowArgs } from '../limits/sale-windows.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
-import { hashReply, runScript } from '../redis/run-script.js';
+import { callScript, hashReply } from '../redis/run-script.js';
+import { refusalOf } from '../redis/script-outcomes.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
 
@@ -45,31 +45,34 @@ export interface OrderRecord {
 export class OrderStore {
   constructor(private readonly redis: RedisPort) {}
 
-  /** Holds stock for a new order; throws the API's problem, or WindowRefused, when refused. */
+  /** Holds stock for a new order; throws the Refusal when refused. */
   async create(order: NewOrder): Promise<CreatedOrder> {
     const { saleId, orderId, userId, quantity, nonce, idempotencyKey, admission, windows } = order;
-    const reply = await runScript(
+    const reply = await callScript(
       this.redis,
       scripts.createOrder,
-      [
-        keys.sale(saleId),
-        keys.saleUsers(saleId),
-        keys.holds(saleId),
-        keys.order(saleId, orderId),
-        idempotencyKey === undefined
-          ? keys.noIdempotency(saleId)
-          : keys.idempotency(saleId, userId, idempotencyKey),
-        keys.admission(saleId),
+      {
+        sale: keys.sale(saleId),
+        users: keys.saleUsers(saleId),
+        holds: keys.holds(saleId),
+        order: keys.order(saleId, orderId),
+        idempotency: idempotencyKey === undefined ? keys.noIdempotency(saleId) : keys.idempotency(saleId, userId, idempotencyKey),
+        admission: keys.admission(saleId),
         ...windows.keys,
-      ],
-      // the body's only field is quantity, so it is the whole fingerprint
-      [
-        orderId, userId, quantity, nonce, idempotencyKey === undefined ? '' : `q=${quantity}`, IDEMPOTENCY_TTL_MS,
-        admission ? admission.perSecond : '', admission?.dryRun ? '1' : '0',
+      },
+      {
+        orderId,
+        userId,
+        quantity,
+        nonce,
+        // the body's only field is quantity, so it is the whole fingerprint
+        fingerprint: idempotencyKey === undefined ? undefined : `q=${quantity}`,
+        idempotencyTtlMs: IDEMPOTENCY_TTL_MS,
+        perSecond: admission?.perSecond,
+        perSecondDryRun: admission?.dryRun ?? false,
         ...windows.args,
-      ],
+      },
     );
-    if (reply[0] === ScriptCode.RATE_LIMITED) throw new WindowRefused(reply[1] as RefusedScope, Number(reply[2]));
     if (reply[0] === ScriptCode.OK) {
       const [, amount, currency, expiresAtMs, availableAfter] = reply;
       return {
@@ -96,32 +99,32 @@ export class OrderStore {
         availableAfter: null,
       };
     }
-    throw scriptProblem(reply);
+    throw refusalOf(reply);
   }
 
   /** The buyer's own order; someone else's is 404. */
   async read(saleId: string, orderId: string, userId: string): Promise<OrderRecord> {
-    const reply = await runScript(this.redis, scripts.readOrder, [keys.order(saleId, orderId)], [userId]);
-    if (reply[0] !== ScriptCode.OK) throw scriptProblem(reply, 'order');
+    const reply = await callScript(this.redis, scripts.readOrder, { order: keys.order(saleId, orderId) }, { userId });
+    if (reply[0] !== ScriptCode.OK) throw refusalOf(reply, 'order');
     return { fields: hashReply(reply[1]), nowMs: Number(reply[2]) };
   }
 
   /** Cancels a held order (idempotent); returns the order after. */
   async cancel(saleId: string, orderId: string, userId: string): Promise<OrderRecord> {
-    const reply = await runScript(
+    const reply = await callScript(
       this.redis,
       scripts.cancelOrder,
-      [keys.order(saleId, orderId), keys.sale(saleId), keys.saleUsers(saleId), keys.holds(saleId)],
-      [orderId, userId],
+      { order: keys.order(saleId, orderId), sale: keys.sale(saleId), users: keys.saleUsers(saleId), holds: keys.holds(saleId) },
+      { orderId, userId },
     );
-    if (reply[0] !== ScriptCode.OK) throw scriptProblem(reply, 'order');
+    if (reply[0] !== ScriptCode.OK) throw refusalOf(reply, 'order');
     return { fields: hashReply(reply[1]), nowMs: Number(reply[2]) };
   }
 
   /** Makes `nonce` the order's only valid token; returns the hold's end. */
   async reissueToken(saleId: string, orderId: string, userId: string, nonce: string): Promise<number> {
-    const reply = await runScript(this.redis, scripts.reissueToken, [keys.order(saleId, orderId)], [userId, nonce]);
-    if (reply[0] !== ScriptCode.OK) throw scriptProblem(reply, 'order');
+    const reply = await callScript(this.redis, scripts.reissueToken, { order: keys.order(saleId, orderId) }, { userId, nonce });
+    if (reply[0] !== ScriptCode.OK) throw refusalOf(reply, 'order');
     return Number(reply[1]);
   }
 }

@@ -7,7 +7,7 @@ import { problem } from '../http/problem.js';
 import type { PaymentTokens } from '../payments/payment-token.js';
 import type { SaleGate } from '../sales/sale-gate.js';
 import type { Admission } from '../limits/limits-routes.js';
-import { WindowRefused } from '../limits/sale-windows.js';
+import { Refusal } from '../refusal.js';
 import type { LimitsView } from '../limits/limits-watcher.js';
 import type { InFlight } from './in-flight.js';
 import { orderView, type OrderStore } from './order-store.js';
@@ -88,7 +88,7 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
           headers,
         );
       } catch (err) {
-        if (err instanceof WindowRefused) throw admission.refusal(c, saleId, err);
+        if (err instanceof Refusal && err.refused.code === 'rate_limited') throw admission.refusal(c, saleId, err.refused);
         gate.learnFrom(saleId, err);
         throw err;
       } finally {

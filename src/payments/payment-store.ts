@@ -1,8 +1,8 @@
-import { scriptProblem } from '../http/script-problems.js';
-import { WindowRefused, type RefusedScope, type WindowArgs } from '../limits/sale-windows.js';
+import type { WindowArgs } from '../limits/sale-windows.js';
 import { keys, type Lane } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
-import { hashReply, runScript } from '../redis/run-script.js';
+import { callScript, hashReply } from '../redis/run-script.js';
+import { refusalOf } from '../redis/script-outcomes.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
 
@@ -34,24 +34,23 @@ export type PaymentOutcome = 'succeeded' | 'refunded' | 'failed';
 export class PaymentStore {
   constructor(private readonly redis: RedisPort) {}
 
-  /** Consumes the token and queues the payment; throws the API's problem, or WindowRefused. */
+  /** Consumes the token and queues the payment; throws the Refusal when refused. */
   async accept(p: NewPayment): Promise<AcceptedPayment> {
-    const reply = await runScript(
+    const reply = await callScript(
       this.redis,
       scripts.acceptPayment,
-      [
-        keys.order(p.saleId, p.orderId),
-        keys.holds(p.saleId),
-        keys.payment(p.saleId, p.paymentId),
-        keys.lanes(p.saleId),
-        keys.lane(p.saleId, p.lane),
-        keys.admission(p.saleId),
+      {
+        order: keys.order(p.saleId, p.orderId),
+        holds: keys.holds(p.saleId),
+        payment: keys.payment(p.saleId, p.paymentId),
+        lanes: keys.lanes(p.saleId),
+        lane: keys.lane(p.saleId, p.lane),
+        admission: keys.admission(p.saleId),
         ...p.windows.keys,
-      ],
-      [p.orderId, p.userId, p.nonce, p.method, p.lane, p.paymentId, ...p.windows.args],
+      },
+      { orderId: p.orderId, userId: p.userId, nonce: p.nonce, method: p.method, lane: p.lane, paymentId: p.paymentId, ...p.windows.args },
     );
-    if (reply[0] === ScriptCode.RATE_LIMITED) throw new WindowRefused(reply[1] as RefusedScope, Number(reply[2]));
-    if (reply[0] !== ScriptCode.OK && reply[0] !== ScriptCode.REPLAYED) throw scriptProblem(reply);
+    if (reply[0] !== ScriptCode.OK && reply[0] !== ScriptCode.REPLAYED) throw refusalOf(reply);
     const [code, paymentId, position, amount, currency, lane] = reply;
     return {
       replayed: code === ScriptCode.REPLAYED,
@@ -65,13 +64,8 @@ export class PaymentStore {
 
   /** The buyer's own payment with its current place in its lane; someone else's is 404. */
   async read(saleId: string, paymentId: string, userId: string) {
-    const reply = await runScript(
-      this.redis,
-      scripts.readPayment,
-      [keys.payment(saleId, paymentId), keys.lanes(saleId)],
-      [userId],
-    );
-    if (reply[0] !== ScriptCode.OK) throw scriptProblem(reply, 'payment');
+    const reply = await callScript(this.redis, scripts.readPayment, { payment: keys.payment(saleId, paymentId), lanes: keys.lanes(saleId) }, { userId });
+    if (reply[0] !== ScriptCode.OK) throw refusalOf(reply, 'payment');
     const p = hashReply(reply[1]);
     const served = Number(reply[2]);
     return {
@@ -88,13 +82,19 @@ export class PaymentStore {
 
   /** Records a final outcome (after the ledger committed, or a definite refusal). Idempotent. */
   async settle(saleId: string, orderId: string, paymentId: string, outcome: PaymentOutcome, failureCode = '') {
-    const reply = await runScript(
+    const reply = await callScript(
       this.redis,
       scripts.settlePayment,
-      [keys.payment(saleId, paymentId), keys.order(saleId, orderId), keys.sale(saleId), keys.saleUsers(saleId), keys.holds(saleId)],
-      [paymentId, outcome, failureCode],
+      {
+        payment: keys.payment(saleId, paymentId),
+        order: keys.order(saleId, orderId),
+        sale: keys.sale(saleId),
+        users: keys.saleUsers(saleId),
+        holds: keys.holds(saleId),
+      },
+      { paymentId, outcome, failureCode },
     );
-    if (reply[0] !== ScriptCode.OK) throw scriptProblem(reply, 'payment');
+    if (reply[0] !== ScriptCode.OK) throw refusalOf(reply, 'payment');
     return { paymentStatus: String(reply[1]), orderStatus: String(reply[2]) };
   }
 }

@@ -5,7 +5,7 @@ import { readJson } from '../http/body.js';
 import { mintId, saleOfIdParam } from '../http/ids.js';
 import { problem } from '../http/problem.js';
 import type { Admission } from '../limits/limits-routes.js';
-import { WindowRefused } from '../limits/sale-windows.js';
+import { Refusal } from '../refusal.js';
 import type { PaymentStore } from './payment-store.js';
 import type { PaymentTokens } from './payment-token.js';
 import { json } from '../http/respond.js';
@@ -47,7 +47,7 @@ export function paymentsRoutes({ payments, tokens, methods, auth, admission }: P
       const payment = await payments
         .accept({ saleId, orderId, userId, nonce, method, lane, paymentId: mintId('pay', saleId), windows })
         .catch((err: unknown) => {
-          throw err instanceof WindowRefused ? admission.refusal(c, saleId, err) : err;
+          throw err instanceof Refusal && err.refused.code === 'rate_limited' ? admission.refusal(c, saleId, err.refused) : err;
         });
       const headers: Record<string, string> = { Location: `/v1/payments/${payment.paymentId}` };
       if (payment.replayed) headers['Idempotent-Replayed'] = 'true';

@@ -1,4 +1,4 @@
-import { problem, ProblemError } from '../http/problem.js';
+import { Refusal } from '../refusal.js';
 
 type Known = 'sold_out' | 'closed';
 
@@ -25,7 +25,7 @@ export class SaleGate {
   ) {}
 
   /** The refusal to answer from memory, or null when Redis must be asked. */
-  refusal(saleId: string): ProblemError | null {
+  refusal(saleId: string): Refusal | null {
     const entry = this.#known.get(saleId);
     if (entry === undefined) return null;
     const ageMs = this.now() - entry.sinceMs;
@@ -51,14 +51,15 @@ export class SaleGate {
         },
       );
     }
-    return entry.state === 'sold_out' ? soldOut(0) : saleClosed();
+    return entry.state === 'sold_out' ? soldOut() : saleClosed();
   }
 
   /** Learns from a refusal Redis just gave: sold out (nothing left) or closed. */
   learnFrom(saleId: string, err: unknown): void {
-    if (!(err instanceof ProblemError)) return;
-    if (err.code === 'sale_closed') this.remember(saleId, 'closed');
-    else if (err.code === 'sold_out' && err.options.extra?.available === 0) this.remember(saleId, 'sold_out');
+    if (!(err instanceof Refusal)) return;
+    const { refused } = err;
+    if (refused.code === 'sale_closed') this.remember(saleId, 'closed');
+    else if (refused.code === 'sold_out' && refused.available === 0) this.remember(saleId, 'sold_out');
   }
 
   /** Remember what Redis just said about the sale (or forget it when it is neither). */
@@ -68,9 +69,5 @@ export class SaleGate {
   }
 }
 
-export const soldOut = (available: number) =>
-  problem('sold_out', available > 0 ? `only ${available} left` : 'no units left', {
-    extra: { available },
-  });
-
-export const saleClosed = () => problem('sale_closed', 'the sale has closed');
+const soldOut = () => new Refusal({ code: 'sold_out', available: 0 });
+const saleClosed = () => new Refusal({ code: 'sale_closed' });

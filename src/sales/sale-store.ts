@@ -1,7 +1,7 @@
-import { scriptProblem } from '../http/script-problems.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
-import { hashReply, runScript } from '../redis/run-script.js';
+import { callScript, hashReply } from '../redis/run-script.js';
+import { refusalOf } from '../redis/script-outcomes.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
 import { laneDepths, laneServed, parseSale, type SaleSnapshot } from './sale.js';
@@ -38,13 +38,13 @@ export class SaleStore {
 
   /** Creates the sale or updates the given fields; `created` tells which. */
   async put(saleId: string, fields: SaleFields): Promise<{ created: boolean } & SaleSnapshot> {
-    const reply = await runScript(
+    const reply = await callScript(
       this.redis,
       scripts.putSale,
-      [keys.sale(saleId), keys.lanes(saleId)],
-      [JSON.stringify({ name: saleId, ...SALE_DEFAULTS }), JSON.stringify(fields)],
+      { sale: keys.sale(saleId), lanes: keys.lanes(saleId) },
+      { defaults: JSON.stringify({ name: saleId, ...SALE_DEFAULTS }), given: JSON.stringify(fields) },
     );
-    if (reply[0] !== ScriptCode.OK) throw scriptProblem(reply);
+    if (reply[0] !== ScriptCode.OK) throw refusalOf(reply);
     // listed only once it exists, so a refused creation leaves nothing behind. Listed on every
     // successful put: a put whose answer was lost (a crash between the two calls) is retried by
     // its caller and lists the sale then; the index lives outside the sale's slot, so the
@@ -55,7 +55,7 @@ export class SaleStore {
 
   /** The sale in one consistent read, or null when it does not exist. */
   async read(saleId: string): Promise<(SaleSnapshot & { admissionDryRunRefusals: number }) | null> {
-    const reply = await runScript(this.redis, scripts.readSale, [keys.sale(saleId), keys.lanes(saleId), keys.admission(saleId)], []);
+    const reply = await callScript(this.redis, scripts.readSale, { sale: keys.sale(saleId), lanes: keys.lanes(saleId), admission: keys.admission(saleId) }, {});
     return reply[0] === ScriptCode.OK ? { ...snapshot(saleId, reply, 1), admissionDryRunRefusals: Number(reply[4]) } : null;
   }
 

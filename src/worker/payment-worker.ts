@@ -7,7 +7,7 @@ import type { SaleTally } from '../ops/sale-tally.js';
 import { PaymentStore } from '../payments/payment-store.js';
 import { keys, type Lane } from '../redis/keys.js';
 import type { RedisPort, StreamEntry } from '../redis/port.js';
-import { runScript } from '../redis/run-script.js';
+import { callScript, runScript } from '../redis/run-script.js';
 import { scripts } from '../redis/scripts.generated.js';
 
 /** The consumer group every worker reads the lanes through. */
@@ -199,11 +199,11 @@ export class PaymentWorker {
   async #record(saleId: string, p: PaymentPosting, outcome: Outcome): Promise<void> {
     if (outcome.status === 'unknown') {
       const nowMs = await this.redis.timeMs();
-      await runScript(
+      await callScript(
         this.redis,
         scripts.markUnknown,
-        [keys.payment(saleId, p.paymentId), keys.order(saleId, p.orderId), keys.unknown(saleId)],
-        [p.paymentId, nowMs + this.#unknownRecheckMs],
+        { payment: keys.payment(saleId, p.paymentId), order: keys.order(saleId, p.orderId), unknown: keys.unknown(saleId) },
+        { paymentId: p.paymentId, nextCheckMs: nowMs + this.#unknownRecheckMs },
       );
       return;
     }

@@ -2,6 +2,13 @@
  * Bundles lua/*.lua into src/redis/scripts.generated.ts (source + SHA1), so every runtime loads
  * the scripts the same way, with no file system. A line `-- @include <name>` is replaced by
  * lua/includes/<name>.lua (logic two scripts share lives once, as in BullMQ's includes/).
+ *
+ * Each script's contract header names its keys and arguments, one per line:
+ *   KEYS[1] sale     rg:{s:<saleId>}:sale
+ *   ARGV[1] orderId  what it is
+ * and the generated module carries those names, in order, so callers pass named keys and
+ * arguments (run-script.ts) instead of positional arrays. A script whose keys or arguments vary
+ * in number writes them as KEYS[2+k] / ARGV[...] and is called positionally.
  * Run: npm run gen:lua. A test fails when the generated module is out of date.
  */
 import { createHash } from 'node:crypto';
@@ -23,30 +30,55 @@ function resolveIncludes(source: string, luaDir: string, file: string): string {
   });
 }
 
+/**
+ * The names a header gives to KEYS or ARGV, in order; null when they vary in number (any entry
+ * that is not `KIND[n] name`). Throws on gaps or duplicates.
+ */
+function namesOf(header: string, kind: 'KEYS' | 'ARGV', file: string): string[] | null {
+  const entries = [...header.matchAll(new RegExp(`^\\s+${kind}\\[([^\\]]+)\\](\\s+(\\S+))?`, 'gm'))];
+  const names: string[] = [];
+  for (const [, index, , name] of entries) {
+    if (!/^\d+$/.test(index!) || name === undefined || !/^[a-z][A-Za-z0-9]*$/.test(name)) return null;
+    if (Number(index) !== names.length + 1) throw new Error(`lua/${file}: ${kind}[${index}] out of order`);
+    if (names.includes(name)) throw new Error(`lua/${file}: ${kind} name ${name} used twice`);
+    names.push(name);
+  }
+  return names;
+}
+
 /** The generated module's text for the scripts in lua/. */
 export function renderScriptsModule(luaDir = join(root, 'lua')): string {
   const files = readdirSync(luaDir).filter((f) => f.endsWith('.lua')).sort();
   const entries = files.map((file) => {
+    const match = /^([a-z][A-Za-z]+)\.lua$/.exec(file);
+    if (!match) throw new Error(`lua/${file}: name it verbNoun.lua`);
     const source = resolveIncludes(readFileSync(join(luaDir, file), 'utf8'), luaDir, file);
-    const match = /^([a-z][A-Za-z]+)(?:-(\d+))?\.lua$/.exec(file);
-    if (!match) throw new Error(`lua/${file}: name it verbNoun-N.lua (N = number of KEYS)`);
-    const name = match[1]!;
-    const numberOfKeys = match[2] === undefined ? null : Number(match[2]);
+    const header = /^--\[\[\n([\s\S]*?)\n\]\]/.exec(source)?.[1];
+    if (header === undefined) throw new Error(`lua/${file}: open with a --[[ contract header ]]`);
+    const keys = namesOf(header, 'KEYS', file);
+    const args = namesOf(header, 'ARGV', file);
     const sha = createHash('sha1').update(source).digest('hex');
-    return { name, numberOfKeys, sha, source };
+    return { name: match[1]!, keys, args, sha, source };
   });
+  const list = (names: string[] | null) => (names === null ? 'null' : `[${names.map((n) => `'${n}'`).join(', ')}]`);
   const body = entries
     .map(
       (e) =>
-        `  ${e.name}: {\n    name: '${e.name}',\n    numberOfKeys: ${e.numberOfKeys},\n` +
+        `  ${e.name}: {\n    name: '${e.name}',\n    numberOfKeys: ${e.keys === null ? 'null' : e.keys.length},\n` +
+        `    keys: ${list(e.keys)},\n    args: ${list(e.args)},\n` +
         `    sha: '${e.sha}',\n    source: ${JSON.stringify(e.source)},\n  },`,
     )
     .join('\n');
   return `// Generated from lua/*.lua by \`npm run gen:lua\`. Do not edit.
-/** A Lua script with its precomputed SHA1; numberOfKeys is null when it takes a variable count. */
+/**
+ * A Lua script with its precomputed SHA1 and the names its contract header gives its keys and
+ * arguments, in order (null when they vary in number: called positionally).
+ */
 export interface LuaScript {
   readonly name: string;
   readonly numberOfKeys: number | null;
+  readonly keys: readonly string[] | null;
+  readonly args: readonly string[] | null;
   readonly sha: string;
   readonly source: string;
 }

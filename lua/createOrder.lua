@@ -5,23 +5,31 @@
   reconnect finds the order already written and answers it again, holding nothing twice.
   With an Idempotency-Key (KEYS[5] holds it), a replay answers the stored creation.
 
-  KEYS[1] sale hash            rg:{s:<saleId>}:sale
-  KEYS[2] per-buyer units      rg:{s:<saleId>}:users   (userId -> held + paying + paid units)
-  KEYS[3] hold deadlines       rg:{s:<saleId>}:holds   (zset orderId -> expiresAt ms)
-  KEYS[4] the new order hash   rg:{s:<saleId>}:o:<orderId>
-  KEYS[5] idempotency record   rg:{s:<saleId>}:idem:<userId>|<key>  (untouched when ARGV[5] == '')
-  KEYS[6] admission counter    rg:{s:<saleId>}:admission  (hash: second, count, dryRunRefusals,
-                               dry:v<version>:orders.<scope> for dry-run buyer and address windows)
-  KEYS[7] buyer's window       rg:{s:<saleId>}:rl:orders.perUser:w<seconds>:<userId>
-  KEYS[8] address's window     rg:{s:<saleId>}:rl:orders.perAddress:w<seconds>:<address>
+  KEYS[1] sale           rg:{s:<saleId>}:sale
+  KEYS[2] users          rg:{s:<saleId>}:users   (userId -> held + paying + paid units)
+  KEYS[3] holds          rg:{s:<saleId>}:holds   (zset orderId -> expiresAt ms)
+  KEYS[4] order          rg:{s:<saleId>}:o:<orderId>  the new order
+  KEYS[5] idempotency    rg:{s:<saleId>}:idem:<userId>|<key>  (untouched without a fingerprint)
+  KEYS[6] admission      rg:{s:<saleId>}:admission  (hash: second, count, dryRunRefusals,
+                         dry:v<version>:orders.<scope> for dry-run buyer and address windows)
+  KEYS[7] userWindow     rg:{s:<saleId>}:rl:orders.perUser:w<seconds>:<userId>
+  KEYS[8] addressWindow  rg:{s:<saleId>}:rl:orders.perAddress:w<seconds>:<address>
 
-  ARGV[1] orderId   ARGV[2] userId   ARGV[3] quantity   ARGV[4] token nonce
-  ARGV[5] request fingerprint ('' = no Idempotency-Key)   ARGV[6] idempotency TTL ms
-  ARGV[7] admissions allowed per second for this sale ('' = no limit)
-  ARGV[8] '1' when that limit is a dry run (count would-be refusals, refuse nobody)
-  ARGV[9] dry-run field prefix (dry:v<policies version>:orders)
-  ARGV[10..12] buyer's window: limit ('' = none), window ms, '1' for a dry run
-  ARGV[13..15] address's window: the same
+  ARGV[1] orderId
+  ARGV[2] userId
+  ARGV[3] quantity
+  ARGV[4] nonce                 the token's nonce
+  ARGV[5] fingerprint           of the request ('' = no Idempotency-Key)
+  ARGV[6] idempotencyTtlMs
+  ARGV[7] perSecond             admissions allowed per second for this sale ('' = no limit)
+  ARGV[8] perSecondDryRun       '1' when that limit is a dry run (count, refuse nobody)
+  ARGV[9] dryRunPrefix          dry:v<policies version>:orders
+  ARGV[10] userLimit            the buyer's window: limit ('' = none)
+  ARGV[11] userWindowMs
+  ARGV[12] userDryRun           '1' for a dry run
+  ARGV[13] addressLimit         the address's window: the same
+  ARGV[14] addressWindowMs
+  ARGV[15] addressDryRun
 
   A replay (Idempotency-Key, or a resend of this very call) is answered before any window is
   counted, and counts against none. The windows count only calls for a sale that exists.

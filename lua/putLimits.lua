@@ -1,12 +1,13 @@
 --[[
   putLimits: install a new version of the rate-limit policies and record it in the history.
 
-  KEYS[1] current policies  rg:{limits}:current  (hash: version, policies, updatedAt)
-  KEYS[2] history           rg:{limits}:history  (list, newest first, at most ARGV[3] entries)
-  ARGV[1] policies JSON (validated by the caller)
-  ARGV[2] what changed, JSON (for the history)
-  ARGV[3] history length kept
-  ARGV[4] expected current version ('' = any): a stale writer is refused
+  KEYS[1] current  rg:{limits}:current  (hash: version, policies, updatedAt)
+  KEYS[2] history  rg:{limits}:history  (list, newest first, at most ARGV[3] entries)
+
+  ARGV[1] policies         JSON (validated by the caller)
+  ARGV[2] changes          what changed, JSON (for the history)
+  ARGV[3] historyKept      history length kept
+  ARGV[4] expectedVersion  ('' = any): a stale writer is refused
 
   Dry-run counts are kept per version in each sale's admission hash, so a new version starts at
   zero without touching every sale.

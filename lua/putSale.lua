@@ -5,12 +5,12 @@
   never below held + sold, and price / currency are fixed once the sale has an order.
   Fields absent from ARGV[2] keep their value (on create: the defaults the caller passes).
 
-  KEYS[1] sale hash      rg:{s:<saleId>}:sale
-  KEYS[2] lane counters  rg:{s:<saleId>}:lanes
+  KEYS[1] sale   rg:{s:<saleId>}:sale
+  KEYS[2] lanes  rg:{s:<saleId>}:lanes
 
-  ARGV[1] JSON of the defaults for a new sale { name, perUserLimit, holdSeconds }
-  ARGV[2] JSON of the fields given: name, stock, price, currency, perUserLimit, holdSeconds,
-          opensAt (ms), closesAt (ms, or null for none)
+  ARGV[1] defaults  JSON of the defaults for a new sale { name, perUserLimit, holdSeconds }
+  ARGV[2] given     JSON of the fields given: name, stock, price, currency, perUserLimit,
+                    holdSeconds, opensAt (ms), closesAt (ms, or null for none)
 
   Returns
     { 0 OK, created (1|0), sale HGETALL, nowMs, lanes HGETALL }

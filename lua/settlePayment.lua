@@ -9,13 +9,15 @@
   failed    -> order held again (back in the holds zset), or expired with its stock released when
                its hold has passed meanwhile.
 
-  KEYS[1] payment hash     rg:{s:<saleId>}:p:<paymentId>
-  KEYS[2] order hash       rg:{s:<saleId>}:o:<orderId>
-  KEYS[3] sale hash        rg:{s:<saleId>}:sale
-  KEYS[4] per-buyer units  rg:{s:<saleId>}:users
-  KEYS[5] hold deadlines   rg:{s:<saleId>}:holds
+  KEYS[1] payment  rg:{s:<saleId>}:p:<paymentId>
+  KEYS[2] order    rg:{s:<saleId>}:o:<orderId>
+  KEYS[3] sale     rg:{s:<saleId>}:sale
+  KEYS[4] users    rg:{s:<saleId>}:users  per-buyer units
+  KEYS[5] holds    rg:{s:<saleId>}:holds  hold deadlines
 
-  ARGV[1] paymentId  ARGV[2] outcome: succeeded | refunded | failed  ARGV[3] failure code ('' if none)
+  ARGV[1] paymentId
+  ARGV[2] outcome      succeeded | refunded | failed
+  ARGV[3] failureCode  ('' if none)
 
   Returns { 0 OK, payment status, order status }  { 20 NOT_FOUND }
 ]]

@@ -1,9 +1,10 @@
 --[[
   readPayment: a payment and its current place in its lane (enqueued seq - served seq).
 
-  KEYS[1] payment hash   rg:{s:<saleId>}:p:<paymentId>
-  KEYS[2] lane counters  rg:{s:<saleId>}:lanes
-  ARGV[1] userId (the caller; another buyer's payment is not found)
+  KEYS[1] payment  rg:{s:<saleId>}:p:<paymentId>
+  KEYS[2] lanes    rg:{s:<saleId>}:lanes
+
+  ARGV[1] userId  the caller; another buyer's payment is not found
 
   Returns { 0 OK, payment HGETALL, served seq of its lane }  { 20 NOT_FOUND }
 ]]

@@ -5,19 +5,28 @@
   order (ptok), so the same token again (a double click, a resend after a reconnect) answers the
   original payment and queues nothing. The caller has already checked the token's signature.
 
-  KEYS[1] order hash        rg:{s:<saleId>}:o:<orderId>
-  KEYS[2] hold deadlines    rg:{s:<saleId>}:holds
-  KEYS[3] new payment hash  rg:{s:<saleId>}:p:<paymentId>
-  KEYS[4] lane counters     rg:{s:<saleId>}:lanes  (<lane>:enq and <lane>:srv sequence numbers)
-  KEYS[5] lane stream       rg:{s:<saleId>}:lane:<lane>
-  KEYS[6] admission         rg:{s:<saleId>}:admission  (dry:v<version>:payments.<scope> counts)
-  KEYS[7] buyer's window    rg:{s:<saleId>}:rl:payments.perUser:w<seconds>:<userId>
-  KEYS[8] address's window  rg:{s:<saleId>}:rl:payments.perAddress:w<seconds>:<address>
+  KEYS[1] order          rg:{s:<saleId>}:o:<orderId>
+  KEYS[2] holds          rg:{s:<saleId>}:holds  hold deadlines
+  KEYS[3] payment        rg:{s:<saleId>}:p:<paymentId>  the new payment
+  KEYS[4] lanes          rg:{s:<saleId>}:lanes  (<lane>:enq and <lane>:srv sequence numbers)
+  KEYS[5] lane           rg:{s:<saleId>}:lane:<lane>  the lane's stream
+  KEYS[6] admission      rg:{s:<saleId>}:admission  (dry:v<version>:payments.<scope> counts)
+  KEYS[7] userWindow     rg:{s:<saleId>}:rl:payments.perUser:w<seconds>:<userId>
+  KEYS[8] addressWindow  rg:{s:<saleId>}:rl:payments.perAddress:w<seconds>:<address>
 
-  ARGV[1] orderId  ARGV[2] userId  ARGV[3] token nonce  ARGV[4] method  ARGV[5] lane
-  ARGV[6] paymentId  ARGV[7] dry-run field prefix (dry:v<policies version>:payments)
-  ARGV[8..10] buyer's window: limit ('' = none), window ms, '1' for a dry run
-  ARGV[11..13] address's window: the same
+  ARGV[1] orderId
+  ARGV[2] userId
+  ARGV[3] nonce                 the token's nonce
+  ARGV[4] method
+  ARGV[5] lane                  standard | priority
+  ARGV[6] paymentId
+  ARGV[7] dryRunPrefix          dry:v<policies version>:payments
+  ARGV[8] userLimit             the buyer's window: limit ('' = none)
+  ARGV[9] userWindowMs
+  ARGV[10] userDryRun           '1' for a dry run
+  ARGV[11] addressLimit         the address's window: the same
+  ARGV[12] addressWindowMs
+  ARGV[13] addressDryRun
 
   A replay is answered before any window is counted and counts against none: a click storm
   gets the buyer's one payment, never a 429.

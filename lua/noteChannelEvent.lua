@@ -3,10 +3,12 @@
   payment it names is queued for an immediate status check by a worker (which posts to the
   ledger), so a notification never moves money by itself and a lost one is caught by the query.
 
-  KEYS[1] event marker        rg:{s:<saleId>}:evt:<channel>:<eventId>
-  KEYS[2] payment hash        rg:{s:<saleId>}:p:<paymentId>
-  KEYS[3] payments to resolve rg:{s:<saleId>}:unknown
-  ARGV[1] paymentId  ARGV[2] how long event ids are remembered (seconds)
+  KEYS[1] event    rg:{s:<saleId>}:evt:<channel>:<eventId>  the event's marker
+  KEYS[2] payment  rg:{s:<saleId>}:p:<paymentId>
+  KEYS[3] unknown  rg:{s:<saleId>}:unknown  payments to resolve
+
+  ARGV[1] paymentId
+  ARGV[2] rememberSeconds  how long event ids are remembered
 
   Returns { 0 OK }  { 1 REPLAYED } (event seen before)  { 20 NOT_FOUND } (no such payment)
 ]]

@@ -3,9 +3,10 @@
   reason, payment outcomes), which the ops view turns into rates. Counts for a sale that does not
   exist are dropped, so made-up sale ids in request paths leave nothing behind.
 
-  KEYS[1] sale hash   rg:{s:<saleId>}:sale
-  KEYS[2] tally       rg:{s:<saleId>}:tally   field "<kind>:<reason>" -> count
-  ARGV    field, count, field, count, ...
+  KEYS[1] sale   rg:{s:<saleId>}:sale
+  KEYS[2] tally  rg:{s:<saleId>}:tally   field "<kind>:<reason>" -> count
+
+  ARGV[...] field, count, field, count, ...
 
   Returns { 0 OK }  { 10 SALE_NOT_FOUND }
 ]]

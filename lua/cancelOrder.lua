@@ -4,12 +4,13 @@
   Idempotent: an order already cancelled or expired is answered unchanged. A held order whose
   hold has passed is expired here (as the sweep would), not cancelled.
 
-  KEYS[1] order hash       rg:{s:<saleId>}:o:<orderId>
-  KEYS[2] sale hash        rg:{s:<saleId>}:sale
-  KEYS[3] per-buyer units  rg:{s:<saleId>}:users
-  KEYS[4] hold deadlines   rg:{s:<saleId>}:holds
+  KEYS[1] order  rg:{s:<saleId>}:o:<orderId>
+  KEYS[2] sale   rg:{s:<saleId>}:sale
+  KEYS[3] users  rg:{s:<saleId>}:users  per-buyer units
+  KEYS[4] holds  rg:{s:<saleId>}:holds  hold deadlines
 
-  ARGV[1] orderId  ARGV[2] userId (the caller; another buyer's order is not found)
+  ARGV[1] orderId
+  ARGV[2] userId   the caller; another buyer's order is not found
 
   Returns
     { 0 OK, order fields as HGETALL, nowMs }

@@ -2,10 +2,12 @@
   markUnknown: a channel gave no answer for a payment (a timeout): it is `unknown`, never assumed
   failed, and scheduled for a status query. The order keeps waiting on it (still paying).
 
-  KEYS[1] payment hash        rg:{s:<saleId>}:p:<paymentId>
-  KEYS[2] order hash          rg:{s:<saleId>}:o:<orderId>
-  KEYS[3] payments to resolve rg:{s:<saleId>}:unknown  (zset paymentId -> next check, ms)
-  ARGV[1] paymentId  ARGV[2] next check (ms)
+  KEYS[1] payment  rg:{s:<saleId>}:p:<paymentId>
+  KEYS[2] order    rg:{s:<saleId>}:o:<orderId>
+  KEYS[3] unknown  rg:{s:<saleId>}:unknown  (zset paymentId -> next check, ms)
+
+  ARGV[1] paymentId
+  ARGV[2] nextCheckMs
 
   Returns { 0 OK, payment status after }
 ]]

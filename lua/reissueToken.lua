@@ -4,8 +4,10 @@
 
   Idempotent by nonce (minted by the gateway): a resend finds its nonce already current.
 
-  KEYS[1] order hash  rg:{s:<saleId>}:o:<orderId>
-  ARGV[1] userId (the caller)  ARGV[2] new token nonce
+  KEYS[1] order  rg:{s:<saleId>}:o:<orderId>
+
+  ARGV[1] userId  the caller
+  ARGV[2] nonce   the new token's nonce
 
   Returns
     { 0 OK, expiresAtMs }

@@ -2,9 +2,9 @@
   readSale: a sale, its live counters and queue counters in one consistent read, with Redis time
   (so status and "available + held + sold == stock" are judged on one snapshot).
 
-  KEYS[1] sale hash      rg:{s:<saleId>}:sale
-  KEYS[2] lane counters  rg:{s:<saleId>}:lanes
-  KEYS[3] admission      rg:{s:<saleId>}:admission  (per-second admission; dry-run refusals)
+  KEYS[1] sale       rg:{s:<saleId>}:sale
+  KEYS[2] lanes      rg:{s:<saleId>}:lanes
+  KEYS[3] admission  rg:{s:<saleId>}:admission  (per-second admission; dry-run refusals)
 
   Returns { 0 OK, sale HGETALL, nowMs, lanes HGETALL, dry-run refusals }  { 10 SALE_NOT_FOUND }
 ]]

@@ -2,8 +2,9 @@
   readOrder: an order as its buyer may see it, with Redis time (a held order whose hold has
   passed is shown expired before the sweep reaches it).
 
-  KEYS[1] order hash  rg:{s:<saleId>}:o:<orderId>
-  ARGV[1] userId (the caller; another buyer's order is not found)
+  KEYS[1] order  rg:{s:<saleId>}:o:<orderId>
+
+  ARGV[1] userId  the caller; another buyer's order is not found
 
   Returns { 0 OK, order HGETALL, nowMs }  { 20 NOT_FOUND }
 ]]

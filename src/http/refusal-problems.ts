@@ -1,0 +1,62 @@
+import type { Refused } from '../refusal.js';
+import { problem, type ProblemError } from './problem.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The one place that renders a domain refusal as the API's problem: status, wording, extension
+ * members and Retry-After. A rate limit is rendered by the route that knows its policy
+ * (limits/sale-windows.ts, with the RateLimit headers); this is the plain fallback.
+ */
+export function problemOf(refused: Refused): ProblemError {
+  switch (refused.code) {
+    case 'sale_not_found':
+      return problem('sale_not_found', 'no such sale');
+    case 'sale_not_open':
+      return problem('sale_not_open', `the sale opens at ${iso(refused.opensAtMs)}`, {
+        extra: { opensAt: iso(refused.opensAtMs) },
+        retryAfterSeconds: (refused.opensAtMs - refused.nowMs) / 1000,
+      });
+    case 'sale_closed':
+      return problem('sale_closed', 'the sale has closed');
+    case 'sold_out':
+      return problem('sold_out', refused.available > 0 ? `only ${refused.available} left` : 'no units left', {
+        extra: { available: refused.available },
+      });
+    case 'limit_exceeded':
+      return problem('limit_exceeded', `you already have ${refused.units} of at most ${refused.perUserLimit} units in this sale`, {
+        extra: { perUserLimit: refused.perUserLimit },
+      });
+    case 'idempotency_key_reused':
+      return problem('idempotency_key_reused', 'this key was used with another request body');
+    case 'stock_conflict':
+      return problem('stock_conflict', `stock cannot go below sold + held (${refused.committed})`, {
+        extra: { committed: refused.committed },
+      });
+    case 'sale_locked':
+      return problem('sale_locked', 'price and currency are fixed once the sale has an order');
+    case 'invalid_sale_window':
+      return problem('invalid_request', 'closesAt must be after opensAt');
+    case 'missing_sale_fields':
+      return problem('invalid_request', 'a new sale needs stock, price and currency');
+    case 'not_found':
+      return problem('not_found', `no such ${refused.subject}`);
+    case 'token_invalid':
+      return problem('token_invalid', 'the payment token is unknown, used, expired or superseded');
+    case 'payment_pending':
+      return problem('payment_pending', 'another payment for this order is pending', {
+        extra: { paymentId: refused.paymentId },
+        retryAfterSeconds: 2,
+      });
+    case 'order_paid':
+      return problem('order_paid', 'the order is already paid');
+    case 'order_closed':
+      return problem('order_closed', 'the order has expired or was cancelled');
+    case 'version_conflict':
+      return problem('request_in_progress', 'another change to the limits landed at the same time; read them and try again', {
+        retryAfterSeconds: 1,
+      });
+    case 'rate_limited':
+      return problem('rate_limited', `over the "${refused.scope}" limit`, { retryAfterSeconds: refused.resetMs / 1000 });
+  }
+}
