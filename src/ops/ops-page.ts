@@ -96,6 +96,17 @@ function svg(tag, attrs) {
   return el;
 }
 const fmt = (n) => Number(n).toLocaleString("en-US");
+// prices are integers in the currency's minor unit (38000 CNY is 380.00), which Intl knows per currency
+function money(minor, currency) {
+  try {
+    const digits = new Intl.NumberFormat("en-US", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+    const major = minor / 10 ** digits;
+    return major.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) + " " + currency;
+  } catch {
+    // not a currency Intl knows: the raw amount, labelled as such
+    return fmt(minor) + " " + currency + " (minor units)";
+  }
+}
 const rateFmt = (n) => (n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(1));
 
 async function api(path, init) {
@@ -164,7 +175,7 @@ function saleCard(sale) {
   const outcomes = Object.entries(sale.tally.outcome || {});
   return h("section", { class: "card", "data-sale": sale.saleId },
     h("h2", {}, sale.name, h("span", { class: "badge " + sale.status, "data-field": "status" }, sale.status.replace("_", " ")),
-      h("span", { class: "muted", style: "font-weight:normal;margin-left:8px" }, sale.saleId + " · " + fmt(sale.price) + " " + sale.currency)),
+      h("span", { class: "muted", style: "font-weight:normal;margin-left:8px" }, sale.saleId + " · " + money(sale.price, sale.currency))),
     h("div", { class: "numbers" },
       ["stock", "available", "held", "sold"].map((f) => h("div", {}, h("span", { class: "muted" }, f), h("b", { "data-field": f }, fmt(sale[f]))))),
     h("div", { class: "bar", title: "sold / held / available" },

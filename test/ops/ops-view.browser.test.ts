@@ -78,6 +78,8 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
       await sleep(700);
     }
     const field = (name: string) => card.locator(`[data-field="${name}"]`);
+    // prices are kept in minor units: 38000 fen is 380.00 yuan
+    expect(await card.locator('h2').textContent()).toContain(' · 380.00 CNY');
     await expect.poll(() => field('sold').textContent(), { timeout: 15_000 }).toBe('20');
     await expect.poll(() => card.locator('[data-outcome="succeeded"]').textContent(), { timeout: 5_000 }).toBe('20');
     expect(await field('held').textContent()).toBe('10');
