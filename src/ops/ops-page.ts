@@ -4,7 +4,7 @@
  * and draws each sale's counters, queue, payment outcomes and a chart of admissions and refusals
  * per second by reason; the limits panel edits, dry-runs and rolls back /admin/limits.
  * The browser authenticates with Basic (any user name, the admin token as password) and sends
- * the same credentials with every fetch.
+ * the same credentials with every fetch; they may also come in the URL (http://ops:TOKEN@host/admin/).
  */
 export const OPS_PAGE = /* html */ `<!doctype html>
 <html lang="en">
@@ -109,8 +109,11 @@ function money(minor, currency) {
 }
 const rateFmt = (n) => (n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(1));
 
+// opened as http://user:token@host/admin/, the document's URL carries credentials and fetch refuses
+// any URL resolved against it; the origin never carries them
 async function api(path, init) {
-  const res = await fetch(path, { ...init, headers: { "Content-Type": "application/json", ...(init && init.headers) } });
+  const headers = { "Content-Type": "application/json", ...(init && init.headers) };
+  const res = await fetch(location.origin + path, { ...init, headers });
   const body = res.status === 204 ? null : await res.json().catch(() => null);
   if (!res.ok) throw new Error((body && (body.detail || body.title)) || res.status + " " + res.statusText);
   return body;

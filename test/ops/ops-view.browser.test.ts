@@ -2,7 +2,8 @@
  * The ops view in a real browser: Debian's Chromium (never a downloaded one) driven by
  * playwright-core, against the gateway on real HTTP, real Redis, the worker and a PGlite ledger.
  * It logs in through the Basic challenge, watches a sale sell out live, and works the limits
- * panel (edit, dry-run, rollback). A screenshot is saved to test/artifacts/ops-view.png.
+ * panel (edit, dry-run, rollback); opened with the credentials in its URL, it still reads the API.
+ * A screenshot is saved to test/artifacts/ops-view.png.
  * `.ci/run` installs chromium; elsewhere the file is skipped when no Chromium is found.
  */
 import { existsSync, mkdirSync } from 'node:fs';
@@ -132,6 +133,24 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}/ops-view.png`, fullPage: true });
+    expect(failures).toEqual([]);
+    await context.close();
+  });
+
+  it('works when opened with the credentials in its URL, and shows a zero-decimal currency whole', async () => {
+    const saleId = await createSale(app, { name: 'Tokyo Dome, arena', price: 9800, currency: 'JPY' });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const failures: string[] = [];
+    page.on('pageerror', (err) => failures.push(err.message));
+    page.on('requestfailed', (req) => failures.push(`${req.url()} ${req.failure()?.errorText}`));
+    // a URL with credentials cannot be the base of a fetch: the page must not resolve against it
+    await page.goto(`${url.replace('://', `://admin:${ADMIN_TOKEN}@`)}/admin/`);
+    const card = page.locator(`[data-sale="${saleId}"]`);
+    await expect.poll(() => page.locator('#sales').textContent(), { timeout: 10_000 }).not.toContain('Loading');
+    expect(await card.locator('h2').textContent()).toContain(' · 9,800 JPY');
+    await expect.poll(() => page.locator('#limits-version').textContent(), { timeout: 10_000 }).toMatch(/^v\d+$/);
+    expect(await page.locator('#status').textContent()).toMatch(/^live/);
     expect(failures).toEqual([]);
     await context.close();
   });
