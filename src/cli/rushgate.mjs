@@ -73,7 +73,9 @@ if (command === 'limits' && sub === 'get') {
   const result = await api('PUT', '/admin/limits', 'policies' in parsed ? parsed : { policies: parsed });
   process.stdout.write(`limits version ${result.version} in force (every gateway within 1 s)\n`);
 } else if (command === 'limits' && sub === 'history') {
-  for (const v of (await api('GET', '/admin/limits/history')).versions) {
+  const { versions } = await api('GET', '/admin/limits/history');
+  if (versions.length === 0) process.stdout.write('no limits history yet: version 0 (the defaults) is in force\n');
+  for (const v of versions) {
     const changes = v.changes.map((c) => `${c.path}: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`).join('; ');
     process.stdout.write(`v${v.version}  ${v.at}  ${changes || '(no change)'}\n`);
   }

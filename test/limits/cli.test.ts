@@ -22,6 +22,10 @@ function rushgate(...args: string[]): Promise<{ code: number | null; out: string
 
 describe('npx rushgate', () => {
   it('sets, shows, lists and rolls back limits; refuses bad policies with a non-zero exit', async () => {
+    // this file's Redis is its own, and nothing has set limits yet: no history, not a blank line
+    const empty = await rushgate('limits', 'history');
+    expect(empty).toMatchObject({ code: 0, err: '' });
+    expect(empty.out).toBe('no limits history yet: version 0 (the defaults) is in force\n');
     const policies = { orders: { perUser: { limit: 3, windowSeconds: 10 } }, payments: { perUser: { limit: 3, windowSeconds: 10 } } };
     const set = await rushgate('limits', 'set', JSON.stringify(policies));
     expect(set).toMatchObject({ code: 0 });
