@@ -45,7 +45,12 @@ async function api(method, path, body) {
     // not JSON (a proxy's error page): shown as text below
   }
   if (!res.ok) {
-    const errors = (data?.errors ?? []).map((e) => `\n  ${e.path}: ${e.message}`).join('');
+    // the detail already is the first error: list only the others
+    const errors = (data?.errors ?? [])
+      .map((e) => `${e.path}: ${e.message}`)
+      .filter((e) => e !== data.detail)
+      .map((e) => `\n  ${e}`)
+      .join('');
     fail(`${res.status} ${data?.code ?? ''}: ${data?.detail ?? text}${errors}`);
   }
   return data;

@@ -43,6 +43,14 @@ describe('npx rushgate', () => {
     expect((await rushgate('limits', 'rollback', '99')).code).toBe(1);
   });
 
+  it('prints each error of a refused policy once', async () => {
+    const bad = await rushgate('limits', 'set', JSON.stringify({ orders: { perUser: { limit: -1, windowSeconds: 0 } } }));
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/^rushgate: 400 invalid_request: /);
+    const errorPaths = bad.err.match(/orders\.perUser\.\w+(?=: )/g) ?? [];
+    expect(errorPaths.sort()).toEqual(['orders.perUser.limit', 'orders.perUser.windowSeconds']);
+  });
+
   it('blocks and unblocks a buyer', async () => {
     const saleId = await createSale(app);
     const b = await buyer();
