@@ -107,6 +107,24 @@ describe('npm start (node runtime)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('npm start says it is compiling before the silent build', async () => {
+    // its own process group, so the build (npm, sh, tsc) stops with it
+    const child = spawn('npm', ['start'], {
+      cwd: root, detached: true, env: { PATH: process.env.PATH ?? '', PORT: String(await freePort()), RUSHGATE_DATA_DIR: dataDir },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    // at the start of a line: npm echoes the script itself first
+    const said = /^rushgate: compiling TypeScript/m;
+    for (let i = 0; i < 100 && !said.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    process.kill(-child.pid!, 'SIGTERM');
+    await exited;
+    expect(out).toMatch(said);
+    expect(out).not.toContain('rushgate listening');
+  });
+
   it('stops with one clear line on an invalid setting', () => {
     const res = run({ PORT: 'eighty', RUSHGATE_DATA_DIR: dataDir });
     expect(res.status).toBe(1);
