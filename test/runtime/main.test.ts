@@ -11,6 +11,7 @@ import { freePort } from '../../src/runtime/node/embedded-redis.js';
 
 const root = join(import.meta.dirname, '../..');
 const entry = join(root, 'src/runtime/node/main.ts');
+const hasJq = spawnSync('jq', ['--version']).status === 0;
 const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-main-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -78,6 +79,59 @@ describe('npm start (node runtime)', () => {
     expect(await exited).toBe(0);
     // the embedded Redis persisted with AOF into the data directory
     expect(spawnSync('ls', [join(dataDir, 'redis')], { encoding: 'utf8' }).stdout).toContain('appendonlydir');
+  });
+
+  const tryTest = it.skipIf(!hasJq && !process.env.CI);
+  tryTest('prints try-lines that run as pasted in bash, up to the payment poll', { timeout: 60_000 }, async () => {
+    expect(hasJq, 'no jq: .ci/run installs it').toBe(true);
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'rushgate-try-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+      cwd: root, env: { PATH: process.env.PATH ?? '', PORT: String(port), RUSHGATE_DATA_DIR: dir, RUSHGATE_LOG_LEVEL: 'warn' },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    try {
+      // the banner is one write; a loaded machine can take a while to get there
+      for (let i = 0; i < 600 && !out.includes('JWT2='); i++) await new Promise((r) => setTimeout(r, 50));
+      // the indented lines under each heading, as a user would copy them
+      const block = (heading: RegExp) => {
+        const lines = out.split('\n');
+        const from = lines.findIndex((l) => heading.test(l)) + 1;
+        expect(from, `no "${heading.source}" in the banner`).toBeGreaterThan(0);
+        const end = lines.findIndex((l, i) => i >= from && !l.startsWith('  '));
+        return lines.slice(from, end === -1 ? undefined : end).map((l) => l.slice(2));
+      };
+      const tryLines = block(/^try: .*needs curl and jq/);
+      const secondBuyer = block(/^a second buyer's JWT/);
+      const script = [
+        ...tryLines,
+        'echo ---',
+        ...secondBuyer,
+        'curl -sS "$BASE/v1/wallet" -H "Authorization: Bearer $JWT2"',
+      ].join('\n');
+      const res = spawnSync('bash', ['--noprofile', '--norc'], {
+        cwd: root, input: script, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 20_000,
+      });
+      expect(res.stderr).toBe('');
+      const [walkthrough, minted] = res.stdout.split('---\n') as [string, string];
+      const printed = walkthrough.trim().split('\n');
+      const order = JSON.parse(printed.find((l) => l.includes('"paymentToken"')) ?? '{}');
+      expect(order).toMatchObject({ orderId: expect.any(String), status: 'held' });
+      const poll = JSON.parse(printed.at(-1)!);
+      expect(poll).toMatchObject({ paymentId: expect.any(String), orderId: order.orderId });
+      expect(['queued', 'processing', 'succeeded']).toContain(poll.status);
+      // the minted JWT is a buyer the gateway accepts
+      expect(JSON.parse(minted)).toEqual({ userId: 'buyer2', balances: {} });
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('stops its embedded redis-server when signalled during startup', async () => {

@@ -11,7 +11,7 @@ import type { Context } from 'hono';
 import { sign } from 'hono/jwt';
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { createApp } from '../../app.js';
 import type { Config } from '../../config.js';
@@ -59,9 +59,42 @@ async function connect(url: string, timeoutMs: number, log: Logger): Promise<Red
   return client;
 }
 
+/** `value` as one word for a POSIX shell: single-quoted, with each `'` closed, escaped and reopened. */
+const shellWord = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * The banner's walk-through: lines that run as pasted, in order, in a POSIX shell. Ids come back
+ * in JSON, so jq lifts them into variables; `<orderId>` placeholders would be shell redirections.
+ */
+function tryLines(base: string, adminToken: string, demoJwt: string): string[] {
+  const json = `-H 'Content-Type: application/json'`;
+  return [
+    `BASE=${shellWord(base)}`,
+    `ADMIN=${shellWord(adminToken)}`,
+    `JWT=${shellWord(demoJwt)}`,
+    `curl -sS -w '\\n' -X PUT "$BASE/admin/sales/demo" -H "Authorization: Bearer $ADMIN" ${json} -d '{"stock":100,"price":38000,"currency":"CNY"}'`,
+    `curl -sS -w '\\n' -X POST "$BASE/admin/wallets/demo/credits" -H "Authorization: Bearer $ADMIN" ${json} -d '{"amount":100000,"currency":"CNY","reference":"topup-1"}'`,
+    `ORDER=$(curl -sS -X POST "$BASE/v1/sales/demo/orders" -H "Authorization: Bearer $JWT" ${json} -d '{"quantity":1}'); printf '%s\\n' "$ORDER"`,
+    `ORDER_ID=$(printf '%s' "$ORDER" | jq -r .orderId); PAY=$(printf '%s' "$ORDER" | jq -c '{paymentToken, method: "wallet"}')`,
+    `PAYMENT=$(curl -sS -X POST "$BASE/v1/orders/$ORDER_ID/payments" -H "Authorization: Bearer $JWT" ${json} -d "$PAY"); printf '%s\\n' "$PAYMENT"`,
+    `PAYMENT_ID=$(printf '%s' "$PAYMENT" | jq -r .paymentId)`,
+    `curl -sS -w '\\n' "$BASE/v1/payments/$PAYMENT_ID" -H "Authorization: Bearer $JWT"`,
+  ];
+}
+
+/** A `node -e` line that mints a second buyer's JWT with the gateway's secret, wherever that lives. */
+function secondBuyerLine(config: Config, secrets: Secrets): string {
+  const secret = secrets.generated.includes('jwtSecret')
+    ? `JSON.parse(require("fs").readFileSync(${JSON.stringify(join(config.RUSHGATE_DATA_DIR, 'secrets.json'))},"utf8")).jwtSecret`
+    : 'process.env.RUSHGATE_JWT_SECRET';
+  const mint = `require("hono/jwt").sign({sub:"buyer2",exp:Math.floor(Date.now()/1000)+3600},${secret}).then(console.log)`;
+  return `JWT2=$(node -e ${shellWord(mint)})`;
+}
+
 async function banner(config: Config, secrets: Secrets, redisUrl: string, embedded: boolean, worker: boolean, processes: number) {
   const base = `http://${config.HOST}:${config.PORT}`;
   const demoJwt = await sign({ sub: 'demo', exp: Math.floor(Date.now() / 1000) + 3600 }, secrets.jwtSecret);
+  const indent = (lines: string[]) => lines.map((line) => `  ${line}`);
   const lines = [
     `rushgate listening on ${base}`,
     ...(processes > 1 ? [`processes: ${processes} serving HTTP (RUSHGATE_PROCESSES), plus the primary (pid ${process.pid}) holding the ledger`] : []),
@@ -70,12 +103,11 @@ async function banner(config: Config, secrets: Secrets, redisUrl: string, embedd
     `payment channels: ${config.RUSHGATE_CHANNELS.length ? `${config.RUSHGATE_CHANNELS.join(', ')} (SIMULATED: no real money)` : 'none (wallet only)'}`,
     `admin token: ${secrets.adminToken}${secrets.generated.includes('adminToken') ? ` (generated, saved in ${config.RUSHGATE_DATA_DIR}/secrets.json)` : ''}`,
     `demo buyer JWT (sub "demo", 1 h): ${demoJwt}`,
-    'try:',
-    `  curl -s -X PUT ${base}/admin/sales/demo -H 'Authorization: Bearer ${secrets.adminToken}' -H 'Content-Type: application/json' -d '{"stock":100,"price":38000,"currency":"CNY"}'`,
-    `  curl -s -X POST ${base}/admin/wallets/demo/credits -H 'Authorization: Bearer ${secrets.adminToken}' -H 'Content-Type: application/json' -d '{"amount":100000,"currency":"CNY","reference":"topup-1"}'`,
-    `  curl -s -X POST ${base}/v1/sales/demo/orders -H 'Authorization: Bearer ${demoJwt}' -H 'Content-Type: application/json' -d '{"quantity":1}'`,
-    `  curl -s -X POST ${base}/v1/orders/<orderId>/payments -H 'Authorization: Bearer ${demoJwt}' -H 'Content-Type: application/json' -d '{"paymentToken":"<paymentToken>","method":"wallet"}'`,
-    `  curl -s ${base}/v1/payments/<paymentId> -H 'Authorization: Bearer ${demoJwt}'`,
+    `ops view: open ${base}/admin/ in a browser; any user name, the admin token as password`,
+    'try: paste these lines in order into a POSIX shell such as bash (needs curl and jq)',
+    ...indent(tryLines(base, secrets.adminToken, demoJwt)),
+    `a second buyer's JWT (sub "buyer2", 1 h) into $JWT2, run in the directory npm start runs in${secrets.generated.includes('jwtSecret') ? '' : ' with RUSHGATE_JWT_SECRET exported'}:`,
+    ...indent([secondBuyerLine(config, secrets)]),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
