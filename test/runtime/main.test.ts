@@ -30,7 +30,8 @@ describe('npm start (node runtime)', () => {
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    for (let i = 0; i < 200 && !out.includes('try:'); i++) await new Promise((r) => setTimeout(r, 50));
+    // PGlite and tsx on a loaded machine can take well over 10 s to reach the banner
+    for (let i = 0; i < 600 && !out.includes('try:'); i++) await new Promise((r) => setTimeout(r, 50));
     expect(out).toContain(`rushgate listening on http://127.0.0.1:${port}`);
     expect(out).toMatch(/redis: redis:\/\/127\.0\.0\.1:\d+ \(embedded/);
     const adminToken = /admin token: (\S+)/.exec(out)![1]!;
