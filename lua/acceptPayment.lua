@@ -39,6 +39,7 @@
     { 26 RATE_LIMITED, scope ('perUser' | 'perAddress'), ms until it resets }
 ]]
 local rcall = redis.call
+-- @include now
 -- @include windows
 local orderKey, holdsKey, paymentKey, lanesKey, laneKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local orderId, userId, nonce, method, lane, paymentId =
@@ -55,8 +56,7 @@ if ptok == nonce then
   return { 1, pid, tonumber(ppos), tonumber(amount), currency, plane }
 end
 
-local time = rcall('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local nowMs = redisNowMs()
 local refusedScope, resetMs = countWindows({ KEYS[7], KEYS[8] }, ARGV, 8, nowMs, KEYS[6], ARGV[7])
 if refusedScope then return { 26, refusedScope, resetMs } end
 

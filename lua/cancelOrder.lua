@@ -17,6 +17,8 @@
     { 20 NOT_FOUND }  { 22 PAYMENT_PENDING, paymentId }  { 23 ORDER_PAID }
 ]]
 local rcall = redis.call
+-- @include now
+-- @include releaseHold
 local orderKey, saleKey, usersKey, holdsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local orderId, userId = ARGV[1], ARGV[2]
 
@@ -26,13 +28,11 @@ local status, expiresAt, quantity, pid = o[2], tonumber(o[3]), tonumber(o[4]), o
 if status == 'paying' then return { 22, pid } end
 if status == 'paid' then return { 23 } end
 
-local time = rcall('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local nowMs = redisNowMs()
 if status == 'held' then
   local ended = 'cancelled'
   if nowMs >= expiresAt then ended = 'expired' end
-  rcall('HINCRBY', saleKey, 'held', -quantity)
-  rcall('HINCRBY', usersKey, userId, -quantity)
+  releaseHold(saleKey, usersKey, userId, quantity)
   rcall('ZREM', holdsKey, orderId)
   rcall('HSET', orderKey, 'status', ended, 'tok', '', 'endedAt', nowMs)
 end

@@ -15,10 +15,10 @@
   Returns { 0 OK, { userIds blocked now } }
 ]]
 local rcall = redis.call
+-- @include now
 local blocklistKey, reasonsKey = KEYS[1], KEYS[2]
 local threshold, windowMs, blockMs = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local time = rcall('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local nowMs = redisNowMs()
 local blocked = {}
 for k = 1, #KEYS - 2 do
   local tallyKey, userId, refusals = KEYS[2 + k], ARGV[2 + 2 * k], tonumber(ARGV[3 + 2 * k])

@@ -43,6 +43,7 @@
     { 26 RATE_LIMITED, scope ('perSale' | 'perUser' | 'perAddress'), ms until it resets }
 ]]
 local rcall = redis.call
+-- @include now
 local saleKey, usersKey, holdsKey, orderKey, idemKey, admissionKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 -- @include windows
 local orderId, userId, quantity, nonce = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -77,8 +78,7 @@ local price, currency = tonumber(sale[4]), sale[5]
 local perUserLimit, holdSeconds = tonumber(sale[6]), tonumber(sale[7])
 local opensAt, closesAt = tonumber(sale[8]), tonumber(sale[9])
 
-local time = rcall('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local nowMs = redisNowMs()
 
 local refusedScope, resetMs = countWindows({ KEYS[7], KEYS[8] }, ARGV, 10, nowMs, admissionKey, ARGV[9])
 if refusedScope then return { 26, refusedScope, resetMs } end

@@ -16,10 +16,11 @@
   Returns { 0 OK, number of orders expired }
 ]]
 local rcall = redis.call
+-- @include now
+-- @include releaseHold
 local saleKey, usersKey, holdsKey = KEYS[1], KEYS[2], KEYS[3]
 
-local time = rcall('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local nowMs = redisNowMs()
 local expired = 0
 for i = 4, #KEYS do
   local orderId = ARGV[i - 3]
@@ -27,8 +28,7 @@ for i = 4, #KEYS do
   local userId, status, expiresAt, quantity = o[1], o[2], tonumber(o[3]), tonumber(o[4])
   if status == 'held' then
     if nowMs >= expiresAt then
-      rcall('HINCRBY', saleKey, 'held', -quantity)
-      rcall('HINCRBY', usersKey, userId, -quantity)
+      releaseHold(saleKey, usersKey, userId, quantity)
       rcall('ZREM', holdsKey, orderId)
       rcall('HSET', KEYS[i], 'status', 'expired', 'tok', '', 'endedAt', nowMs)
       expired = expired + 1

@@ -15,12 +15,12 @@
   Returns { 0 OK, version, updatedAtMs }  { 25 VERSION_CONFLICT, current version }
 ]]
 local rcall = redis.call
+-- @include now
 local currentKey, historyKey = KEYS[1], KEYS[2]
 local policies, changes, keep, expected = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local current = tonumber(rcall('HGET', currentKey, 'version') or '0')
 if expected ~= '' and tonumber(expected) ~= current then return { 25, current } end
-local time = rcall('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local nowMs = redisNowMs()
 local version = current + 1
 rcall('HSET', currentKey, 'version', version, 'policies', policies, 'updatedAt', nowMs)
 rcall('LPUSH', historyKey, cjson.encode({ version = version, at = nowMs, policies = cjson.decode(policies), changes = cjson.decode(changes) }))

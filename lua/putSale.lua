@@ -19,11 +19,11 @@
     { 19 MISSING_FIELDS }  a new sale needs stock, price and currency
 ]]
 local rcall = redis.call
+-- @include now
 local saleKey, lanesKey = KEYS[1], KEYS[2]
 local defaults, given = cjson.decode(ARGV[1]), cjson.decode(ARGV[2])
 
-local time = rcall('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local nowMs = redisNowMs()
 
 local cur = rcall('HMGET', saleKey, 'stock', 'held', 'sold', 'price', 'currency', 'orders',
   'opensAt', 'closesAt')

@@ -9,7 +9,7 @@
   Returns { 0 OK, order HGETALL, nowMs }  { 20 NOT_FOUND }
 ]]
 local rcall = redis.call
+-- @include now
 if rcall('HGET', KEYS[1], 'userId') ~= ARGV[1] then return { 20 } end
-local time = rcall('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local nowMs = redisNowMs()
 return { 0, rcall('HGETALL', KEYS[1]), nowMs }

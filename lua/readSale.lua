@@ -9,8 +9,8 @@
   Returns { 0 OK, sale HGETALL, nowMs, lanes HGETALL, dry-run refusals }  { 10 SALE_NOT_FOUND }
 ]]
 local rcall = redis.call
+-- @include now
 local sale = rcall('HGETALL', KEYS[1])
 if #sale == 0 then return { 10 } end
-local time = rcall('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local nowMs = redisNowMs()
 return { 0, sale, nowMs, rcall('HGETALL', KEYS[2]), tonumber(rcall('HGET', KEYS[3], 'dryRunRefusals') or '0') }

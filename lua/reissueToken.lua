@@ -14,6 +14,7 @@
     { 20 NOT_FOUND }  { 22 PAYMENT_PENDING, paymentId }  { 23 ORDER_PAID }  { 24 ORDER_CLOSED }
 ]]
 local rcall = redis.call
+-- @include now
 local orderKey = KEYS[1]
 local userId, nonce = ARGV[1], ARGV[2]
 
@@ -24,8 +25,7 @@ if status == 'paying' then return { 22, pid } end
 if status == 'paid' then return { 23 } end
 if status ~= 'held' then return { 24 } end
 
-local time = rcall('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local nowMs = redisNowMs()
 if nowMs >= expiresAt then return { 24 } end
 rcall('HSET', orderKey, 'tok', nonce)
 return { 0, expiresAt }

@@ -22,6 +22,8 @@
   Returns { 0 OK, payment status, order status }  { 20 NOT_FOUND }
 ]]
 local rcall = redis.call
+-- @include now
+-- @include releaseHold
 local paymentKey, orderKey, saleKey, usersKey, holdsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local paymentId, outcome, failureCode = ARGV[1], ARGV[2], ARGV[3]
 
@@ -43,8 +45,7 @@ if pstatus == 'succeeded' or pstatus == 'failed' or pstatus == 'refunded' then
   return { 0, pstatus, ostatus }
 end
 
-local time = rcall('TIME')
-local nowMs = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local nowMs = redisNowMs()
 rcall('HSET', paymentKey, 'status', outcome, 'failureCode', failureCode, 'settledAt', nowMs)
 if pid == paymentId and ostatus == 'paying' then
   if outcome == 'succeeded' or outcome == 'refunded' then
@@ -53,8 +54,7 @@ if pid == paymentId and ostatus == 'paying' then
     rcall('HINCRBY', saleKey, 'sold', quantity)
   elseif nowMs >= expiresAt then
     ostatus = 'expired'
-    rcall('HINCRBY', saleKey, 'held', -quantity)
-    rcall('HINCRBY', usersKey, userId, -quantity)
+    releaseHold(saleKey, usersKey, userId, quantity)
     rcall('HSET', orderKey, 'endedAt', nowMs)
   else
     ostatus = 'held'

@@ -13,6 +13,7 @@ import { LedgerUnavailableError } from './ledger/sql-port.js';
 import { LimitsStore } from './limits/limits-store.js';
 import { admission, adminLimitsRoutes } from './limits/limits-routes.js';
 import { normalizeAddress } from './limits/address.js';
+import { buyerLimiter } from './limits/buyer-limiter.js';
 import { SaleWindows } from './limits/sale-windows.js';
 import { staticLimits, type LimitsView, type LimitsWatcher } from './limits/limits-watcher.js';
 import type { Logger } from './logger.js';
@@ -93,14 +94,15 @@ export function createApp(deps: AppDeps) {
   app.route('/', opsRoutes({ redis, sales }));
   const limits: LimitsView = deps.limits ?? staticLimits;
   app.route('/admin', adminLimitsRoutes({ store: deps.limits?.store ?? new LimitsStore(redis), refresh: () => deps.limits?.refresh() ?? Promise.resolve() }));
+  const others = buyerLimiter(redis, limits);
   const admit = { limits, windows: new SaleWindows(limits), clientAddress: (c: Context) => normalizeAddress(deps.clientAddress?.(c)) ?? undefined };
   app.route('/v1/channels', notificationsRoutes({ channels: deps.channels ?? new Map(), redis }));
   if (deps.ledger) {
     app.route('/admin/wallets', adminWalletsRoutes({ ledger: deps.ledger }));
-    app.route('/v1', walletRoutes({ ledger: deps.ledger, auth }));
+    app.route('/v1', walletRoutes({ ledger: deps.ledger, auth, others }));
   }
   app.route('/v1/sales', publicSalesRoutes({ sales, gate }));
-  app.route('/v1', ordersRoutes({ orders: new OrderStore(redis), gate, tokens, inFlight: new InFlight(), auth, admission: admission('orders', admit), limits }));
+  app.route('/v1', ordersRoutes({ orders: new OrderStore(redis), gate, tokens, inFlight: new InFlight(), auth, admission: admission('orders', admit), limits, others }));
   app.route(
     '/v1',
     paymentsRoutes({
@@ -109,6 +111,7 @@ export function createApp(deps: AppDeps) {
       methods: new Set(['wallet', ...(deps.channels?.keys() ?? [])]),
       auth,
       admission: admission('payments', admit),
+      others,
     }),
   );
 

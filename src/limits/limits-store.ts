@@ -60,13 +60,14 @@ export class LimitsStore {
   }
 
   /**
-   * Would-be refusals of the buyer and address windows under dry-run policies of `version`,
-   * summed over every sale (each sale's scripts count them in its own slot).
+   * Would-be refusals under dry-run policies of `version`: the buyer and address windows summed
+   * over every sale (each sale's scripts count them in its own slot), and `others`.
    */
   async dryRunRefusals(version: number): Promise<Record<string, number>> {
     const prefix = `dry:v${version}:`;
     const saleIds = await this.redis.smembers(keys.sales);
     const counts: Record<string, number> = {};
+    for (const [field, n] of Object.entries(await this.redis.hgetall(keys.limitsDryRun(version)))) counts[field] = Number(n);
     for (const h of await Promise.all(saleIds.map((id) => this.redis.hgetall(keys.admission(id))))) {
       for (const [field, n] of Object.entries(h)) {
         if (field.startsWith(prefix)) counts[field.slice(prefix.length)] = (counts[field.slice(prefix.length)] ?? 0) + Number(n);

@@ -20,6 +20,12 @@ export const PoliciesSchema = z.strictObject({
     perUser: window,
     perAddress: window.optional(),
   }),
+  /**
+   * The buyer's other calls, which name no sale: polling orders and payments, cancelling,
+   * re-issuing a token, reading the wallet (one window per buyer, through @upstash/ratelimit).
+   * None when absent: those calls then cost no limiter round trip.
+   */
+  others: z.strictObject({ perUser: window }).optional(),
   /** A buyer refused `refusals` times within `windowSeconds` is blocked for `blockSeconds`. */
   autoBlock: z
     .strictObject({

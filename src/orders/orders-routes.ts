@@ -30,10 +30,12 @@ export interface OrdersDeps {
   admission: Admission;
   /** The per-sale admission rate comes from here. */
   limits: LimitsView;
+  /** The `others` window, on the routes that name no sale. */
+  others: MiddlewareHandler<BuyerEnv>;
 }
 
 /** Buyer order routes, mounted under /v1. */
-export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, limits }: OrdersDeps) {
+export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, limits, others }: OrdersDeps) {
   // a sold-out or closed sale is refused from memory before any limit costs a round trip, and
   // before the JWT is verified: the answer is the same for every caller (and public at
   // GET /v1/sales/{saleId}), so the flood after a sell-out costs as little as it can
@@ -95,19 +97,19 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
         release?.();
       }
     })
-    .get('/orders/:orderId', auth, async (c) => {
+    .get('/orders/:orderId', auth, others, async (c) => {
       const orderId = c.req.param('orderId');
       const saleId = saleOfIdParam('ord', orderId);
       const order = await orders.read(saleId, orderId, c.get('buyer').userId);
       return json(c, orderView(saleId, orderId, order));
     })
-    .delete('/orders/:orderId', auth, async (c) => {
+    .delete('/orders/:orderId', auth, others, async (c) => {
       const orderId = c.req.param('orderId');
       const saleId = saleOfIdParam('ord', orderId);
       const order = await orders.cancel(saleId, orderId, c.get('buyer').userId);
       return json(c, orderView(saleId, orderId, order));
     })
-    .post('/orders/:orderId/tokens', auth, async (c) => {
+    .post('/orders/:orderId/tokens', auth, others, async (c) => {
       const orderId = c.req.param('orderId');
       const saleId = saleOfIdParam('ord', orderId);
       const { userId } = c.get('buyer');

@@ -23,10 +23,12 @@ export interface PaymentsDeps {
   auth: MiddlewareHandler<BuyerEnv>;
   /** The blocklist and the buyer's windows around the payment script. */
   admission: Admission;
+  /** The `others` window, on the routes that name no sale. */
+  others: MiddlewareHandler<BuyerEnv>;
 }
 
 /** Buyer payment routes, mounted under /v1. */
-export function paymentsRoutes({ payments, tokens, methods, auth, admission }: PaymentsDeps) {
+export function paymentsRoutes({ payments, tokens, methods, auth, admission, others }: PaymentsDeps) {
   return new Hono<BuyerEnv>()
     .post('/orders/:orderId/payments', auth, async (c) => {
       const orderId = c.req.param('orderId');
@@ -67,7 +69,7 @@ export function paymentsRoutes({ payments, tokens, methods, auth, admission }: P
         headers,
       );
     })
-    .get('/payments/:paymentId', auth, async (c) => {
+    .get('/payments/:paymentId', auth, others, async (c) => {
       const paymentId = c.req.param('paymentId');
       const saleId = saleOfIdParam('pay', paymentId);
       return json(c, await payments.read(saleId, paymentId, c.get('buyer').userId));

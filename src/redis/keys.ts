@@ -10,6 +10,8 @@ export const keys = {
   /** Rate-limit policies: the current version and its history (one slot: {limits}). */
   limits: 'rg:{limits}:current',
   limitsHistory: 'rg:{limits}:history',
+  /** Would-be refusals of dry-run policies that name no sale (others.perUser), per version. */
+  limitsDryRun: (version: number) => `rg:{limits}:dryrun:v${version}`,
   /** Blocked buyers: userId -> blocked until (ms); reasons beside. */
   blocklist: 'rg:{block}:users',
   blockReasons: 'rg:{block}:reasons',

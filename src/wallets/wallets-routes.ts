@@ -30,8 +30,9 @@ export function adminWalletsRoutes({ ledger }: { ledger: Pick<LedgerView, 'credi
 }
 
 /** The calling buyer's balances, mounted under /v1. */
-export function walletRoutes({ ledger, auth }: { ledger: Pick<LedgerView, 'balances'>; auth: MiddlewareHandler<BuyerEnv> }) {
-  return new Hono<BuyerEnv>().get('/wallet', auth, async (c) => {
+export function walletRoutes(deps: { ledger: Pick<LedgerView, 'balances'>; auth: MiddlewareHandler<BuyerEnv>; others: MiddlewareHandler<BuyerEnv> }) {
+  const { ledger, auth, others } = deps;
+  return new Hono<BuyerEnv>().get('/wallet', auth, others, async (c) => {
     const { userId } = c.get('buyer');
     return json(c, { userId, balances: await ledger.balances(userId) });
   });

@@ -210,3 +210,37 @@ describe('rate limits', () => {
     expect(results).toEqual([true, true, false]);
   });
 });
+
+describe('the others window (routes that name no sale)', () => {
+  it('with limit 3, the 4th poll is 429 others.perUser; orders and payments are not counted by it', async () => {
+    await setPolicies({ ...base, others: { perUser: win(3) } });
+    const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
+    const b = await buyer();
+    const placed = await placeOrder(one.app, saleId, b.jwt);
+    const paid = await pay(one.app, placed.orderId, b.jwt, placed.paymentToken);
+    expect(paid.status).toBe(202);
+    const polls = [];
+    for (let i = 0; i < 4; i++) polls.push(await call(one.app, 'GET', `/v1/payments/${paid.body.paymentId}`, { token: b.jwt }));
+    expect(polls.slice(0, 3).map((r) => r.status)).toEqual([200, 200, 200]);
+    expectProblem(polls[3]!, 429, 'rate_limited');
+    expect(polls[3]!.body.policy).toBe('others.perUser');
+    expect(polls[3]!.headers.get('ratelimit-policy')).toBe(`"others.perUser";q=3;w=${DAY}`);
+    // the order path is not behind this window
+    expect((await order(one.app, saleId, b.jwt)).status).toBe(201);
+  });
+
+  it('absent, it costs no round trip; dry-run counts would-be refusals and refuses nobody', async () => {
+    await setPolicies(base);
+    const saleId = await createSale(counted.app, { stock: 10, perUserLimit: 10 });
+    const b = await buyer();
+    const placed = await placeOrder(counted.app, saleId, b.jwt);
+    // loads readOrder into Redis's script cache (a first call may fall back to EVAL)
+    await call(counted.app, 'GET', `/v1/orders/${placed.orderId}`, { token: b.jwt });
+    const before = scriptCalls;
+    expect((await call(counted.app, 'GET', `/v1/orders/${placed.orderId}`, { token: b.jwt })).status).toBe(200);
+    expect(scriptCalls - before).toBe(1); // readOrder only
+    await setPolicies({ ...base, others: { perUser: win(1, DAY, true) } });
+    for (let i = 0; i < 3; i++) expect((await call(one.app, 'GET', `/v1/orders/${placed.orderId}`, { token: b.jwt })).status).toBe(200);
+    expect((await admin(one.app, 'GET', '/admin/limits')).body.dryRunRefusals).toEqual({ 'others.perUser': 2 });
+  });
+});
