@@ -2,6 +2,8 @@
   readOrder: an order as its buyer may see it, with Redis time (a held order whose hold has
   passed is shown expired before the sweep reaches it).
 
+  Read-only: changes nothing.
+
   KEYS[1] order  rg:{s:<saleId>}:o:<orderId>
 
   ARGV[1] userId  the caller; another buyer's order is not found

@@ -1,6 +1,8 @@
 --[[
   readPayment: a payment and its current place in its lane (enqueued seq - served seq).
 
+  Read-only: changes nothing.
+
   KEYS[1] payment  rg:{s:<saleId>}:p:<paymentId>
   KEYS[2] lanes    rg:{s:<saleId>}:lanes
 

@@ -2,6 +2,8 @@
   readSale: a sale, its live counters and queue counters in one consistent read, with Redis time
   (so status and "available + held + sold == stock" are judged on one snapshot).
 
+  Read-only: changes nothing.
+
   KEYS[1] sale       rg:{s:<saleId>}:sale
   KEYS[2] lanes      rg:{s:<saleId>}:lanes
   KEYS[3] admission  rg:{s:<saleId>}:admission  (per-second admission; dry-run refusals)

@@ -41,6 +41,15 @@ const EnvSchema = z.object({
   RUSHGATE_WORKER_PRIORITY_WEIGHT: positiveInt(2),
   RUSHGATE_WORKER_VISIBILITY_MS: positiveInt(30_000),
   RUSHGATE_REDIS_TIMEOUT_MS: positiveInt(2000),
+  /**
+   * The embedded Redis's AOF fsync: `always` (the default) fsyncs every write before it is
+   * answered (Redis group-commits one fsync per event-loop turn); `everysec` can lose the last
+   * second of acknowledged orders and payments on a power cut or a kernel crash.
+   */
+  RUSHGATE_REDIS_FSYNC: z.enum(['always', 'everysec']).default('always'),
+  /** Replicas that must hold each mutating script's writes before it is answered (WAIT). */
+  RUSHGATE_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+  RUSHGATE_REDIS_WAIT_MS: positiveInt(250),
 });
 
 export type Config = Readonly<z.output<typeof EnvSchema>>;

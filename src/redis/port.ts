@@ -5,8 +5,12 @@
  * RedisUnavailableError, which the HTTP layer turns into 503 `unavailable` (fail closed).
  */
 export interface RedisPort {
-  evalsha(sha: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
-  eval(source: string, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  /**
+   * Runs a script. `writes` (default true) says it may change data: where the port is set to
+   * wait for replicas, such a call is acknowledged only once they have it (WAIT).
+   */
+  evalsha(sha: string, keys: readonly string[], args: readonly (string | number)[], writes?: boolean): Promise<unknown>;
+  eval(source: string, keys: readonly string[], args: readonly (string | number)[], writes?: boolean): Promise<unknown>;
   /** Members of a sorted set with score <= maxScore, lowest first. */
   zrangeByScoreUpTo(key: string, maxScore: number, limit: number): Promise<string[]>;
   smembers(key: string): Promise<string[]>;

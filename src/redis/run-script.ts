@@ -48,11 +48,12 @@ export async function runScript(
   if (script.numberOfKeys !== null && keys.length !== script.numberOfKeys) {
     throw new Error(`${script.name} takes ${script.numberOfKeys} keys, got ${keys.length}`);
   }
+  const writes = !script.readOnly;
   try {
-    return (await redis.evalsha(script.sha, keys, args)) as ScriptReply;
+    return (await redis.evalsha(script.sha, keys, args, writes)) as ScriptReply;
   } catch (err) {
     if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
-      return (await redis.eval(script.source, keys, args)) as ScriptReply;
+      return (await redis.eval(script.source, keys, args, writes)) as ScriptReply;
     }
     throw err;
   }

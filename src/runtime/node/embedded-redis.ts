@@ -53,16 +53,19 @@ async function waitForPing(url: string, child: ChildProcess, timeoutMs: number):
 }
 
 /**
- * Starts `redis-server` from PATH on a free loopback port. With `dir`, it persists with AOF
- * (appendfsync everysec) in that folder; without, it keeps nothing (tests).
+ * Starts `redis-server` from PATH on a free loopback port. With `dir`, it persists with AOF in
+ * that folder, fsynced `always` (default: before each write is answered) or `everysec`;
+ * without, it keeps nothing (tests).
  */
-export async function startEmbeddedRedis(options: { dir?: string; port?: number } = {}): Promise<EmbeddedRedis> {
+export async function startEmbeddedRedis(
+  options: { dir?: string; port?: number; fsync?: 'always' | 'everysec' } = {},
+): Promise<EmbeddedRedis> {
   if (spawnSync('redis-server', ['--version']).error) throw new RedisServerMissing();
   const port = options.port ?? (await freePort());
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--daemonize', 'no', '--loglevel', 'warning'];
   if (options.dir) {
     mkdirSync(options.dir, { recursive: true });
-    args.push('--dir', options.dir, '--appendonly', 'yes', '--appendfsync', 'everysec');
+    args.push('--dir', options.dir, '--appendonly', 'yes', '--appendfsync', options.fsync ?? 'always');
   } else {
     args.push('--appendonly', 'no');
   }

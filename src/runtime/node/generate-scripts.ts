@@ -57,15 +57,17 @@ export function renderScriptsModule(luaDir = join(root, 'lua')): string {
     if (header === undefined) throw new Error(`lua/${file}: open with a --[[ contract header ]]`);
     const keys = namesOf(header, 'KEYS', file);
     const args = namesOf(header, 'ARGV', file);
+    // a header line `Read-only: ...` marks a script that changes nothing (no replica wait)
+    const readOnly = /^\s+Read-only\b/m.test(header);
     const sha = createHash('sha1').update(source).digest('hex');
-    return { name: match[1]!, keys, args, sha, source };
+    return { name: match[1]!, keys, args, readOnly, sha, source };
   });
   const list = (names: string[] | null) => (names === null ? 'null' : `[${names.map((n) => `'${n}'`).join(', ')}]`);
   const body = entries
     .map(
       (e) =>
         `  ${e.name}: {\n    name: '${e.name}',\n    numberOfKeys: ${e.keys === null ? 'null' : e.keys.length},\n` +
-        `    keys: ${list(e.keys)},\n    args: ${list(e.args)},\n` +
+        `    keys: ${list(e.keys)},\n    args: ${list(e.args)},\n    readOnly: ${e.readOnly},\n` +
         `    sha: '${e.sha}',\n    source: ${JSON.stringify(e.source)},\n  },`,
     )
     .join('\n');
@@ -79,6 +81,8 @@ export interface LuaScript {
   readonly numberOfKeys: number | null;
   readonly keys: readonly string[] | null;
   readonly args: readonly string[] | null;
+  /** Changes nothing: never waits for replicas. */
+  readonly readOnly: boolean;
   readonly sha: string;
   readonly source: string;
 }

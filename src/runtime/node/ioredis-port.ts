@@ -1,4 +1,5 @@
 import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import type { Config } from '../../config.js';
 import { RedisUnavailableError, type RedisPort, type StreamEntry } from '../../redis/port.js';
 
 /**
@@ -37,11 +38,40 @@ function toEntry([id, flat]: [string, string[]]): StreamEntry {
   return { id, fields };
 }
 
-/** The RedisPort over one ioredis client. */
-export function ioredisPort(client: Redis): RedisPort {
+/** How many replicas must hold a write before it is acknowledged (0: the primary alone). */
+export interface ReplicaWait {
+  replicas: number;
+  timeoutMs: number;
+}
+
+/**
+ * Sends `call` and, for a write with replicas to wait for, `WAIT replicas timeout` in the same
+ * tick: auto-pipelining puts both in one write, so durability costs no extra round trip. Fewer
+ * replicas than asked is unavailable (503): the script did run on the primary, and the client's
+ * retry (same ids, token or Idempotency-Key) is answered from it, never applied twice.
+ */
+async function withWait(client: Redis, call: Promise<unknown>, wait: ReplicaWait | undefined, writes: boolean): Promise<unknown> {
+  if (!wait || wait.replicas === 0 || !writes) return call;
+  const [reply, acked] = await Promise.all([call, client.wait(wait.replicas, wait.timeoutMs)]);
+  if (acked < wait.replicas) {
+    throw new RedisUnavailableError(`the write reached ${acked} of ${wait.replicas} replicas within ${wait.timeoutMs} ms`);
+  }
+  return reply;
+}
+
+/** The replica wait the configuration asks for (RUSHGATE_REDIS_WAIT_REPLICAS, _WAIT_MS). */
+export const replicaWait = (config: Pick<Config, 'RUSHGATE_REDIS_WAIT_REPLICAS' | 'RUSHGATE_REDIS_WAIT_MS'>): ReplicaWait => ({
+  replicas: config.RUSHGATE_REDIS_WAIT_REPLICAS,
+  timeoutMs: config.RUSHGATE_REDIS_WAIT_MS,
+});
+
+/** The RedisPort over one ioredis client; with `wait`, writes are acknowledged by replicas. */
+export function ioredisPort(client: Redis, wait?: ReplicaWait): RedisPort {
   return {
-    evalsha: (sha, keys, args) => guard(() => client.evalsha(sha, keys.length, ...keys, ...args)),
-    eval: (source, keys, args) => guard(() => client.eval(source, keys.length, ...keys, ...args)),
+    evalsha: (sha, keys, args, writes = true) =>
+      guard(() => withWait(client, client.evalsha(sha, keys.length, ...keys, ...args), wait, writes)),
+    eval: (source, keys, args, writes = true) =>
+      guard(() => withWait(client, client.eval(source, keys.length, ...keys, ...args), wait, writes)),
     zrangeByScoreUpTo: (key, maxScore, limit) =>
       guard(() => client.zrangebyscore(key, '-inf', maxScore, 'LIMIT', 0, limit)),
     smembers: (key) => guard(() => client.smembers(key)),

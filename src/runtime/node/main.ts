@@ -33,7 +33,7 @@ import { promMetrics, timedPort } from './metrics.js';
 import { nodeCrypto } from './crypto.js';
 import { embeddedLedgerDir, openLedger } from './ledger.js';
 import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort, Redis } from './ioredis-port.js';
+import { gatewayRedisOptions, ioredisPort, Redis, replicaWait } from './ioredis-port.js';
 import { loadSecrets, type Secrets } from './secrets.js';
 
 const fail: (message: string) => never = (message) => failStartup('rushgate', message);
@@ -206,7 +206,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', duringStartup);
   if (config.REDIS_URL === undefined) {
     try {
-      embeddedStarting = startEmbeddedRedis({ dir: embeddedRedisDir(dataDir) });
+      embeddedStarting = startEmbeddedRedis({ dir: embeddedRedisDir(dataDir), fsync: config.RUSHGATE_REDIS_FSYNC });
       embedded = await embeddedStarting;
     } catch (err) {
       fail(err instanceof RedisServerMissing ? err.message : `cannot start redis-server: ${(err as Error).message}`);
@@ -221,7 +221,7 @@ async function main(): Promise<void> {
     fail(`${(err as Error).message}; set REDIS_URL to a reachable Redis, or unset it to run an embedded one`);
   }
   const metrics = promMetrics();
-  const redis = timedPort(ioredisPort(client), metrics.redisSeconds);
+  const redis = timedPort(ioredisPort(client, replicaWait(config)), metrics.redisSeconds);
   let ledger: Ledger;
   try {
     ledger = await openLedger(config, dataDir);
@@ -314,7 +314,7 @@ async function gatewayChild(): Promise<void> {
     },
   });
   const primary = new IpcPeer(processWire(), { handlers: { 'metrics.own': () => metrics.registry.getMetricsAsJSON() }, revive: reviveLedgerError });
-  const redis = timedPort(ioredisPort(client), metrics.redisSeconds);
+  const redis = timedPort(ioredisPort(client, replicaWait(config)), metrics.redisSeconds);
   const channels = simulatedChannels(config.RUSHGATE_CHANNELS, secrets.channelSecret, `http://${config.HOST}:${config.PORT}`);
   let gateway: Gateway;
   try {

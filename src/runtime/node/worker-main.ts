@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { configOrExit, failStartup, startTally, workerOptions } from './boot.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
-import { gatewayRedisOptions, ioredisPort, Redis } from './ioredis-port.js';
+import { gatewayRedisOptions, ioredisPort, Redis, replicaWait } from './ioredis-port.js';
 import { simulatedChannels } from './channels.js';
 import { openLedger } from './ledger.js';
 import { loadSecrets } from './secrets.js';
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const log = pino({ level: config.RUSHGATE_LOG_LEVEL, base: { service: 'rushgate-worker' } });
   const client = new Redis(config.REDIS_URL, { ...gatewayRedisOptions(config.RUSHGATE_REDIS_TIMEOUT_MS), enableOfflineQueue: true });
   client.on('error', () => {});
-  const redis = ioredisPort(client);
+  const redis = ioredisPort(client, replicaWait(config));
   const dataDir = resolve(config.RUSHGATE_DATA_DIR);
   const ledger = await openLedger(config, dataDir);
   // its simulated channels notify the gateway at HOST:PORT

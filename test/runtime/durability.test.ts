@@ -1,0 +1,93 @@
+/**
+ * Durable acceptance. The embedded Redis fsyncs its AOF before it answers (appendfsync always,
+ * unless RUSHGATE_REDIS_FSYNC=everysec). With RUSHGATE_REDIS_WAIT_REPLICAS, every mutating script
+ * is followed by WAIT in the same pipeline. Invariant: every order acknowledged (201) is on the
+ * replica when it is answered; with the replica gone, orders are refused (503, Retry-After), never
+ * acknowledged, and the same request retried once a replica is back is answered, not applied twice.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort, startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
+import { buyer, call, createSale, expectProblem, privateRedis, testApp } from '../helpers.js';
+
+const primaryUrl = await privateRedis();
+const primaryPort = Number(new URL(primaryUrl).port);
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A replica of the test's Redis on a free port; resolves once it is in sync. */
+async function startReplica(): Promise<{ child: ChildProcess; client: Redis }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--replicaof', '127.0.0.1', String(primaryPort), '--loglevel', 'warning'], { stdio: 'ignore' });
+  afterAll(() => void child.kill('SIGKILL'));
+  const client = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50 });
+  client.on('error', () => {});
+  afterAll(() => client.disconnect());
+  await until('the replica syncs', async () => {
+    try {
+      if (client.status === 'wait') await client.connect();
+      return /master_link_status:up/.test(await client.info('replication'));
+    } catch {
+      return false;
+    }
+  });
+  return { child, client };
+}
+
+describe('durable acceptance', () => {
+  it('the embedded Redis fsyncs always by default, everysec when asked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rushgate-fsync-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    for (const fsync of [undefined, 'everysec'] as const) {
+      const server = await startEmbeddedRedis({ dir: join(dir, fsync ?? 'default'), ...(fsync ? { fsync } : {}) });
+      const client = new Redis(server.url);
+      try {
+        expect(await client.config('GET', 'appendfsync')).toEqual(['appendfsync', fsync ?? 'always']);
+        expect(await client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+      } finally {
+        client.disconnect();
+        await server.stop();
+      }
+    }
+  });
+
+  it('with WAIT 1: every acknowledged order is on the replica; without a replica, 503 and nothing acknowledged; the retry is answered once it is back', async () => {
+    const replica = await startReplica();
+    const client = new Redis(primaryUrl, gatewayRedisOptions(2000));
+    afterAll(() => client.quit());
+    const { app } = await testApp({ redis: ioredisPort(client, { replicas: 1, timeoutMs: 300 }) });
+    const saleId = await createSale(app, { stock: 100, perUserLimit: 100 });
+    const b = await buyer();
+    const order = (key: string) => call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {}, headers: { 'Idempotency-Key': key } });
+
+    const placed = await Promise.all(Array.from({ length: 20 }, (_, i) => order(`k${i}`)));
+    expect(placed.map((r) => r.status)).toEqual(Array(20).fill(201));
+    for (const r of placed) expect(await replica.client.hget(`rg:{s:${saleId}}:o:${r.body.orderId}`, 'status')).toBe('held');
+
+    replica.child.kill('SIGKILL');
+    await until('the primary sees the replica gone', async () => /connected_slaves:0/.test(await client.info('replication')));
+    const refused = await order('during-outage');
+    expectProblem(refused, 503, 'unavailable');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+
+    // a new replica: the same request is answered from what the primary applied, once
+    const second = await startReplica();
+    const retried = await order('during-outage');
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    expect(await second.client.hget(`rg:{s:${saleId}}:o:${retried.body.orderId}`, 'status')).toBe('held');
+    const sale = await call(app, 'GET', `/v1/sales/${saleId}`);
+    expect(sale.body.available).toBe(100 - 21);
+  }, 60_000);
+});
