@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import postgres from 'postgres';
+import pg from 'pg';
 import { Ledger, type PaymentPosting } from '../../src/ledger/ledger.js';
 import type { SqlPort } from '../../src/ledger/sql-port.js';
 import { pgliteSql, postgresSql } from '../../src/runtime/node/sql.js';
@@ -100,16 +100,18 @@ const results = [];
 const dir = mkdtempSync(join(tmpdir(), 'rushgate-bench-ledger-'));
 results.push(await engine('PGlite', async () => ({ sql: await pgliteSql(join(dir, 'pglite')), cleanup: async () => rmSync(dir, { recursive: true, force: true }) }), { posters: 1, naive: 1 }));
 try {
-  const admin = postgres(BASE_URL, { max: 1, onnotice: () => {} });
+  const admin = new pg.Client({ connectionString: BASE_URL });
+  admin.on('error', () => {}); // a dropped admin connection fails its next query instead of the process
+  await admin.connect();
   const db = `rushgate_bench_${process.pid}`;
-  await admin.unsafe(`create database ${db}`);
+  await admin.query(`create database ${db}`);
   const url = new URL(BASE_URL);
   url.pathname = `/${db}`;
   results.push(
     await engine('Postgres', async () => ({
       sql: postgresSql(url.toString(), { max: Math.max(POSTERS, NAIVE_CLIENTS) }),
       cleanup: async () => {
-        await admin.unsafe(`drop database if exists ${db}`);
+        await admin.query(`drop database if exists ${db}`);
         await admin.end();
       },
     }), { posters: POSTERS, naive: NAIVE_CLIENTS }),
