@@ -731,7 +731,8 @@ async function main(): Promise<number> {
     runs.push(res);
     log(
       `run ${r}: sold out ${secs(res.soldOutMs)} s, every payment in the ledger ${secs(res.ledgerMs)} s, ` +
-        `last buyer answered ${secs(res.loadMs)} s; orders ${fmt(res.load.counts.orders ?? 0)}, payments accepted ${fmt(res.accepted)}, 5xx ${res.load.counts.s5xx ?? 0}`,
+        `last buyer answered ${secs(res.loadMs)} s; orders ${fmt(res.load.counts.orders ?? 0)}, payments accepted ${fmt(res.accepted)}, 5xx ${res.load.counts.s5xx ?? 0}; ` +
+        `CPU per request: gateway ${perRequestUs(res, res.cpu.gateway).toFixed(1)} µs, wrk ${perRequestUs(res, res.cpu.wrk).toFixed(1)} µs`,
     );
   }
 
@@ -806,7 +807,8 @@ function report(
   check(
     'load generator CPU < gateway CPU',
     all((r) => r.cpu.wrk < r.cpu.gateway),
-    `wrk ${list((r) => r.cpu.wrk.toFixed(1))} CPU s vs gateway ${list((r) => r.cpu.gateway.toFixed(1))} CPU s`,
+    `wrk ${list((r) => r.cpu.wrk.toFixed(1))} CPU s vs gateway ${list((r) => r.cpu.gateway.toFixed(1))} CPU s; ` +
+      `per request: wrk ${list((r) => perRequestUs(r, r.cpu.wrk).toFixed(1))} µs vs gateway ${list((r) => perRequestUs(r, r.cpu.gateway).toFixed(1))} µs`,
   );
 
   const cores = availableParallelism();
@@ -862,9 +864,10 @@ function report(
   for (const c of checks) out(`| ${c.name} | ${c.ok ? 'ok' : '**FAIL**'} | ${c.detail} |`);
   out();
   out(`CPU from the first request until every payment was in the ledger (wrk: until its last answer)${runs.length > 1 ? ', medians' : ''}:`);
+  out(`µs/request is the process's CPU time divided by the requests answered (orders + payments); the gateway's includes its payment worker.`);
   out();
-  out('| process | CPU s | cores | share |');
-  out('| --- | ---: | ---: | ---: |');
+  out('| process | CPU s | cores | share | µs/request |');
+  out('| --- | ---: | ---: | ---: | ---: |');
   const cpuRows: [string, (r: RunResult) => number][] = [
     [`gateway (node, ${runs[0]?.cpu.gatewayProcesses ?? '?'} process(es))`, (r) => r.cpu.gateway],
     ['redis-server', (r) => r.cpu.redis],
@@ -873,10 +876,16 @@ function report(
   ];
   const total = (r: RunResult) => r.cpu.gateway + r.cpu.redis + r.cpu.wrk + r.cpu.bench;
   for (const [name, f] of cpuRows) {
-    out(`| ${name} | ${(m(f) ?? 0).toFixed(1)} | ${(m((r) => f(r) / (r.cpu.wallMs / 1000)) ?? 0).toFixed(2)} | ${(100 * (m((r) => f(r) / total(r)) ?? 0)).toFixed(1)}% |`);
+    out(
+      `| ${name} | ${(m(f) ?? 0).toFixed(1)} | ${(m((r) => f(r) / (r.cpu.wallMs / 1000)) ?? 0).toFixed(2)} | ${(100 * (m((r) => f(r) / total(r)) ?? 0)).toFixed(1)}% | ` +
+        `${(m((r) => perRequestUs(r, f(r))) ?? 0).toFixed(1)} |`,
+    );
   }
-  if (DATABASE_URL) out('| Postgres server | not counted | | |');
-  out(`| all (of ${cores} cores over ${secs(m((r) => r.cpu.wallMs))} s) | ${(m(total) ?? 0).toFixed(1)} | ${(m((r) => total(r) / (r.cpu.wallMs / 1000)) ?? 0).toFixed(2)} | 100% |`);
+  if (DATABASE_URL) out('| Postgres server | not counted | | | |');
+  out(
+    `| all (of ${cores} cores over ${secs(m((r) => r.cpu.wallMs))} s) | ${(m(total) ?? 0).toFixed(1)} | ${(m((r) => total(r) / (r.cpu.wallMs / 1000)) ?? 0).toFixed(2)} | 100% | ` +
+      `${(m((r) => perRequestUs(r, total(r))) ?? 0).toFixed(1)} |`,
+  );
   out();
   out(`wrk's CPU including loading the JWTs before the run: ${list((r) => r.load.wrkCpuTotal.toFixed(1))} s. Whole benchmark (build, minting, funding, runs, audit): ${(totalMs / 1000).toFixed(0)} s.`);
   const ok = checks.every((c) => c.ok);
@@ -897,6 +906,12 @@ function report(
   log(`written to ${relative(process.cwd(), file)} (and the polled counters to sale-${STAMP}-run<N>.csv)`);
   return ok ? 0 : 1;
 }
+
+/** CPU microseconds per request answered (orders + payments) in run `r`. */
+const perRequestUs = (r: RunResult, cpuSeconds: number) => {
+  const requests = (r.load.counts.orders ?? 0) + (r.load.counts.pays ?? 0);
+  return requests > 0 ? (1e6 * cpuSeconds) / requests : 0;
+};
 
 const ordersAnswered = (c: Counts) => Object.entries(c).filter(([k]) => /^o\d+$/.test(k)).reduce((sum, [, v]) => sum + v, 0);
 
