@@ -25,6 +25,18 @@ export interface Credit {
   reference: string;
 }
 
+/** What the ledger holds for one sale (see Ledger.saleCharges). */
+export interface SaleCharges {
+  /** Charges posted, retained or not. */
+  charges: number;
+  /** Refunds of those charges. */
+  refunds: number;
+  /** Amounts retained, by currency. */
+  retained: Record<string, number>;
+  /** Per order with a charge posted: charges kept (charges minus refunds); more than 1 is a double charge. */
+  keptByOrder: Record<string, number>;
+}
+
 /** A credit reference already used for another amount or currency. */
 export class ReferenceReused extends Error {
   override name = 'ReferenceReused';
@@ -37,7 +49,7 @@ export class ReferenceReused extends Error {
  * What the HTTP side needs of the ledger (the wallet routes, /readyz). A cluster child of
  * `npm start` reaches the primary's ledger through it over IPC.
  */
-export type LedgerView = Pick<Ledger, 'credit' | 'balances' | 'ping'>;
+export type LedgerView = Pick<Ledger, 'credit' | 'creditMany' | 'balances' | 'saleCharges' | 'ping'>;
 
 // unique violation, serialization failure, deadlock: the batch is retried as a whole
 const RETRYABLE = new Set(['23505', '40001', '40P01']);
@@ -87,35 +99,88 @@ export class Ledger {
 
   /** Credits a wallet from the funding account, once per (userId, reference). */
   async credit(c: Credit): Promise<{ created: boolean; balance: number }> {
+    return (await this.creditMany([c]))[0]!;
+  }
+
+  /**
+   * Credits many wallets in one transaction, each once per (userId, reference), and answers in
+   * the order given with each wallet's balance after the whole batch. One reference reused for
+   * another amount or currency throws ReferenceReused and credits nothing.
+   */
+  async creditMany(credits: readonly Credit[]): Promise<{ created: boolean; balance: number }[]> {
+    if (credits.length === 0) return [];
     return this.#retrying(async (tx) => {
-      const wallet = walletAccount(c.userId, c.currency);
-      const funding = fundingAccount(c.currency);
+      const accounts = new Map<string, [string, string, string]>();
+      for (const c of credits) {
+        accounts.set(walletAccount(c.userId, c.currency), ['wallet', c.userId, c.currency]);
+        accounts.set(fundingAccount(c.currency), ['funding', c.currency, c.currency]);
+      }
+      const accountIds = [...accounts.keys()].sort();
       await tx.query(
-        `insert into ledger_accounts (id, kind, owner, currency) values ($1, 'wallet', $2, $4), ($3, 'funding', $4, $4)
-         on conflict (id) do nothing`,
-        [wallet, c.userId, funding, c.currency],
+        `insert into ledger_accounts (id, kind, owner, currency)
+         select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]) on conflict (id) do nothing`,
+        [accountIds, ...[0, 1, 2].map((i) => accountIds.map((id) => accounts.get(id)![i]))],
       );
-      const id = creditTransfer(c.userId, c.reference);
-      const inserted = await tx.query(
-        `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency)
-         values ($1, 'credit', $2, $3, $4, $5) on conflict (id) do nothing returning id`,
-        [id, funding, wallet, c.amount, c.currency],
+      const ids = credits.map((c) => creditTransfer(c.userId, c.reference));
+      // a transfer id twice in one batch: its first occurrence is inserted and counts as created,
+      // the second conflicts with it and is checked as a replay
+      const inserted = new Set(
+        (
+          await tx.query<{ id: string }>(
+            `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency)
+             select id, 'credit', debit, credit, amount, currency
+             from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) as t(id, debit, credit, amount, currency)
+             on conflict (id) do nothing returning id`,
+            [
+              ids,
+              credits.map((c) => fundingAccount(c.currency)),
+              credits.map((c) => walletAccount(c.userId, c.currency)),
+              credits.map((c) => c.amount),
+              credits.map((c) => c.currency),
+            ],
+          )
+        ).map((r) => r.id),
       );
-      if (inserted.length === 0) {
-        const [first] = await tx.query<{ amount: string | number; currency: string }>(
-          `select amount, currency from ledger_transfers where id = $1`,
-          [id],
+      const created = ids.map((id) => inserted.delete(id));
+      const replayed = ids.filter((_, i) => !created[i]);
+      if (replayed.length > 0) {
+        const first = new Map(
+          (
+            await tx.query<{ id: string; amount: string | number; currency: string }>(
+              `select id, amount, currency from ledger_transfers where id = any($1::text[])`,
+              [replayed],
+            )
+          ).map((r) => [r.id, r]),
         );
-        if (Number(first!.amount) !== c.amount || first!.currency !== c.currency) throw new ReferenceReused();
-      } else {
+        credits.forEach((c, i) => {
+          const row = first.get(ids[i]!);
+          if (!created[i] && (Number(row!.amount) !== c.amount || row!.currency !== c.currency)) throw new ReferenceReused();
+        });
+      }
+      const deltas = new Map<string, number>();
+      credits.forEach((c, i) => {
+        if (!created[i]) return;
+        add(deltas, walletAccount(c.userId, c.currency), c.amount);
+        add(deltas, fundingAccount(c.currency), -c.amount);
+      });
+      // ids in sorted order: two batches touching the same wallets cannot deadlock
+      const changed = [...deltas].sort(([a], [b]) => (a < b ? -1 : 1));
+      if (changed.length > 0) {
         await tx.query(
           `update ledger_accounts a set balance = a.balance + d.delta
            from unnest($1::text[], $2::bigint[]) as d(id, delta) where a.id = d.id`,
-          [[wallet, funding], [c.amount, -c.amount]],
+          [changed.map(([id]) => id), changed.map(([, d]) => d)],
         );
       }
-      const [row] = await tx.query<{ balance: string | number }>(`select balance from ledger_accounts where id = $1`, [wallet]);
-      return { created: inserted.length > 0, balance: Number(row!.balance) };
+      const wallets = credits.map((c) => walletAccount(c.userId, c.currency));
+      const balances = new Map(
+        (
+          await tx.query<{ id: string; balance: string | number }>(`select id, balance from ledger_accounts where id = any($1::text[])`, [
+            [...new Set(wallets)],
+          ])
+        ).map((r) => [r.id, Number(r.balance)]),
+      );
+      return credits.map((_, i) => ({ created: created[i]!, balance: balances.get(wallets[i]!)! }));
     });
   }
 
@@ -327,6 +392,34 @@ export class Ledger {
       negativeWallets: negative.map((r) => r.id),
       ordersChargedTwice: twice.map((r) => r.order_id),
     };
+  }
+
+  /**
+   * The charges posted to one sale's merchant accounts: totals, and per order the charges kept
+   * (charges minus their refunds), computed from the transfers themselves, so an order kept
+   * charged twice shows as 2 whatever the constraints promise.
+   */
+  async saleCharges(saleId: string): Promise<SaleCharges> {
+    const rows = await this.sql.query<{ order_id: string; currency: string; charges: string | number; refunds: string | number; retained: string | number }>(
+      `select c.order_id, c.currency, count(*) as charges, count(r.id) as refunds,
+              coalesce(sum(c.amount) filter (where c.retained), 0) as retained
+       from ledger_accounts m
+       join ledger_transfers c on c.credit_account = m.id and c.kind = 'charge'
+       left join ledger_transfers r on r.refund_of = c.id
+       where m.kind = 'merchant' and m.owner = $1
+       group by c.order_id, c.currency`,
+      [saleId],
+    );
+    const result: SaleCharges = { charges: 0, refunds: 0, retained: {}, keptByOrder: {} };
+    for (const row of rows) {
+      const charges = Number(row.charges);
+      const refunds = Number(row.refunds);
+      result.charges += charges;
+      result.refunds += refunds;
+      result.keptByOrder[row.order_id] = (result.keptByOrder[row.order_id] ?? 0) + charges - refunds;
+      if (Number(row.retained) > 0) result.retained[row.currency] = (result.retained[row.currency] ?? 0) + Number(row.retained);
+    }
+    return result;
   }
 
   /** Retained charges of one order (0 or 1 by constraint). */

@@ -57,6 +57,10 @@ const MIGRATIONS: readonly string[] = [
     created_at timestamptz not null default now()
   );
   `,
+  `
+  -- a sale's charges (Ledger.saleCharges) without a scan of every transfer
+  create index ledger_transfers_charges_by_account on ledger_transfers (credit_account) where kind = 'charge';
+  `,
 ];
 
 /** Applies the migrations not yet applied; safe to run from several processes at once. */

@@ -143,6 +143,63 @@ describe.each(engines)('ledger on %s', (_, make) => {
     }
   });
 
+  it('credits many wallets in one transaction, each once per reference; a reused reference credits nothing', async () => {
+    const { ledger } = await setup();
+    const [a, b, c] = [unique('u'), unique('u'), unique('u')];
+    const batch = [
+      { userId: a, currency: 'CNY', amount: 500, reference: 'r1' },
+      { userId: b, currency: 'CNY', amount: 300, reference: 'r1' },
+      { userId: a, currency: 'CNY', amount: 200, reference: 'r2' },
+    ];
+    expect(await ledger.creditMany(batch)).toEqual([
+      { created: true, balance: 700 }, { created: true, balance: 300 }, { created: true, balance: 700 },
+    ]);
+    expect(await ledger.creditMany(batch)).toEqual([
+      { created: false, balance: 700 }, { created: false, balance: 300 }, { created: false, balance: 700 },
+    ]);
+    // one reference reused for another amount: the whole batch is refused, the new credit too
+    await expect(
+      ledger.creditMany([{ userId: c, currency: 'CNY', amount: 1, reference: 'r1' }, { ...batch[1]!, amount: 301 }]),
+    ).rejects.toThrow(ReferenceReused);
+    expect(await ledger.balances(c)).toEqual({});
+    // the same credit twice in one batch is one credit; twice with two amounts is refused
+    const twice = { userId: c, currency: 'CNY', amount: 100, reference: 'x' };
+    expect(await ledger.creditMany([twice, twice])).toEqual([{ created: true, balance: 100 }, { created: false, balance: 100 }]);
+    await expect(ledger.creditMany([{ ...twice, reference: 'y' }, { ...twice, reference: 'y', amount: 99 }])).rejects.toThrow(ReferenceReused);
+    expect(await ledger.balances(c)).toEqual({ CNY: 100 });
+    expect(await ledger.creditMany([])).toEqual([]);
+  });
+
+  it("a sale's charges count what its transfers hold, and show an order kept charged twice", async () => {
+    const { ledger } = await setup();
+    const saleId = unique('sale');
+    const userId = unique('u');
+    await ledger.credit({ userId, currency: 'CNY', amount: 1000, reference: 'r' });
+    const [o1, o2, o3] = [unique('ord'), unique('ord'), unique('ord')];
+    const broke = payment(unique('u'), { saleId, orderId: o3 });
+    await ledger.postPayments([
+      payment(userId, { saleId, orderId: o1 }),
+      payment(userId, { saleId, orderId: o1 }), // refunded: a second success for o1
+      payment(userId, { saleId, orderId: o2, method: 'alipay', amount: 250 }),
+      payment(userId, { orderId: o3 }), // another sale's
+      broke, // failed: nothing posted
+    ]);
+    expect(await ledger.saleCharges(saleId)).toEqual({ charges: 3, refunds: 1, retained: { CNY: 350 }, keptByOrder: { [o1]: 1, [o2]: 1 } });
+    expect(await ledger.saleCharges(unique('sale'))).toEqual({ charges: 0, refunds: 0, retained: {}, keptByOrder: {} });
+    // a charge kept without being retained is what the constraints cannot see: forged on a
+    // ledger of its own, so the audit below stays clean
+    const sql = await openEngine(make);
+    const own = await Ledger.open(sql);
+    await own.credit({ userId, currency: 'CNY', amount: 1000, reference: 'r' });
+    await own.postPayments([payment(userId, { saleId, orderId: o1 })]);
+    await sql.query(
+      `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency, order_id, retained)
+       values ($1, 'charge', $2, $3, 100, 'CNY', $4, false)`,
+      [unique('pay'), `wallet:${userId}:CNY`, `merchant:${saleId}:CNY`, o1],
+    );
+    expect((await own.saleCharges(saleId)).keptByOrder).toEqual({ [o1]: 2 });
+  });
+
   it('after everything above, money is conserved and nothing is charged twice', async () => {
     const { ledger } = await setup();
     expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });

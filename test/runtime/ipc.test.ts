@@ -36,17 +36,24 @@ function overIpc(ledger: LedgerView, timeoutMs = 5000) {
 const ledger = await Ledger.open(await pgliteSql());
 const unavailable: LedgerView = {
   credit: () => Promise.reject(new LedgerUnavailableError('connection refused')),
+  creditMany: () => Promise.reject(new LedgerUnavailableError('connection refused')),
   balances: () => Promise.reject(new LedgerUnavailableError('connection refused')),
+  saleCharges: () => Promise.reject(new LedgerUnavailableError('connection refused')),
   ping: () => Promise.reject(new LedgerUnavailableError('connection refused')),
 };
 
 describe('the ledger over IPC', () => {
-  it('answers as the ledger does: credit, replay, balances, ping', async () => {
+  it('answers as the ledger does: credit, replay, many credits, balances, sale charges, ping', async () => {
     const { ledger: remote } = overIpc(ledger);
     const userId = unique('u');
     expect(await remote.credit({ userId, currency: 'CNY', amount: 500, reference: 'r1' })).toEqual({ created: true, balance: 500 });
     expect(await remote.credit({ userId, currency: 'CNY', amount: 500, reference: 'r1' })).toEqual({ created: false, balance: 500 });
-    expect(await remote.balances(userId)).toEqual({ CNY: 500 });
+    const many = [{ userId, currency: 'CNY', amount: 500, reference: 'r1' }, { userId, currency: 'CNY', amount: 50, reference: 'r2' }];
+    expect(await remote.creditMany(many)).toEqual([{ created: false, balance: 550 }, { created: true, balance: 550 }]);
+    expect(await remote.balances(userId)).toEqual({ CNY: 550 });
+    const saleId = unique('sale');
+    await ledger.postPayments([{ paymentId: unique('pay'), orderId: 'o1', saleId, userId, method: 'wallet', amount: 50, currency: 'CNY' }]);
+    expect(await remote.saleCharges(saleId)).toEqual({ charges: 1, refunds: 0, retained: { CNY: 50 }, keptByOrder: { o1: 1 } });
     await expect(remote.ping()).resolves.toBeUndefined();
   });
 

@@ -152,7 +152,9 @@ export function workerWire(worker: Worker): IpcWire {
 export function ledgerHandlers(ledger: LedgerView): IpcHandlers {
   return {
     'ledger.credit': (credit: Parameters<LedgerView['credit']>[0]) => ledger.credit(credit),
+    'ledger.creditMany': (credits: Parameters<LedgerView['creditMany']>[0]) => ledger.creditMany(credits),
     'ledger.balances': (userId: string) => ledger.balances(userId),
+    'ledger.saleCharges': (saleId: string) => ledger.saleCharges(saleId),
     'ledger.ping': () => ledger.ping(),
   };
 }
@@ -179,7 +181,9 @@ export function ledgerOverIpc(peer: IpcPeer): LedgerView {
   };
   return {
     credit: async (credit) => (await call('ledger.credit', credit)) as Awaited<ReturnType<LedgerView['credit']>>,
+    creditMany: async (credits) => (await call('ledger.creditMany', credits)) as Awaited<ReturnType<LedgerView['creditMany']>>,
     balances: async (userId) => (await call('ledger.balances', userId)) as Record<string, number>,
+    saleCharges: async (saleId) => (await call('ledger.saleCharges', saleId)) as Awaited<ReturnType<LedgerView['saleCharges']>>,
     ping: async () => {
       await call('ledger.ping');
     },
