@@ -9,6 +9,7 @@ import { requestIds, type RequestIdEnv } from './http/respond.js';
 import type { PaymentChannel } from './channels/channel.js';
 import { notificationsRoutes } from './channels/notifications-routes.js';
 import type { LedgerView } from './ledger/ledger.js';
+import { adminLedgerRoutes } from './ledger/ledger-routes.js';
 import { LedgerUnavailableError } from './ledger/sql-port.js';
 import { LimitsStore } from './limits/limits-store.js';
 import { admission, adminLimitsRoutes } from './limits/limits-routes.js';
@@ -99,6 +100,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/channels', notificationsRoutes({ channels: deps.channels ?? new Map(), redis }));
   if (deps.ledger) {
     app.route('/admin/wallets', adminWalletsRoutes({ ledger: deps.ledger }));
+    app.route('/admin/sales', adminLedgerRoutes({ ledger: deps.ledger, sales }));
     app.route('/v1', walletRoutes({ ledger: deps.ledger, auth, others }));
   }
   app.route('/v1/sales', publicSalesRoutes({ sales, gate }));

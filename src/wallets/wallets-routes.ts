@@ -13,20 +13,41 @@ const CreditBody = z.strictObject({
   reference: z.string().min(1).max(200).regex(/^[\x20-\x7e]+$/, 'printable ASCII'),
 });
 
-/** Ops: credit a wallet (idempotent by reference), mounted under /admin/wallets. */
-export function adminWalletsRoutes({ ledger }: { ledger: Pick<LedgerView, 'credit'> }) {
-  return new Hono().post('/:userId/credits', async (c) => {
-    const userId = c.req.param('userId');
-    if (!ID_PATTERN.test(userId)) throw problem('invalid_request', 'userId must match ^[A-Za-z0-9_.:-]{1,64}$');
-    const credit = await readJson(c, CreditBody);
-    try {
-      const { created, balance } = await ledger.credit({ userId, ...credit });
+/** Credits in one call; the 16 KiB body limit allows about 150 with the longest userIds. */
+export const MAX_CREDITS_PER_CALL = 200;
+
+const CreditsBody = z.strictObject({
+  credits: z
+    .array(CreditBody.extend({ userId: z.string().regex(ID_PATTERN, 'must match ^[A-Za-z0-9_.:-]{1,64}$') }))
+    .min(1)
+    .max(MAX_CREDITS_PER_CALL),
+});
+
+async function mappingReuse<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof ReferenceReused) throw problem('idempotency_key_reused', err.message);
+    throw err;
+  }
+}
+
+/** Ops: credit a wallet, or many at once (idempotent by reference), mounted under /admin/wallets. */
+export function adminWalletsRoutes({ ledger }: { ledger: Pick<LedgerView, 'credit' | 'creditMany'> }) {
+  return new Hono()
+    .post('/credits', async (c) => {
+      const { credits } = await readJson(c, CreditsBody);
+      const results = await mappingReuse(ledger.creditMany(credits));
+      const body = credits.map((credit, i) => ({ userId: credit.userId, currency: credit.currency, ...results[i]! }));
+      return json(c, { credits: body }, results.some((r) => r.created) ? 201 : 200);
+    })
+    .post('/:userId/credits', async (c) => {
+      const userId = c.req.param('userId');
+      if (!ID_PATTERN.test(userId)) throw problem('invalid_request', 'userId must match ^[A-Za-z0-9_.:-]{1,64}$');
+      const credit = await readJson(c, CreditBody);
+      const { created, balance } = await mappingReuse(ledger.credit({ userId, ...credit }));
       return json(c, { userId, currency: credit.currency, balance }, created ? 201 : 200);
-    } catch (err) {
-      if (err instanceof ReferenceReused) throw problem('idempotency_key_reused', err.message);
-      throw err;
-    }
-  });
+    });
 }
 
 /** The calling buyer's balances, mounted under /v1. */
