@@ -27,7 +27,7 @@ function residentBytes() {
 
 export function setup() {
   // stock for every arrival: a soak measures the steady state, not a sell-out
-  return { saleId: createSale('k6-soak', { stock: 100_000_000 }), memoryAtStart: residentBytes() };
+  return { saleId: createSale('k6-soak', { stock: 100000000 }), memoryAtStart: residentBytes() };
 }
 
 export default function ({ saleId }) {

@@ -10,7 +10,8 @@ export function makeJwtMinter({ b64url, hmacB64url }) {
   return {
     /** A JWT for buyer `sub`, valid `ttlSeconds` (default 2 h); `tier: 'priority'` for the priority lane. */
     mint(sub, secret, { ttlSeconds = 7200, tier, nowSeconds = Math.floor(Date.now() / 1000) } = {}) {
-      const claims = { sub, exp: nowSeconds + ttlSeconds, ...(tier ? { tier } : {}) };
+      const claims = { sub, exp: nowSeconds + ttlSeconds };
+      if (tier) claims.tier = tier;
       const unsigned = `${header}.${b64url(JSON.stringify(claims))}`;
       return `${unsigned}.${hmacB64url(secret, unsigned)}`;
     },

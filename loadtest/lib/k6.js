@@ -20,21 +20,21 @@ export const buyerJwt = (userId, options) => minter.mint(userId, JWT_SECRET, opt
 // refusals the API answers by design are not failures of the run
 http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }, 409, 429));
 
-const json = (token) => ({ headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' } });
+const params = (token, name) => ({ headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, tags: { name } });
 
 export function adminCall(method, path, body) {
-  return http.request(method, `${BASE_URL}${path}`, body === undefined ? null : JSON.stringify(body), { ...json(ADMIN_TOKEN), tags: { name: 'admin' } });
+  return http.request(method, `${BASE_URL}${path}`, body === undefined ? null : JSON.stringify(body), params(ADMIN_TOKEN, 'admin'));
 }
 
 export function buyerCall(method, path, token, body, name) {
-  return http.request(method, `${BASE_URL}${path}`, body === undefined ? null : JSON.stringify(body), { ...json(token), tags: { name } });
+  return http.request(method, `${BASE_URL}${path}`, body === undefined ? null : JSON.stringify(body), params(token, name));
 }
 
 /** Creates a sale for this run (`<prefix>-<time>`) in a script's setup(); fails the run if refused. */
 export function createSale(prefix, fields) {
   requireSettings();
   const saleId = `${prefix}-${Date.now()}`;
-  const res = adminCall('PUT', `/admin/sales/${saleId}`, { price: 100, currency: 'CNY', perUserLimit: 1, ...fields });
+  const res = adminCall('PUT', `/admin/sales/${saleId}`, Object.assign({ price: 100, currency: 'CNY', perUserLimit: 1 }, fields));
   if (res.status !== 201) fail(`could not create the sale: ${res.status} ${res.body}`);
   return saleId;
 }
