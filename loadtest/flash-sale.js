@@ -1,19 +1,42 @@
 // k6 run loadtest/flash-sale.js — an on-sale rehearsal: a sale opens, buyers arrive in a spike,
-// each orders, pays with the wallet and polls until the payment ends. Fails the run when the
-// sale is oversold, its counters disagree, or an order is charged twice.
-import { check, fail, sleep } from 'k6';
+// each orders one seat, pays with the wallet (funded in setup) and polls until the payment ends.
+// Fails (exit 99) when requests fail or are refused, when the intended spike is not delivered,
+// when too few seats are paid or payments do not end, and when the sale is oversold, its counters
+// disagree, or the ledger's charges do not match its sold seats (an order charged twice).
+import { check, sleep } from 'k6';
+import exec from 'k6/execution';
+import http from 'k6/http';
 import { Counter } from 'k6/metrics';
-import { adminCall, arrive, buyerCall, createSale } from './lib/k6.js';
-import { saleViolations } from './lib/invariants.js';
+import { buyerCall, buyerJwt, createSale, fundBuyers, judgeSale, problemCode } from './lib/k6.js';
+import { buyerId, buyersToFund, rampingArrivals } from './lib/plan.js';
+import { summaryOutputs, TREND_STATS } from './lib/summary.js';
 
 const STOCK = Number(__ENV.STOCK || 1000);
+const PRICE = Number(__ENV.PRICE || 38000);
 const PEAK_RATE = Number(__ENV.PEAK_RATE || 500); // buyers arriving per second at the spike
 const SPIKE = __ENV.SPIKE || '20s';
 const TAIL = __ENV.TAIL || '40s';
 const POLLS = Number(__ENV.POLLS || 40);
+const MIN_PAID_SHARE = Number(__ENV.MIN_PAID_SHARE || 0.95);
+const MAX_DROPPED_SHARE = Number(__ENV.MAX_DROPPED_SHARE || 0.01);
+
+const STAGES = [
+  { target: PEAK_RATE, duration: '2s' }, // the sale opens: the spike
+  { target: PEAK_RATE, duration: SPIKE },
+  { target: Math.ceil(PEAK_RATE / 10), duration: TAIL },
+];
+const ARRIVALS = rampingArrivals(0, STAGES);
+const BUYERS = buyersToFund(ARRIVALS);
+const MIN_PAID = Math.ceil(MIN_PAID_SHARE * Math.min(STOCK, ARRIVALS));
 
 const paid = new Counter('rushgate_payments_succeeded');
-const doubleCharged = new Counter('rushgate_orders_charged_twice');
+const failed = new Counter('rushgate_payments_failed');
+const unsettled = new Counter('rushgate_payments_unsettled');
+
+// 409 is a refusal by design here (sold out); the check below fails any other 409
+const ORDERED = http.expectedStatuses(201, 409);
+const QUEUED = http.expectedStatuses(202);
+const READ = http.expectedStatuses(200);
 
 export const options = {
   scenarios: {
@@ -23,50 +46,65 @@ export const options = {
       timeUnit: '1s',
       preAllocatedVUs: Number(__ENV.VUS || 200),
       maxVUs: Number(__ENV.MAX_VUS || 1000),
-      stages: [
-        { target: PEAK_RATE, duration: '2s' }, // the sale opens: the spike
-        { target: PEAK_RATE, duration: SPIKE },
-        { target: Math.ceil(PEAK_RATE / 10), duration: TAIL },
-      ],
+      stages: STAGES,
     },
   },
+  setupTimeout: __ENV.SETUP_TIMEOUT || '5m',
+  summaryTrendStats: TREND_STATS,
   thresholds: {
-    'http_req_duration{name:order}': ['p(99)<1000'],
-    'http_req_duration{name:pay}': ['p(99)<1000'],
     'http_req_failed{name:order}': ['rate<0.01'],
     'http_req_failed{name:pay}': ['rate<0.01'],
+    'http_req_failed{name:poll}': ['rate<0.01'],
+    'http_req_duration{name:order}': ['p(99)<1000'],
+    'http_req_duration{name:pay}': ['p(99)<1000'],
+    checks: ['rate>0.99'],
+    dropped_iterations: [`count<=${Math.floor(MAX_DROPPED_SHARE * ARRIVALS)}`],
+    rushgate_payments_succeeded: [`count>=${MIN_PAID}`],
+    rushgate_payments_failed: ['count==0'],
+    rushgate_payments_unsettled: ['count==0'],
+    rushgate_oversold: ['count==0'],
+    rushgate_sale_counters_wrong: ['count==0'],
     rushgate_orders_charged_twice: ['count==0'],
+    rushgate_charges_unmatched: ['count==0'],
   },
 };
 
 export function setup() {
-  return { saleId: createSale('k6', { name: 'k6 rehearsal', stock: STOCK, price: 38000 }) };
+  const saleId = createSale('k6', { name: 'k6 rehearsal', stock: STOCK, price: PRICE });
+  fundBuyers(saleId, BUYERS, PRICE);
+  return { saleId };
+}
+
+/** Polls a payment until it ends; its last status, or 'unsettled' when the polls ran out. */
+function settle(jwt, paymentId) {
+  for (let i = 0; i < POLLS; i++) {
+    sleep(0.25);
+    const res = buyerCall('GET', `/v1/payments/${paymentId}`, jwt, undefined, 'poll', READ);
+    const status = res.status === 200 ? res.json('status') : null;
+    if (status === 'succeeded' || status === 'failed' || status === 'refunded') return status;
+  }
+  return 'unsettled';
 }
 
 export default function ({ saleId }) {
-  const { jwt, order } = arrive(saleId, 38000);
-  if (!check(order, { 'order held or refused by design': (r) => [201, 409, 429].includes(r.status) }) || order.status !== 201) return;
+  const jwt = buyerJwt(buyerId(saleId, exec.scenario.iterationInTest));
+  const order = buyerCall('POST', `/v1/sales/${saleId}/orders`, jwt, { quantity: 1 }, 'order', ORDERED);
+  check(order, { 'order held, or refused sold out': (r) => r.status === 201 || (r.status === 409 && problemCode(r) === 'sold_out') });
+  if (order.status !== 201) return;
   const { orderId, paymentToken } = order.json();
-  const payment = buyerCall('POST', `/v1/orders/${orderId}/payments`, jwt, { paymentToken, method: 'wallet' }, 'pay');
+  const payment = buyerCall('POST', `/v1/orders/${orderId}/payments`, jwt, { paymentToken, method: 'wallet' }, 'pay', QUEUED);
   if (!check(payment, { 'payment queued': (r) => r.status === 202 })) return;
-  const { paymentId } = payment.json();
-  for (let i = 0; i < POLLS; i++) {
-    sleep(0.25);
-    const status = buyerCall('GET', `/v1/payments/${paymentId}`, jwt, undefined, 'poll').json('status');
-    if (status === 'succeeded') {
-      paid.add(1);
-      break;
-    }
-    if (status === 'failed' || status === 'refunded') break;
-  }
-  // one order, one charge: the order's latest payment is the one we made
-  const view = buyerCall('GET', `/v1/orders/${orderId}`, jwt, undefined, 'poll').json();
-  if (view.status === 'paid' && view.payment.paymentId !== paymentId) doubleCharged.add(1);
+  const status = settle(jwt, payment.json('paymentId'));
+  check(status, { 'payment succeeded': (s) => s === 'succeeded' });
+  if (status === 'succeeded') paid.add(1);
+  else if (status === 'unsettled') unsettled.add(1);
+  else failed.add(1);
 }
 
 export function teardown({ saleId }) {
-  const sale = adminCall('GET', `/admin/sales/${saleId}`).json();
-  const problems = saleViolations(sale);
-  console.log(`sale ${saleId}: stock ${sale.stock}, sold ${sale.sold}, held ${sale.held}, queue ${sale.queue.depth}`);
-  if (problems.length > 0) fail(problems.join('; '));
+  judgeSale(saleId);
+}
+
+export function handleSummary(data) {
+  return summaryOutputs('flash-sale', data, __ENV.SUMMARY_JSON || 'loadtest/results/flash-sale.json');
 }

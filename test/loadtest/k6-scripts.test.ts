@@ -1,8 +1,9 @@
 /**
  * k6 does not run in `npm test` (it is no npm or Debian package), so what can be tested without
  * it is: every script under loadtest/ parses as k6 v0.48 parses it and imports only what k6
- * v0.48 has, their shared helpers (JWT minting, the end-of-run checks) work, and minted JWTs are
- * accepted by the gateway's own verifiers.
+ * v0.48 has, their shared helpers (JWT minting, the run plan, the end-of-run checks, the summary)
+ * work, minted JWTs are accepted by the gateway's own verifiers, and loadtest/README.md lists
+ * the settings the scripts read, with their defaults.
  *
  * k6 v0.48 hands a script that goja cannot parse (every ES module) to its embedded Babel 6 with
  * only the CommonJS module transform (js/compiler/compiler.go), then runs the output on goja.
@@ -19,9 +20,13 @@ import { describe, expect, it } from 'vitest';
 import { webJwtVerifier } from '../../src/http/auth.js';
 import { nodeJwtVerifier } from '../../src/runtime/node/crypto.js';
 // @ts-expect-error plain JS shared with k6
-import { chargedTwice, onePaymentPerOrder, saleViolations } from '../../loadtest/lib/invariants.js';
+import { chargedTwice, chargesUnmatched, onePaymentPerOrder, oversoldSeats, saleViolations } from '../../loadtest/lib/invariants.js';
 // @ts-expect-error plain JS shared with k6
 import { makeJwtMinter } from '../../loadtest/lib/jwt.js';
+// @ts-expect-error plain JS shared with k6
+import { buyersToFund, durationSeconds, rampingArrivals } from '../../loadtest/lib/plan.js';
+// @ts-expect-error plain JS shared with k6
+import { summaryOutputs, TREND_STATS } from '../../loadtest/lib/summary.js';
 import { JWT_SECRET } from '../helpers.js';
 
 const dir = resolve(import.meta.dirname, '../../loadtest');
@@ -138,6 +143,39 @@ describe('k6 scripts', () => {
     expect(probe(`import { x } from './nowhere.js';`)).toEqual(['./nowhere.js does not exist']);
   });
 
+  it("loadtest/README.md's settings table matches the scripts, setting by setting and default by default", () => {
+    const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Settings'), readme.indexOf('\n## ', readme.indexOf('## Settings') + 1));
+    const header = section.split('\n').find((line) => line.startsWith('| name |'))!.split('|').map((c) => c.trim());
+    const cells = (line: string) => line.split('|').slice(1, -1).map((c) => c.trim());
+    const unquote = (cell: string) => cell.split(/`,\s*`/).map((v) => v.replace(/`/g, ''));
+    const table = new Map<string, Record<string, string>>();
+    for (const line of section.split('\n').filter((l) => l.startsWith('| `'))) {
+      const row = cells(line);
+      const names = unquote(row[0]!);
+      names.forEach((name, i) => {
+        const perScript: Record<string, string> = {};
+        header.slice(2, -2).forEach((script, j) => (perScript[script] = unquote(row[j + 1]!)[i] ?? row[j + 1]!));
+        table.set(name, perScript);
+      });
+    }
+    const read = (file: string) => readFileSync(join(dir, file), 'utf8');
+    const shared = new Set([...read('lib/k6.js').matchAll(/__ENV\.([A-Z_]+)/g)].map((m) => m[1]!));
+    const used = new Set(shared);
+    for (const script of ['flash-sale', 'double-click', 'soak']) {
+      const source = read(`${script}.js`);
+      const defaults = new Map([...source.matchAll(/__ENV\.([A-Z_]+) \|\| (?:'([^']*)'|([\d.]+))/g)].map((m) => [m[1]!, m[2] ?? m[3]!]));
+      for (const [name, value] of defaults) {
+        used.add(name);
+        expect(table.get(name)?.[script], `${name} in ${script}.js`).toBe(value);
+      }
+      for (const [name, perScript] of table) {
+        if (!defaults.has(name) && !shared.has(name)) expect(perScript[script], `${name} is not read by ${script}.js`).toBe('-');
+      }
+    }
+    expect([...table.keys()].sort()).toEqual([...used].sort());
+  });
+
   it('minted JWTs are accepted by both of the gateway verifiers, with their tier', async () => {
     const minter = makeJwtMinter({
       b64url: (text: string) => Buffer.from(text, 'utf8').toString('base64url'),
@@ -152,13 +190,57 @@ describe('k6 scripts', () => {
     await expect(Promise.resolve().then(() => nodeJwtVerifier(JWT_SECRET)(expired))).rejects.toThrow();
   });
 
-  it('the end-of-run checks catch an oversold sale, inconsistent counters and a double charge', () => {
-    expect(saleViolations({ stock: 10, available: 0, held: 0, sold: 10 })).toEqual([]);
-    expect(saleViolations({ stock: 10, available: 0, held: 0, sold: 11 }).join()).toMatch(/oversold/);
-    expect(saleViolations({ stock: 10, available: 1, held: 0, sold: 10 }).join()).toMatch(/!= stock/);
+  it('the run plan: k6 durations, the buyers a ramping spike brings, and a margin to fund', () => {
+    expect(['500ms', '20s', '1m30s', '2h'].map(durationSeconds)).toEqual([0.5, 20, 90, 7200]);
+    for (const bad of ['', '20', 's', '1m 30s', '20sx']) expect(() => durationSeconds(bad), bad).toThrow(/not a k6 duration/);
+    // flash-sale's defaults: a 2 s ramp to 500/s, 20 s at 500/s, 40 s down to 50/s
+    expect(rampingArrivals(0, [{ target: 500, duration: '2s' }, { target: 500, duration: '20s' }, { target: 50, duration: '40s' }])).toBe(21_500);
+    expect(buyersToFund(21_500)).toBe(21_940);
+  });
+
+  it('the end-of-run checks catch an oversold sale, inconsistent counters, a double charge and unmatched money', () => {
+    const sale = { stock: 10, available: 0, held: 0, sold: 10, price: 100, currency: 'CNY' };
+    expect(saleViolations(sale)).toEqual([]);
+    expect(oversoldSeats(sale)).toBe(0);
+    expect(saleViolations({ ...sale, sold: 11 }).join()).toMatch(/oversold/);
+    expect(oversoldSeats({ ...sale, sold: 9, held: 3 })).toBe(2);
+    expect(saleViolations({ ...sale, available: 1 }).join()).toMatch(/!= stock/);
     expect(onePaymentPerOrder(['p1', 'p1', 'p1'])).toBe(true);
     expect(onePaymentPerOrder(['p1', 'p2'])).toBe(false);
     expect(onePaymentPerOrder(['p1', null])).toBe(false);
     expect(chargedTwice({ o1: 1, o2: 2 })).toEqual(['o2']);
+    expect(chargesUnmatched(sale, { retained: { CNY: 1000 } })).toBe(0);
+    expect(chargesUnmatched(sale, { retained: { CNY: 1100 } })).toBe(1);
+    expect(chargesUnmatched(sale, { retained: {} })).toBe(10);
+  });
+
+  it('the summary shows each threshold with the figure it judged, and writes the JSON', () => {
+    const data = {
+      state: { testRunDurationMs: 61_234 },
+      options: { summaryTrendStats: TREND_STATS },
+      root_group: { checks: [{ name: 'order held', passes: 0, fails: 20 }], groups: [] },
+      metrics: {
+        'http_req_duration{name:order}': {
+          type: 'trend',
+          values: { avg: 3, min: 1, med: 2, 'p(90)': 5, 'p(95)': 6, 'p(99)': 1234.5, max: 2000 },
+          thresholds: { 'p(99)<1000': { ok: false } },
+        },
+        checks: { type: 'rate', values: { rate: 0, passes: 0, fails: 20 }, thresholds: { 'rate>0.99': { ok: false } } },
+        rushgate_payments_succeeded: { type: 'counter', values: { count: 0, rate: 0 }, thresholds: { 'count>=950': { ok: false } } },
+        rushgate_oversold: { type: 'counter', values: { count: 0, rate: 0 }, thresholds: { 'count==0': { ok: true } } },
+        iterations: { type: 'counter', values: { count: 20, rate: 0.3 } },
+      },
+    };
+    const outputs = summaryOutputs('flash-sale', data, 'loadtest/results/flash-sale.json');
+    expect(JSON.parse(outputs['loadtest/results/flash-sale.json'])).toEqual(data);
+    const text: string = outputs.stdout;
+    expect(text).toContain('flash-sale: 3 of 4 thresholds failed, 61.2 s');
+    expect(text).toMatch(/✗ http_req_duration\{name:order\} p\(99\)<1000 +1234\.5/);
+    expect(text).toMatch(/✗ checks rate>0.99 +0 \(0 of 20\)/);
+    expect(text).toMatch(/✗ rushgate_payments_succeeded count>=950 +0/);
+    expect(text).toMatch(/✓ rushgate_oversold count==0 +0/);
+    expect(text).toContain('✗ order held: 0 passed, 20 failed');
+    expect(text).toContain('iterations=20');
+    expect(text).toContain('{name:order} 3 / 1 / 2 / 5 / 6 / 1234.5 / 2000');
   });
 });
