@@ -42,7 +42,13 @@ const it = base.extend<{ server: PrivatePostgres; ledger: Ledger }>({
 // the HTTP side, over whichever ledger the fixture opened
 let current: Ledger | undefined;
 const { app } = await testApp({
-  ledger: { credit: (c) => current!.credit(c), balances: (u) => current!.balances(u), ping: () => current!.ping() },
+  ledger: {
+    credit: (c) => current!.credit(c),
+    creditMany: (c) => current!.creditMany(c),
+    balances: (u) => current!.balances(u),
+    saleCharges: (s) => current!.saleCharges(s),
+    ping: () => current!.ping(),
+  },
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
