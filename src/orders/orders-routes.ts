@@ -52,13 +52,14 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
     .post('/sales/:saleId/orders', soldOutFirst, auth, async (c) => {
       const { userId } = c.get('buyer');
       const saleId = saleIdParam(c.req.param('saleId'));
-      const { quantity } = await readJson(c, OrderBody);
       const idempotencyKey = c.req.header('Idempotency-Key');
       if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
         throw problem('invalid_request', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
       }
-      // without an Idempotency-Key the request cannot be a replay, so a known refusal stands
+      // without an Idempotency-Key the request cannot be a replay, so a known refusal stands;
+      // it is answered before the body is read, which is most of what a refusal would cost
       const windows = admission.admit(c, saleId, { mayBeReplay: idempotencyKey !== undefined });
+      const { quantity } = await readJson(c, OrderBody);
       const release = idempotencyKey === undefined ? null : inFlight.claim(`${saleId}\n${userId}`, idempotencyKey);
       try {
         const order = await orders.create({
