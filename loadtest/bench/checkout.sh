@@ -6,6 +6,8 @@
 #   SCENARIOS="order flow noop soldout refused"   (the default: all of them)
 #   PROCESSES=auto   rushgate's RUSHGATE_PROCESSES (auto: one per core; 1: a single process)
 #   PEER_DIR=path/to/nginx-lua   (default: ../shared/peers/nginx-lua beside the project)
+#   FSYNC=off        rushgate's redis-server persistence: off (as the peer's), everysec or always
+#                    (the AOF fsync of npm start's embedded Redis; always is its default)
 #   QUIET_MAX=0.3 QUIET_WAIT=20   before every measured run, wait (QUIET_WAIT s at most) until the
 #                                 machine's busy cores, over 1 s, are under QUIET_MAX
 #
@@ -83,7 +85,13 @@ trap cleanup EXIT
 
 # --- rushgate ---------------------------------------------------------------------------------
 (cd "$ROOT" && npm run build --silent)
-redis-server --port "$RG_REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no --loglevel warning >/dev/null &
+case "${FSYNC:-off}" in
+  off) persist=(--appendonly no) ;;
+  everysec|always) mkdir -p "$OUT/redis"; persist=(--appendonly yes --appendfsync "$FSYNC" --dir "$OUT/redis") ;;
+  *) echo "FSYNC must be off, everysec or always" >&2; exit 2 ;;
+esac
+echo "rushgate's redis-server: persistence ${FSYNC:-off}"
+redis-server --port "$RG_REDIS_PORT" --bind 127.0.0.1 --save "" "${persist[@]}" --daemonize no --loglevel warning >/dev/null &
 REDIS_PID=$!
 for _ in $(seq 50); do redis-cli -p "$RG_REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 PORT="$GW_PORT" REDIS_URL="redis://127.0.0.1:$RG_REDIS_PORT" RUSHGATE_JWT_SECRET="$SECRET" \
