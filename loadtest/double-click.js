@@ -2,11 +2,11 @@
 // money for two charges in its wallet, so a second charge would go through and show. Fails
 // (exit 99) unless every click answers the one payment, that payment succeeds, the wallet is
 // debited once, and the ledger keeps one charge per paid order.
-import { check, sleep } from 'k6';
+import { check } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter, Rate } from 'k6/metrics';
-import { buyerCall, buyerJwt, buyerRequest, createSale, fundBuyers, judgeSale } from './lib/k6.js';
+import { buyerCall, buyerJwt, buyerRequest, createSale, fundBuyers, judgeSale, settlePayment } from './lib/k6.js';
 import { onePaymentPerOrder } from './lib/invariants.js';
 import { buyerId } from './lib/plan.js';
 import { summaryOutputs, TREND_STATS } from './lib/summary.js';
@@ -64,17 +64,6 @@ export function setup() {
   return { saleId };
 }
 
-/** Polls a payment until it ends; its last status, or 'unsettled' when the polls ran out. */
-function settle(jwt, paymentId) {
-  for (let i = 0; i < POLLS; i++) {
-    sleep(0.25);
-    const res = buyerCall('GET', `/v1/payments/${paymentId}`, jwt, undefined, 'poll', READ);
-    const status = res.status === 200 ? res.json('status') : null;
-    if (status === 'succeeded' || status === 'failed' || status === 'refunded') return status;
-  }
-  return 'unsettled';
-}
-
 export default function ({ saleId }) {
   const jwt = buyerJwt(buyerId(saleId, exec.scenario.iterationInTest));
   const order = buyerCall('POST', `/v1/sales/${saleId}/orders`, jwt, { quantity: 1 }, 'order', HELD);
@@ -87,7 +76,7 @@ export default function ({ saleId }) {
   const one = onePaymentPerOrder(ids);
   single.add(one);
   if (!check(one, { 'every click answered the same payment': (ok) => ok })) return;
-  const status = settle(jwt, ids[0]);
+  const status = settlePayment(jwt, POLLS, ids[0]);
   check(status, { 'payment succeeded': (s) => s === 'succeeded' });
   if (status !== 'succeeded') {
     (status === 'unsettled' ? unsettled : failed).add(1);

@@ -3,11 +3,11 @@
 // Fails (exit 99) when requests fail or are refused, when the intended spike is not delivered,
 // when too few seats are paid or payments do not end, and when the sale is oversold, its counters
 // disagree, or the ledger's charges do not match its sold seats (an order charged twice).
-import { check, sleep } from 'k6';
+import { check } from 'k6';
 import exec from 'k6/execution';
 import http from 'k6/http';
 import { Counter } from 'k6/metrics';
-import { buyerCall, buyerJwt, createSale, fundBuyers, judgeSale, problemCode } from './lib/k6.js';
+import { buyerCall, buyerJwt, createSale, fundBuyers, judgeSale, problemCode, settlePayment } from './lib/k6.js';
 import { buyerId, buyersToFund, rampingArrivals } from './lib/plan.js';
 import { summaryOutputs, TREND_STATS } from './lib/summary.js';
 
@@ -36,7 +36,6 @@ const unsettled = new Counter('rushgate_payments_unsettled');
 // 409 is a refusal by design here (sold out); the check below fails any other 409
 const ORDERED = http.expectedStatuses(201, 409);
 const QUEUED = http.expectedStatuses(202);
-const READ = http.expectedStatuses(200);
 
 export const options = {
   scenarios: {
@@ -75,17 +74,6 @@ export function setup() {
   return { saleId };
 }
 
-/** Polls a payment until it ends; its last status, or 'unsettled' when the polls ran out. */
-function settle(jwt, paymentId) {
-  for (let i = 0; i < POLLS; i++) {
-    sleep(0.25);
-    const res = buyerCall('GET', `/v1/payments/${paymentId}`, jwt, undefined, 'poll', READ);
-    const status = res.status === 200 ? res.json('status') : null;
-    if (status === 'succeeded' || status === 'failed' || status === 'refunded') return status;
-  }
-  return 'unsettled';
-}
-
 export default function ({ saleId }) {
   const jwt = buyerJwt(buyerId(saleId, exec.scenario.iterationInTest));
   const order = buyerCall('POST', `/v1/sales/${saleId}/orders`, jwt, { quantity: 1 }, 'order', ORDERED);
@@ -94,7 +82,7 @@ export default function ({ saleId }) {
   const { orderId, paymentToken } = order.json();
   const payment = buyerCall('POST', `/v1/orders/${orderId}/payments`, jwt, { paymentToken, method: 'wallet' }, 'pay', QUEUED);
   if (!check(payment, { 'payment queued': (r) => r.status === 202 })) return;
-  const status = settle(jwt, payment.json('paymentId'));
+  const status = settlePayment(jwt, POLLS, payment.json('paymentId'));
   check(status, { 'payment succeeded': (s) => s === 'succeeded' });
   if (status === 'succeeded') paid.add(1);
   else if (status === 'unsettled') unsettled.add(1);

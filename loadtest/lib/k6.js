@@ -155,3 +155,16 @@ export function judgeSale(saleId) {
   if (off > 0) console.error(`the ledger retained ${retained} ${sale.currency} for ${sale.sold} seats sold at ${sale.price}`);
   return { sale, charges };
 }
+
+const POLLED = http.expectedStatuses(200);
+
+/** Polls a payment until it ends; its last status, or 'unsettled' when `polls` ran out. */
+export function settlePayment(jwt, polls, paymentId) {
+  for (let i = 0; i < polls; i++) {
+    sleep(0.25);
+    const res = buyerCall('GET', `/v1/payments/${paymentId}`, jwt, undefined, 'poll', POLLED);
+    const status = res.status === 200 ? res.json('status') : null;
+    if (status === 'succeeded' || status === 'failed' || status === 'refunded') return status;
+  }
+  return 'unsettled';
+}
