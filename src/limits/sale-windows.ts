@@ -30,7 +30,6 @@ export interface WindowArgs {
   };
 }
 
-
 /**
  * A 429 `rate_limited` naming the policy that refused, with the IETF draft RateLimit-Policy /
  * RateLimit headers and a Retry-After spread over a few seconds, so refused buyers do not all
@@ -51,7 +50,7 @@ export function rateLimited(policy: string, quota: number, windowSeconds: number
 
 /**
  * The per-buyer and per-address windows of orders and payments, counted by the sale's own
- * script (one round trip, on Redis time; DESIGN.md). A replay is answered by the script before
+ * script (one round trip, on Redis time; docs/design.md). A replay is answered by the script before
  * any window counts, so a click storm never meets a 429. Here: the scripts' arguments, the 429
  * with its RateLimit headers, and a memory of refusals, so a buyer known to be over its window
  * is refused without a round trip until the window resets.
