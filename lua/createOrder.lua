@@ -32,7 +32,7 @@
   ARGV[15] addressDryRun
 
   A replay (Idempotency-Key, or a resend of this very call) is answered before any window is
-  counted, and counts against none. The windows count only calls for a sale that exists.
+  counted, and counts against none. The windows count only calls for a sale that is open.
 
   Returns
     { 0 OK, amount, currency, expiresAtMs, availableAfter, nonce }
@@ -80,11 +80,12 @@ local opensAt, closesAt = tonumber(sale[8]), tonumber(sale[9])
 
 local nowMs = redisNowMs()
 
-local refusedScope, resetMs = countWindows({ KEYS[7], KEYS[8] }, ARGV, 10, nowMs, admissionKey, ARGV[9])
-if refusedScope then return { 26, refusedScope, resetMs } end
-
 if closesAt and nowMs >= closesAt then return { 12 } end
 if nowMs < opensAt then return { 11, opensAt, nowMs } end
+
+-- counted once the sale is open: tries before the opening never cost a buyer its first window
+local refusedScope, resetMs = countWindows({ KEYS[7], KEYS[8] }, ARGV, 10, nowMs, admissionKey, ARGV[9])
+if refusedScope then return { 26, refusedScope, resetMs } end
 
 -- per-sale admission: a fixed one-second window on Redis time, in one key
 if perSecond then

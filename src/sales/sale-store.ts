@@ -38,17 +38,25 @@ export class SaleStore {
 
   /** Creates the sale or updates the given fields; `created` tells which. */
   async put(saleId: string, fields: SaleFields): Promise<{ created: boolean } & SaleSnapshot> {
-    const reply = await callScript(
-      this.redis,
-      scripts.putSale,
-      { sale: keys.sale(saleId), lanes: keys.lanes(saleId) },
-      { defaults: JSON.stringify({ name: saleId, ...SALE_DEFAULTS }), given: JSON.stringify(fields) },
-    );
+    let reply;
+    try {
+      reply = await callScript(
+        this.redis,
+        scripts.putSale,
+        { sale: keys.sale(saleId), lanes: keys.lanes(saleId) },
+        { defaults: JSON.stringify({ name: saleId, ...SALE_DEFAULTS }), given: JSON.stringify(fields) },
+      );
+    } catch (err) {
+      // no answer (a timeout, replicas that did not confirm): the sale may exist now, and a sale
+      // the index misses is never swept nor worked. Listed at a venture; readers skip ids with
+      // no sale behind them
+      await this.redis.sadd(keys.sales, saleId).catch(() => {});
+      throw err;
+    }
     if (reply[0] !== ScriptCode.OK) throw refusalOf(reply);
-    // listed only once it exists, so a refused creation leaves nothing behind. Listed on every
-    // successful put: a put whose answer was lost (a crash between the two calls) is retried by
-    // its caller and lists the sale then; the index lives outside the sale's slot, so the
-    // script cannot add it itself on Redis Cluster
+    // listed only once it exists, so a refused creation leaves nothing behind; listed on every
+    // successful put, so a retried put lists a sale whose listing failed. The index lives outside
+    // the sale's slot, so the script cannot add it itself on Redis Cluster
     await this.redis.sadd(keys.sales, saleId);
     return { created: reply[1] === 1, ...snapshot(saleId, reply, 2) };
   }

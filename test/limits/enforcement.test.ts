@@ -120,6 +120,18 @@ describe('rate limits', () => {
     expectProblem(await order(one.app, saleId, greedy.jwt, '192.0.2.51'), 403, 'blocked');
   });
 
+  it('tries before a sale opens take nothing from the window: the first orders after the opening pass', async () => {
+    await setPolicies({ ...base, orders: { perUser: win(2) } });
+    const opensAtMs = Date.now() + 1500;
+    const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10, opensAt: new Date(opensAtMs).toISOString() });
+    const b = await buyer();
+    for (let i = 0; i < 5; i++) expectProblem(await order(one.app, saleId, b.jwt), 409, 'sale_not_open');
+    while (Date.now() < opensAtMs + 100) await new Promise((r) => setTimeout(r, 50));
+    expect((await order(one.app, saleId, b.jwt)).status).toBe(201);
+    expect((await order(one.app, saleId, b.jwt)).status).toBe(201);
+    expectProblem(await order(one.app, saleId, b.jwt), 429, 'rate_limited');
+  });
+
   it('limit 0 refuses everything it covers', async () => {
     await setPolicies({ ...base, orders: { perUser: win(0) } });
     const saleId = await createSale(one.app);
