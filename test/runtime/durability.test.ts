@@ -10,13 +10,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freePort, startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
 import { buyer, call, createSale, expectProblem, privateRedis, testApp } from '../helpers.js';
 
 const primaryUrl = await privateRedis();
 const primaryPort = Number(new URL(primaryUrl).port);
+// replicas are started inside a test, where afterAll can no longer be registered: stopped here
+const replicas: { child: ChildProcess; client: Redis }[] = [];
+afterAll(() => {
+  for (const r of replicas) {
+    r.client.disconnect();
+    r.child.kill('SIGKILL');
+  }
+});
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -30,10 +38,9 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10
 async function startReplica(): Promise<{ child: ChildProcess; client: Redis }> {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--replicaof', '127.0.0.1', String(primaryPort), '--loglevel', 'warning'], { stdio: 'ignore' });
-  afterAll(() => void child.kill('SIGKILL'));
   const client = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50 });
   client.on('error', () => {});
-  afterAll(() => client.disconnect());
+  replicas.push({ child, client });
   await until('the replica syncs', async () => {
     try {
       if (client.status === 'wait') await client.connect();
@@ -45,10 +52,15 @@ async function startReplica(): Promise<{ child: ChildProcess; client: Redis }> {
   return { child, client };
 }
 
+// the gateway waits for one replica after every write
+const client = new Redis(primaryUrl, gatewayRedisOptions(2000));
+afterAll(() => client.quit());
+const { app } = await testApp({ redis: ioredisPort(client, { replicas: 1, timeoutMs: 300 }) });
+
 describe('durable acceptance', () => {
   it('the embedded Redis fsyncs always by default, everysec when asked', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rushgate-fsync-'));
-    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     for (const fsync of [undefined, 'everysec'] as const) {
       const server = await startEmbeddedRedis({ dir: join(dir, fsync ?? 'default'), ...(fsync ? { fsync } : {}) });
       const client = new Redis(server.url);
@@ -64,9 +76,6 @@ describe('durable acceptance', () => {
 
   it('with WAIT 1: every acknowledged order is on the replica; without a replica, 503 and nothing acknowledged; the retry is answered once it is back', async () => {
     const replica = await startReplica();
-    const client = new Redis(primaryUrl, gatewayRedisOptions(2000));
-    afterAll(() => client.quit());
-    const { app } = await testApp({ redis: ioredisPort(client, { replicas: 1, timeoutMs: 300 }) });
     const saleId = await createSale(app, { stock: 100, perUserLimit: 100 });
     const b = await buyer();
     const order = (key: string) => call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {}, headers: { 'Idempotency-Key': key } });
