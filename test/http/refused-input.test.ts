@@ -9,10 +9,19 @@ import { promMetrics } from '../../src/runtime/node/metrics.js';
 import { admin, buyer, createSale, listen, parallel, testApp, testRedis, unique } from '../helpers.js';
 
 const raw = testRedis();
+const { app } = await testApp();
+// a gateway that logs and measures, served over real HTTP
+const lines: { level: string; msg: string | undefined }[] = [];
+const log: Logger = {
+  info: (_o, msg) => lines.push({ level: 'info', msg }),
+  warn: (_o, msg) => lines.push({ level: 'warn', msg }),
+  error: (_o, msg) => lines.push({ level: 'error', msg }),
+};
+const measured = await testApp({ log, metrics: promMetrics() });
+const served = new URL(await listen(measured.app));
 
 describe('refused input', () => {
   it('1,000 refused PUT /admin/sales/<new id> answer 400 and leave no sale listed and no key', async () => {
-    const { app } = await testApp();
     const ids = Array.from({ length: 1000 }, () => unique('never'));
     const results = await parallel(ids.length, 50, (i) => admin(app, 'PUT', `/admin/sales/${ids[i]}`, {}));
     expect(new Set(results.map((r) => r.status))).toEqual(new Set([400]));
@@ -26,20 +35,11 @@ describe('refused input', () => {
   });
 
   it('a client that hangs up mid-body is counted as no 5xx and logged below error level', async () => {
-    const lines: { level: string; msg: string | undefined }[] = [];
-    const log: Logger = {
-      info: (_o, msg) => lines.push({ level: 'info', msg }),
-      warn: (_o, msg) => lines.push({ level: 'warn', msg }),
-      error: (_o, msg) => lines.push({ level: 'error', msg }),
-    };
-    const metrics = promMetrics();
-    const { app } = await testApp({ log, metrics });
-    const base = new URL(await listen(app));
-    const saleId = await createSale(app);
+    const saleId = await createSale(measured.app);
     const b = await buyer();
     for (let i = 0; i < 5; i++) {
       await new Promise<void>((done) => {
-        const socket = connect(Number(base.port), base.hostname, () => {
+        const socket = connect(Number(served.port), served.hostname, () => {
           socket.write(
             `POST /v1/sales/${saleId}/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${b.jwt}\r\n` +
               'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"quantity":',
@@ -54,7 +54,7 @@ describe('refused input', () => {
     // the server notices the reset asynchronously: wait until all five requests were answered
     const deadline = Date.now() + 5000;
     const counted = async () => {
-      const text = await (await app.request('/metrics')).text();
+      const text = await (await measured.app.request('/metrics')).text();
       return text.split('\n').filter((l) => l.startsWith('rushgate_http_request_duration_seconds_count{') && l.includes('/orders'));
     };
     while ((await counted()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
