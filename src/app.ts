@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { bodyRules } from './http/body.js';
-import { adminAuth, buyerAuth, webJwtVerifier, type JwtVerifier } from './http/auth.js';
+import { adminAuth, buyerAuth, cachedJwtVerifier, webJwtVerifier, type JwtVerifier } from './http/auth.js';
 import { webHmacSha256, type HmacSha256 } from './http/hmac.js';
 import { problem, ProblemError } from './http/problem.js';
 import { problemOf } from './http/refusal-problems.js';
@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps) {
     return status === 'sold_out' || status === 'closed' ? status : null;
   });
   const tokens = new PaymentTokens((deps.crypto?.hmacSha256 ?? webHmacSha256)(deps.tokenSecret));
-  const auth = buyerAuth({ verifyJwt: (deps.crypto?.jwtVerifier ?? webJwtVerifier)(deps.jwtSecret) });
+  const auth = buyerAuth({ verifyJwt: cachedJwtVerifier((deps.crypto?.jwtVerifier ?? webJwtVerifier)(deps.jwtSecret)) });
 
   const app = new Hono<AppEnv>();
   const metrics = deps.metrics ?? noMetrics;

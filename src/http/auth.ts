@@ -32,6 +32,34 @@ export function webJwtVerifier(secret: string): JwtVerifier {
 }
 
 /**
+ * Remembers verified tokens by their exact text until their own `exp` (at most `maxEntries`,
+ * the oldest forgotten first). A buyer sends the same JWT for its order, its payment and its
+ * polls, so during an on-sale most checks are repeats: a hit costs one Map lookup, where
+ * fast-jwt's own cache hashes the token with SHA-256 first. Keyed by the whole signed text, so a
+ * hit is exactly a token that verified; an expired one is verified (and refused) again.
+ */
+export function cachedJwtVerifier(verify: JwtVerifier, options: { maxEntries?: number; now?: () => number } = {}): JwtVerifier {
+  const { maxEntries = 50_000, now = Date.now } = options;
+  const verified = new Map<string, Readonly<Record<string, unknown>>>();
+  const remember = (token: string, claims: Record<string, unknown>) => {
+    if (typeof claims.exp !== 'number') return claims;
+    if (verified.size >= maxEntries) verified.delete(verified.keys().next().value!);
+    const frozen = Object.freeze(claims);
+    verified.set(token, frozen);
+    return frozen;
+  };
+  return (token) => {
+    const hit = verified.get(token);
+    if (hit !== undefined) {
+      if ((hit.exp as number) * 1000 > now()) return hit;
+      verified.delete(token);
+    }
+    const claims = verify(token);
+    return claims instanceof Promise ? claims.then((c) => remember(token, c)) : remember(token, claims);
+  };
+}
+
+/**
  * Buyer authentication: `Authorization: Bearer <JWT>`, HS256 only, `sub` (a valid userId) and
  * `exp` required, `tier` "standard" (default) or "priority". Anything else is 401.
  */

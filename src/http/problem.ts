@@ -65,8 +65,22 @@ export class ProblemError extends Error {
     [this.status, this.title] = catalog[code];
   }
 
+  /** The last body rendered, by instance: a shared problem (sold out) answers one path over and over. */
+  #rendered: { instance: string; body: string } | undefined;
+
   /** The problem+json response; `instance` is the request path. */
   toResponse(instance: string, requestId: string | undefined): Response {
+    const headers: Record<string, string> = { 'Content-Type': 'application/problem+json; charset=utf-8', ...this.options.headers };
+    if (requestId !== undefined) headers['X-Request-Id'] = requestId;
+    if (this.options.retryAfterSeconds !== undefined) {
+      headers['Retry-After'] = String(Math.max(1, Math.ceil(this.options.retryAfterSeconds)));
+    }
+    let rendered = this.#rendered;
+    if (rendered?.instance !== instance) this.#rendered = rendered = { instance, body: this.#body(instance) };
+    return stampedResponse(rendered.body, this.status, headers);
+  }
+
+  #body(instance: string): string {
     const body = {
       type: `urn:rushgate:problem:${this.code}`,
       title: this.title,
@@ -76,12 +90,7 @@ export class ProblemError extends Error {
       instance,
       ...this.options.extra,
     };
-    const headers: Record<string, string> = { 'Content-Type': 'application/problem+json; charset=utf-8', ...this.options.headers };
-    if (requestId !== undefined) headers['X-Request-Id'] = requestId;
-    if (this.options.retryAfterSeconds !== undefined) {
-      headers['Retry-After'] = String(Math.max(1, Math.ceil(this.options.retryAfterSeconds)));
-    }
-    return stampedResponse(JSON.stringify(body), this.status, headers);
+    return JSON.stringify(body);
   }
 }
 

@@ -9,6 +9,16 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * (limits/sale-windows.ts, with the RateLimit headers); this is the plain fallback.
  */
 export function problemOf(refused: Refused): ProblemError {
+  // a frozen refusal (the sale gate's sold out / closed) is the same for everyone: rendered once
+  if (!Object.isFrozen(refused)) return render(refused);
+  let rendered = renderedOnce.get(refused);
+  if (rendered === undefined) renderedOnce.set(refused, (rendered = render(refused)));
+  return rendered;
+}
+
+const renderedOnce = new WeakMap<Refused, ProblemError>();
+
+function render(refused: Refused): ProblemError {
   switch (refused.code) {
     case 'sale_not_found':
       return problem('sale_not_found', 'no such sale');

@@ -17,11 +17,14 @@ export function stampedResponse(body: string | null, status: number, headers: Re
   return res;
 }
 
+/** The request's id (set by requestIds(), first of the app's middleware). */
+export const requestIdOf = (c: Context): string => c.get('requestId') as string;
+
 /** A JSON response (UTF-8) with the request id and any further headers. */
 export function json(c: Context, body: unknown, status = 200, headers?: Record<string, string>): Response {
   return stampedResponse(JSON.stringify(body), status, {
     'Content-Type': JSON_UTF8,
-    'X-Request-Id': c.get('requestId') as string,
+    'X-Request-Id': requestIdOf(c),
     ...headers,
   });
 }

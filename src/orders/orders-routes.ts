@@ -4,6 +4,7 @@ import type { BuyerEnv } from '../http/auth.js';
 import { readJson } from '../http/body.js';
 import { ID_PATTERN, mintId, saleIdParam, saleOfIdParam } from '../http/ids.js';
 import { problem } from '../http/problem.js';
+import { problemOf } from '../http/refusal-problems.js';
 import type { PaymentTokens } from '../payments/payment-token.js';
 import type { SaleGate } from '../sales/sale-gate.js';
 import type { Admission } from '../limits/limits-routes.js';
@@ -11,7 +12,7 @@ import { Refusal } from '../refusal.js';
 import type { LimitsView } from '../limits/limits-watcher.js';
 import type { InFlight } from './in-flight.js';
 import { orderView, type OrderStore } from './order-store.js';
-import { json } from '../http/respond.js';
+import { json, requestIdOf } from '../http/respond.js';
 
 const OrderBody = z.strictObject({
   quantity: z.number().int().min(1).max(1000).default(1),
@@ -44,7 +45,13 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
     // a malformed id is for the route to refuse, after the JWT check (401 before 400)
     if (c.req.header('Idempotency-Key') === undefined && saleId !== undefined && ID_PATTERN.test(saleId)) {
       const refusal = gate.refusal(saleId);
-      if (refusal) throw refusal;
+      if (refusal) {
+        // answered here rather than thrown: no rejection through the middleware chain, and the
+        // problem (with its body) is rendered once per sale, not per buyer
+        const answer = problemOf(refusal.refused);
+        c.error = answer; // the decision's reason, for the metrics
+        return answer.toResponse(c.req.path, requestIdOf(c));
+      }
     }
     await next();
   };

@@ -69,5 +69,8 @@ export class SaleGate {
   }
 }
 
-const soldOut = () => new Refusal({ code: 'sold_out', available: 0 });
-const saleClosed = () => new Refusal({ code: 'sale_closed' });
+// one of each, frozen: the same facts for every buyer, so their rendering is cached (problemOf)
+const SOLD_OUT = new Refusal(Object.freeze({ code: 'sold_out', available: 0 }));
+const CLOSED = new Refusal(Object.freeze({ code: 'sale_closed' }));
+const soldOut = () => SOLD_OUT;
+const saleClosed = () => CLOSED;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { webJwtVerifier } from '../../src/http/auth.js';
+import { cachedJwtVerifier, webJwtVerifier, type JwtVerifier } from '../../src/http/auth.js';
 import { constantTimeEqual, webHmacSha256 } from '../../src/http/hmac.js';
 import { PaymentTokens } from '../../src/payments/payment-token.js';
 import { nodeHmacSha256, nodeJwtVerifier } from '../../src/runtime/node/crypto.js';
@@ -22,6 +22,38 @@ describe('runtime crypto', () => {
     for (const verify of [nodeJwtVerifier(JWT_SECRET), webJwtVerifier(JWT_SECRET)]) {
       expect(await verify(jwt)).toMatchObject({ sub: 'alice', tier: 'priority' });
     }
+  });
+
+  it('the JWT cache answers only tokens that verified, and never one past its exp', async () => {
+    let nowMs = Date.now();
+    let calls = 0;
+    const counted: JwtVerifier = (token) => {
+      calls++;
+      return nodeJwtVerifier(JWT_SECRET)(token);
+    };
+    const verify = cachedJwtVerifier(counted, { maxEntries: 2, now: () => nowMs });
+    const jwt = await buyerJwt('alice');
+    expect(verify(jwt)).toMatchObject({ sub: 'alice' });
+    expect(verify(jwt)).toMatchObject({ sub: 'alice' });
+    expect(calls).toBe(1);
+    // a forged signature is verified every time, and refused every time
+    const forged = `${jwt.slice(0, -4)}AAAA`;
+    for (let i = 0; i < 2; i++) expect(() => verify(forged)).toThrow();
+    expect(calls).toBe(3);
+    // past its exp (on the cache's clock) the token goes to the verifier again, which decides
+    nowMs += 3_601_000;
+    verify(jwt);
+    expect(calls).toBe(4);
+    // bounded: the oldest entry goes first
+    nowMs = Date.now();
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((u) => buyerJwt(u)));
+    for (const t of [a!, b!, c!]) verify(t);
+    calls = 0;
+    verify(c!);
+    verify(b!);
+    expect(calls).toBe(0);
+    verify(a!);
+    expect(calls).toBe(1);
   });
 
   it('constantTimeEqual compares whole strings', () => {
