@@ -3,7 +3,7 @@
  * behind it. Stores and rules throw a Refusal; `http/` renders it (status, wording, headers) in
  * one place, so nothing below the routes knows about HTTP.
  */
-export type RateLimitScope = 'perUser' | 'perAddress' | 'perSale';
+export type RateLimitScope = 'perUser' | 'perAddress' | 'perSale' | 'others';
 
 export type Refused =
   | { code: 'sale_not_found' }
@@ -22,7 +22,24 @@ export type Refused =
   | { code: 'order_paid' }
   | { code: 'order_closed' }
   | { code: 'version_conflict' }
-  | { code: 'rate_limited'; scope: RateLimitScope; resetMs: number };
+  | { code: 'request_in_progress' }
+  | { code: 'blocked'; untilMs: number }
+  | {
+      code: 'rate_limited';
+      scope: RateLimitScope;
+      resetMs: number;
+      /** The policy that refused, once known (a script reports only its scope). */
+      policy?: RateLimitPolicy;
+    };
+
+/** A named window (`orders.perUser`, …) and when a refused caller should come back. */
+export interface RateLimitPolicy {
+  name: string;
+  limit: number;
+  windowSeconds: number;
+  /** Seconds until the caller should retry: the window's reset plus a spread. */
+  retryAfterSeconds: number;
+}
 
 export type RefusalCode = Refused['code'];
 

@@ -66,7 +66,22 @@ function render(refused: Refused): ProblemError {
       return problem('request_in_progress', 'another change to the limits landed at the same time; read them and try again', {
         retryAfterSeconds: 1,
       });
-    case 'rate_limited':
-      return problem('rate_limited', `over the "${refused.scope}" limit`, { retryAfterSeconds: refused.resetMs / 1000 });
+    case 'blocked':
+      return problem('blocked', `blocked until ${iso(refused.untilMs)}`, { extra: { until: iso(refused.untilMs) } });
+    case 'request_in_progress':
+      return problem('request_in_progress', 'a request with this Idempotency-Key is still running', { retryAfterSeconds: 1 });
+    case 'rate_limited': {
+      const { policy } = refused;
+      if (!policy) return problem('rate_limited', `over the "${refused.scope}" limit`, { retryAfterSeconds: refused.resetMs / 1000 });
+      // the IETF draft RateLimit-Policy / RateLimit headers name the window that refused
+      return problem('rate_limited', `over the "${policy.name}" limit of ${policy.limit} per ${policy.windowSeconds} s`, {
+        retryAfterSeconds: policy.retryAfterSeconds,
+        extra: { policy: policy.name },
+        headers: {
+          'RateLimit-Policy': `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`,
+          RateLimit: `"${policy.name}";r=0;t=${Math.max(0, Math.ceil(refused.resetMs / 1000))}`,
+        },
+      });
+    }
   }
 }

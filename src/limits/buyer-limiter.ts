@@ -48,7 +48,7 @@ export function buyerLimiter(redis: RedisPort, limits: LimitsView, random: () =>
         await redis.hincrby(keys.limitsDryRun(limits.version), 'others.perUser', 1);
       } else if (!result.success) {
         limits.noteRefusal(userId);
-        throw rateLimited('others.perUser', policy.limit, policy.windowSeconds, (result.reset - Date.now()) / 1000, random);
+        throw rateLimited('others', 'others.perUser', policy.limit, policy.windowSeconds, (result.reset - Date.now()) / 1000, random);
       }
     }
     await next();

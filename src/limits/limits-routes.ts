@@ -5,7 +5,8 @@ import { z } from 'zod';
 import type { BuyerEnv } from '../http/auth.js';
 import { readJson } from '../http/body.js';
 import { ID_PATTERN } from '../http/ids.js';
-import { problem, type ProblemError } from '../http/problem.js';
+import { problem } from '../http/problem.js';
+import { Refusal } from '../refusal.js';
 import type { BlockKind, LimitsStore } from './limits-store.js';
 import type { LimitsView } from './limits-watcher.js';
 import { PoliciesSchema } from './policies.js';
@@ -97,7 +98,7 @@ export interface Admission {
    */
   admit(c: Context<BuyerEnv>, saleId: string, options: { mayBeReplay: boolean }): WindowArgs;
   /** The 429 for a window the script found exceeded (remembered until it resets). */
-  refusal(c: Context<BuyerEnv>, saleId: string, refused: RateLimited): ProblemError;
+  refusal(c: Context<BuyerEnv>, saleId: string, refused: RateLimited): Refusal;
 }
 
 /**
@@ -115,7 +116,7 @@ export function admission(
       const address = deps.clientAddress(c);
       const until = deps.limits.blockedUntil(userId) ?? (address === undefined ? undefined : deps.limits.addressBlockedUntil(address));
       if (until !== undefined) {
-        throw problem('blocked', `blocked until ${new Date(until).toISOString()}`, { extra: { until: new Date(until).toISOString() } });
+        throw new Refusal({ code: 'blocked', untilMs: until });
       }
       if (!mayBeReplay) deps.windows.refuseFromMemory(action, saleId, userId, address);
       return deps.windows.argsFor(action, saleId, userId, address);

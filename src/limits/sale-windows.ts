@@ -1,7 +1,6 @@
 import { keys } from '../redis/keys.js';
-import type { Refused } from '../refusal.js';
+import { Refusal, type RateLimitScope, type Refused } from '../refusal.js';
 import type { LimitsView } from './limits-watcher.js';
-import { problem, type ProblemError } from '../http/problem.js';
 
 export type LimitedAction = 'orders' | 'payments';
 export type WindowScope = 'perUser' | 'perAddress';
@@ -31,20 +30,18 @@ export interface WindowArgs {
 }
 
 /**
- * A 429 `rate_limited` naming the policy that refused, with the IETF draft RateLimit-Policy /
- * RateLimit headers and a Retry-After spread over a few seconds, so refused buyers do not all
- * come back at the same instant.
+ * A `rate_limited` refusal naming the policy that refused (rendered as a 429 with the IETF draft
+ * RateLimit-Policy / RateLimit headers), with a retry time spread over a few seconds, so refused
+ * buyers do not all come back at the same instant.
  */
-export function rateLimited(policy: string, quota: number, windowSeconds: number, resetInSeconds: number, random: () => number): ProblemError {
+export function rateLimited(scope: RateLimitScope, policy: string, quota: number, windowSeconds: number, resetInSeconds: number, random: () => number): Refusal {
   // spread over 0-2 s at least, up to the window (at most 5 s)
   const jitter = Math.floor(random() * Math.max(3, Math.min(windowSeconds, 5) + 1));
-  return problem('rate_limited', `over the "${policy}" limit of ${quota} per ${windowSeconds} s`, {
-    retryAfterSeconds: Math.max(1, Math.ceil(resetInSeconds)) + jitter,
-    extra: { policy },
-    headers: {
-      'RateLimit-Policy': `"${policy}";q=${quota};w=${windowSeconds}`,
-      RateLimit: `"${policy}";r=0;t=${Math.max(0, Math.ceil(resetInSeconds))}`,
-    },
+  return new Refusal({
+    code: 'rate_limited',
+    scope,
+    resetMs: Math.max(0, resetInSeconds * 1000),
+    policy: { name: policy, limit: quota, windowSeconds, retryAfterSeconds: Math.max(1, Math.ceil(resetInSeconds)) + jitter },
   });
 }
 
@@ -91,7 +88,7 @@ export class SaleWindows {
   }
 
   /**
-   * Throws the remembered 429 when the buyer or its address is known to be over a window of this
+   * Throws the remembered `rate_limited` refusal when the buyer or its address is known to be over a window of this
    * sale. Only for requests that cannot be replays: a replay is never refused by a window.
    */
   refuseFromMemory(action: LimitedAction, saleId: string, userId: string, address: string | undefined): void {
@@ -111,17 +108,18 @@ export class SaleWindows {
     }
   }
 
-  /** The 429 for a script's refusal; remembers it until the window resets. */
-  refusal(action: LimitedAction, saleId: string, refused: RateLimited, userId: string, address: string | undefined): ProblemError {
+  /** The `rate_limited` refusal (with its policy) for a script's refusal; remembers it until the window resets. */
+  refusal(action: LimitedAction, saleId: string, refused: RateLimited, userId: string, address: string | undefined): Refusal {
     const { scope, resetMs } = refused;
     if (scope === 'perSale') {
       const perSecond = this.limits.policies.orders.perSale?.perSecond ?? 0;
-      return rateLimited('orders.perSale', perSecond, 1, resetMs / 1000, this.random);
+      return rateLimited('perSale', 'orders.perSale', perSecond, 1, resetMs / 1000, this.random);
     }
+    if (scope === 'others') return new Refusal(refused);
     const policy = this.limits.policies[action][scope];
     const identifier = scope === 'perUser' ? userId : address;
     // the policy changed between the call and its answer: refuse without remembering
-    if (!policy || identifier === undefined) return rateLimited(`${action}.${scope}`, 0, 1, resetMs / 1000, this.random);
+    if (!policy || identifier === undefined) return rateLimited(scope, `${action}.${scope}`, 0, 1, resetMs / 1000, this.random);
     this.#forgetIfRaised(action, scope, policy);
     this.#refused.set(memoryKey(saleId, action, scope, policy, identifier), this.now() + resetMs);
     return this.#problem(action, scope, policy.limit, policy.windowSeconds, resetMs, userId);
@@ -130,7 +128,7 @@ export class SaleWindows {
   #problem(action: LimitedAction, scope: WindowScope, limit: number, windowSeconds: number, resetMs: number, userId: string) {
     // only a buyer's own refusals count towards blocking it: not its shared address's
     if (scope === 'perUser') this.limits.noteRefusal(userId);
-    return rateLimited(`${action}.${scope}`, limit, windowSeconds, resetMs / 1000, this.random);
+    return rateLimited(scope, `${action}.${scope}`, limit, windowSeconds, resetMs / 1000, this.random);
   }
 
   #forgetIfRaised(action: LimitedAction, scope: WindowScope, policy: Window): void {

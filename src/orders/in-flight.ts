@@ -1,4 +1,4 @@
-import { problem } from '../http/problem.js';
+import { Refusal } from '../refusal.js';
 
 /**
  * Requests with an Idempotency-Key that this instance is still running. The order script itself
@@ -13,9 +13,7 @@ export class InFlight {
   claim(scope: string, key: string): () => void {
     const id = `${scope}\n${key}`;
     if (this.#running.has(id)) {
-      throw problem('request_in_progress', 'a request with this Idempotency-Key is still running', {
-        retryAfterSeconds: 1,
-      });
+      throw new Refusal({ code: 'request_in_progress' });
     }
     this.#running.add(id);
     return () => this.#running.delete(id);
