@@ -308,7 +308,10 @@ function table(rows: [string, number, Record<string, string>?][]): HTMLElement {
 function saleCard(sale: OpsSale): HTMLElement {
   const seconds = remember(sale);
   const now = Math.floor(sale.nowMs / 1000);
-  const first = Math.min(now - 60, ...seconds.keys());
+  // from the opening (or the oldest second kept) to now, at least 20 s
+  const opens = sale.opensAt === null ? null : Math.floor(Date.parse(sale.opensAt) / 1000);
+  const candidates = [...seconds.keys(), ...(opens !== null && opens > now - HISTORY_SECONDS ? [opens] : [])];
+  const first = Math.min(now - 20, Math.min(...candidates, now) - 2);
   const pct = (n: number) => (sale.stock > 0 ? (100 * n) / sale.stock : 0) + '%';
   const order = sale.tally.order ?? {}, payment = sale.tally.payment ?? {}, outcome = sale.tally.outcome ?? {}, failure = sale.tally.failure ?? {};
   const refusals = (kind: 'order' | 'payment', counts: Record<string, number>) =>
