@@ -76,10 +76,17 @@ async function opsSale(redis: RedisPort, snapshot: SaleSnapshot, since: number |
     served: snapshot.laneServed,
     tally,
     soldOutAt: soldOutAtMs === undefined ? null : new Date(soldOutAtMs).toISOString(),
-    history: history.filter((s) => since === null || s.t > since),
+    // the latency buckets (h.*) are the health strip's, judged here: the page gets decisions and seats
+    history: history.filter((s) => since === null || s.t > since).map((s) => ({ t: s.t, counts: withoutHealthFields(s.counts) })),
     health: saleHealth({ nowSecond, history, queueDepth: snapshot.queueDepth, unknown, unknownOverdue, review, oversell: pairsToRecord(oversellPairs) }),
     nowMs: snapshot.nowMs,
   };
+}
+
+function withoutHealthFields(counts: Record<string, number>): Record<string, number> {
+  const kept: Record<string, number> = {};
+  for (const [field, n] of Object.entries(counts)) if (!field.startsWith('h.')) kept[field] = n;
+  return kept;
 }
 
 function pairsToRecord(pairs: readonly string[]): Record<string, string> {
