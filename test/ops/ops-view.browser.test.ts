@@ -95,6 +95,7 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
         paid.push({ orderId: res.body.orderId, jwt: b.jwt });
       }
     };
+    const firstWaveSecond = Math.floor((await redis.timeMs()) / 1000);
     for (let i = 0; i < 3; i++) {
       await wave(20);
       await sleep(600);
@@ -110,11 +111,20 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     await page.goto(`${url}/admin/`);
     const card = page.locator(`[data-sale="${saleId}"]`);
     await card.waitFor();
-    const firstSecond = Number(await card.locator('svg[data-chart="decisions"]').getAttribute('data-first-second'));
-    expect(firstSecond).toBeLessThan(openedAtSecond - 1);
+    // the page's history starts with the first wave, seconds before the page was opened
+    const historyFrom = Number(await card.getAttribute('data-history-from'));
+    expect(historyFrom).toBeGreaterThanOrEqual(firstWaveSecond);
+    expect(historyFrom).toBeLessThanOrEqual(firstWaveSecond + 2);
+    expect(historyFrom).toBeLessThan(openedAtSecond - 1);
+    expect(Number(await card.locator('svg[data-chart="decisions"]').getAttribute('data-first-second'))).toBeLessThan(historyFrom);
     await expect.poll(() => card.locator('[data-rate="order:admitted"] b').textContent(), { timeout: 5_000 }).toBe(`${admittedBefore} in view`);
     for (const series of ['order:admitted', 'payment:admitted', 'payment:replayed']) expect(await card.locator(`path[data-series="${series}"]`).count()).toBe(1);
     expect(await card.locator('[data-event="opensAt"]').textContent()).toMatch(/^\d\d:\d\d:\d\d$/);
+    // every chart has its axes labelled with their units, and time ticks
+    for (const [chart, unit] of [['decisions', 'requests per second'], ['timeline', 'seats']]) {
+      const labels = await card.locator(`svg[data-chart="${chart}"] text`).allTextContents();
+      expect(labels).toEqual(expect.arrayContaining([unit, 'time (local, hh:mm:ss)', expect.stringMatching(/^\d\d:\d\d:\d\d$/), '0']));
+    }
     await expect.poll(() => page.locator('#health [data-health="redis"]').getAttribute('data-state'), { timeout: 5_000 }).toBe('ok');
     expect(await page.locator('#health [data-health="ledger"]').getAttribute('data-state')).toBe('ok');
 

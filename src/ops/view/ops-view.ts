@@ -316,7 +316,8 @@ function saleCard(sale: OpsSale): HTMLElement {
   const order = sale.tally.order ?? {}, payment = sale.tally.payment ?? {}, outcome = sale.tally.outcome ?? {}, failure = sale.tally.failure ?? {};
   const refusals = (kind: 'order' | 'payment', counts: Record<string, number>) =>
     Object.entries(counts).filter(([r]) => r !== 'admitted' && r !== 'replayed').map(([r, n]): [string, number, Record<string, string>] => [`${kind} refused: ${r}`, n, { 'data-decision': `${kind}:${r}` }]);
-  return h('section', { class: 'card', 'data-sale': sale.saleId },
+  const historyFrom = seconds.size ? String(Math.min(...seconds.keys())) : '';
+  return h('section', { class: 'card', 'data-sale': sale.saleId, 'data-history-from': historyFrom },
     h('h2', {}, sale.name, h('span', { class: 'badge ' + sale.status, 'data-field': 'status' }, sale.status.replace('_', ' ')),
       h('span', { class: 'muted', style: 'font-weight:normal;margin-left:8px' }, sale.saleId + ' · ' + money(sale.price, sale.currency))),
     h('div', { class: 'strip' }, SALE_INDICATORS.map(([k, label]) => (sale.health[k] ? indicator(k, label, sale.health[k]) : null))),
