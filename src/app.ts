@@ -92,7 +92,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', metricsRoutes({ metrics, sales }));
   app.use('/admin/*', adminAuth({ token: deps.adminToken }));
   app.route('/admin/sales', adminSalesRoutes({ sales, gate }));
-  app.route('/', opsRoutes({ redis, sales }));
+  app.route('/', opsRoutes({ redis, sales, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));
   const limits: LimitsView = deps.limits ?? staticLimits;
   app.route('/admin', adminLimitsRoutes({ store: deps.limits?.store ?? new LimitsStore(redis), refresh: () => deps.limits?.refresh() ?? Promise.resolve() }));
   const others = buyerLimiter(redis, limits);

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { ID_PATTERN, saleOfId } from '../http/ids.js';
 import { ProblemError } from '../http/problem.js';
+import { latencyField } from './ops-health.js';
 import type { SaleTally } from './sale-tally.js';
 
 /** What /metrics shows of one sale, read at scrape time. */
@@ -80,13 +81,27 @@ export function metricsMiddleware(metrics: Metrics, tally?: SaleTally): Middlewa
     const started = performance.now();
     await next();
     const route = c.req.routePath;
-    metrics.request(c.req.method, route, c.res.status, (performance.now() - started) / 1000);
+    const elapsedMs = performance.now() - started;
+    metrics.request(c.req.method, route, c.res.status, elapsedMs / 1000);
     const decision = decisionOf(c.req.method, c.req.path);
     if (decision) {
       const { action, saleId } = decision;
       const reason = c.res.status < 300 ? 'admitted' : c.error instanceof ProblemError ? c.error.code : 'error';
       metrics.decision(action, reason);
-      if (tally && saleId && !NOT_ABOUT_THE_SALE.has(reason)) tally.count(saleId, `${action}:${reason}`);
+      if (tally && saleId && !NOT_ABOUT_THE_SALE.has(reason)) countForOpsView(tally, saleId, action, reason, c.res, elapsedMs);
     }
   };
+}
+
+/**
+ * The ops view's counts of one decision: a replay (the same order or payment answered again, as a
+ * click storm makes) apart from a new admission, and the request's status class and latency
+ * bucket for the health strip. Map updates only: the tally reaches Redis once a second.
+ */
+function countForOpsView(tally: SaleTally, saleId: string, action: string, reason: string, res: Response, elapsedMs: number): void {
+  const replayed = reason === 'admitted' && res.headers.get('Idempotent-Replayed') === 'true';
+  tally.count(saleId, `${action}:${replayed ? 'replayed' : reason}`);
+  tally.count(saleId, 'h.http:total');
+  if (res.status >= 500) tally.count(saleId, 'h.http:5xx');
+  tally.count(saleId, latencyField('lat', elapsedMs));
 }

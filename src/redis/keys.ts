@@ -35,6 +35,12 @@ export const keys = {
     `${saleTag(saleId)}:rl:${policy}:w${windowSeconds}:${identifier}`,
   /** Decisions by reason and payment outcomes, summed over every instance (the ops view). */
   tally: (saleId: string) => `${saleTag(saleId)}:tally`,
+  /** The tally per second of Redis time for the last 900 s (hash second -> JSON counts; the ops view). */
+  history: (saleId: string) => `${saleTag(saleId)}:history`,
+  /** Payments a human must look at: paymentId -> when flagged (ms). */
+  review: (saleId: string) => `${saleTag(saleId)}:review`,
+  /** An oversell found by reconciliation (hash: charges, seats, detectedAt, refunded); absent = none. */
+  oversell: (saleId: string) => `${saleTag(saleId)}:oversell`,
   /** Payments whose channel outcome is not known yet, by next check time (ms). */
   unknown: (saleId: string) => `${saleTag(saleId)}:unknown`,
   channelEvent: (saleId: string, channel: string, eventId: string) => `${saleTag(saleId)}:evt:${channel}:${eventId}`,

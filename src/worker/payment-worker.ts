@@ -3,6 +3,7 @@ import { LedgerUnavailableError, sqlState } from '../ledger/sql-port.js';
 import type { ChargeResult, PaymentChannel } from '../channels/channel.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../ops/metrics.js';
+import { latencyField } from '../ops/ops-health.js';
 import type { SaleTally } from '../ops/sale-tally.js';
 import { PaymentStore } from '../payments/payment-store.js';
 import { keys, type Lane } from '../redis/keys.js';
@@ -153,6 +154,9 @@ export class PaymentWorker {
       if (outcome.status === 'unknown') continue;
       this.options.metrics?.payment(outcome.status, (Date.now() - t.createdAtMs) / 1000);
       this.options.tally?.count(t.saleId, `outcome:${outcome.status}`);
+      // the ops view: failures by code, and the accepted -> settled lag
+      if (outcome.status === 'failed') this.options.tally?.count(t.saleId, `failure:${outcome.code}`);
+      this.options.tally?.count(t.saleId, latencyField('lag', Date.now() - t.createdAtMs));
     }
     const byStream = new Map<string, string[]>();
     for (const t of taken) byStream.set(t.stream, [...(byStream.get(t.stream) ?? []), t.entry.id]);

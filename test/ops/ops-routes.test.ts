@@ -53,7 +53,7 @@ describe('the ops page', () => {
       expect(csp).toContain("frame-ancestors 'none'");
       const html = await res.text();
       expect(html).toContain('<title>rushgate ops</title>');
-      expect(html.match(/<script[^>]*>/g)).toEqual([`<script nonce="${nonce}">`]);
+      expect(html.match(/<script[^>]*>/g)).toEqual([`<script type="module" nonce="${nonce}">`]);
       // offline: nothing fetched from anywhere but this origin
       expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
     }

@@ -1,20 +1,26 @@
 /**
  * The ops view in a real browser: Debian's Chromium (never a downloaded one) driven by
  * playwright-core, against the gateway on real HTTP, real Redis, the worker and a PGlite ledger.
- * It logs in through the Basic challenge, watches a sale sell out live, and works the limits
- * panel (edit, dry-run, rollback); opened with the credentials in its URL, it still reads the API.
- * A screenshot is saved to test/artifacts/ops-view.png.
+ * A page opened mid-sale shows the sale from its start (the server keeps the history); a refusal
+ * spike and an outage (the ledger closed, Redis stopped) turn their indicators red. It logs in
+ * through the Basic challenge, watches a sale sell out live, and works the limits panel (edit,
+ * dry-run, rollback); opened with the credentials in its URL, it still reads the API.
+ * Screenshots go to test/artifacts/ (ops-view.png: a sale mid-flight; docs/ops-view.png is a copy).
  * `.ci/run` installs chromium; elsewhere the file is skipped when no Chromium is found.
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { createApp } from '../../src/app.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { SaleTally } from '../../src/ops/sale-tally.js';
+import { startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
-import { ADMIN_TOKEN, PERMISSIVE_POLICIES, admin, buyer, call, createSale, listen, pay, privateRedis, testApp, unique } from '../helpers.js';
+import { ADMIN_TOKEN, JWT_SECRET, PERMISSIVE_POLICIES, TOKEN_SECRET, admin, buyer, call, createSale, listen, pay, privateRedis, testApp, unique } from '../helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = 'test/artifacts';
@@ -32,6 +38,18 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
   const url = await listen(app);
   const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), idleMs: 10, tally });
   let browser: Browser;
+  // a gateway with a Redis and a ledger of its own, so stopping them disturbs nothing else
+  const fragileGateway = await (async () => {
+    const server = await startEmbeddedRedis();
+    afterAll(() => server.stop());
+    const client = new Redis(server.url, { ...gatewayRedisOptions(500), lazyConnect: true });
+    client.on('error', () => {});
+    await client.connect();
+    afterAll(() => client.disconnect());
+    const ownLedger = await Ledger.open(await pgliteSql());
+    const fragile = createApp({ redis: ioredisPort(client), log: silentLogger, jwtSecret: JWT_SECRET, adminToken: ADMIN_TOKEN, tokenSecret: TOKEN_SECRET, ledger: ownLedger });
+    return { server, ledger: ownLedger, app: fragile, url: await listen(fragile) };
+  })();
 
   beforeAll(async () => {
     tally.start();
@@ -47,6 +65,90 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     await browser?.close();
     await worker.stop();
     await tally.stop();
+  });
+
+  const launchArgs = { httpCredentials: { username: 'ops', password: ADMIN_TOKEN }, viewport: { width: 1360, height: 1100 } };
+  const watch = (page: import('playwright-core').Page) => {
+    const failures: string[] = [];
+    page.on('pageerror', (err) => failures.push(err.message));
+    page.on('requestfailed', (req) => failures.push(`${req.url()} ${req.failure()?.errorText}`));
+    return failures;
+  };
+
+  it('shows a page opened mid-sale the sale from its start, and turns a refusal spike red', { timeout: 60_000 }, async () => {
+    const saleId = await createSale(app, { name: 'WhyMe Chengdu, inner ring', stock: 120, price: 38000 });
+    const paid: { orderId: string; jwt: string }[] = [];
+    let admitted = 0;
+    // buyers arrive in waves; most holders pay (every third clicks twice), one in eight has no money
+    const wave = async (size: number) => {
+      const arrivals = await Promise.all(Array.from({ length: size }, async () => {
+        const b = await buyer();
+        return { b, res: await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }) };
+      }));
+      for (const { b, res } of arrivals) {
+        if (res.status !== 201) continue;
+        admitted++;
+        if (admitted % 5 === 0) continue; // holds, does not pay yet
+        if (admitted % 8 !== 0) await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, { amount: 38000, currency: 'CNY', reference: unique('ref') });
+        expect((await pay(app, res.body.orderId, b.jwt, res.body.paymentToken)).status).toBe(202);
+        if (admitted % 3 === 0) expect((await pay(app, res.body.orderId, b.jwt, res.body.paymentToken)).status).toBe(202);
+        paid.push({ orderId: res.body.orderId, jwt: b.jwt });
+      }
+    };
+    const firstWaveSecond = Math.floor((await redis.timeMs()) / 1000);
+    for (let i = 0; i < 3; i++) {
+      await wave(20);
+      await sleep(600);
+    }
+    await tally.flush();
+    const openedAtSecond = Math.floor((await redis.timeMs()) / 1000);
+    const admittedBefore = admitted;
+
+    // opened now, the page draws the seconds before it was opened
+    const context = await browser.newContext(launchArgs);
+    const page = await context.newPage();
+    const failures = watch(page);
+    await page.goto(`${url}/admin/`);
+    const card = page.locator(`[data-sale="${saleId}"]`);
+    await card.waitFor();
+    // the page's history starts with the first wave, seconds before the page was opened
+    const historyFrom = Number(await card.getAttribute('data-history-from'));
+    expect(historyFrom).toBeGreaterThanOrEqual(firstWaveSecond);
+    expect(historyFrom).toBeLessThanOrEqual(firstWaveSecond + 2);
+    expect(historyFrom).toBeLessThan(openedAtSecond - 1);
+    expect(Number(await card.locator('svg[data-chart="decisions"]').getAttribute('data-first-second'))).toBeLessThan(historyFrom);
+    await expect.poll(() => card.locator('[data-rate="order:admitted"] b').textContent(), { timeout: 5_000 }).toBe(`${admittedBefore} in view`);
+    for (const series of ['order:admitted', 'payment:admitted', 'payment:replayed']) expect(await card.locator(`path[data-series="${series}"]`).count()).toBe(1);
+    expect(await card.locator('[data-event="opensAt"]').textContent()).toMatch(/^\d\d:\d\d:\d\d$/);
+    // every chart has its axes labelled with their units, and time ticks
+    for (const [chart, unit] of [['decisions', 'requests per second'], ['timeline', 'seats']]) {
+      const labels = await card.locator(`svg[data-chart="${chart}"] text`).allTextContents();
+      expect(labels).toEqual(expect.arrayContaining([unit, 'time (local, hh:mm:ss)', expect.stringMatching(/^\d\d:\d\d:\d\d$/), '0']));
+    }
+    await expect.poll(() => page.locator('#health [data-health="redis"]').getAttribute('data-state'), { timeout: 5_000 }).toBe('ok');
+    expect(await page.locator('#health [data-health="ledger"]').getAttribute('data-state')).toBe('ok');
+
+    // the sale sells out while the page watches
+    for (let i = 0; i < 4; i++) {
+      await wave(25);
+      await sleep(500);
+    }
+    await expect.poll(() => card.locator('[data-field="status"]').textContent(), { timeout: 10_000 }).toBe('sold out');
+    await expect.poll(() => card.locator('[data-event="soldOutAt"]').textContent(), { timeout: 5_000 }).toMatch(/^\d\d:\d\d:\d\d$/);
+    await expect.poll(() => card.locator('[data-failure="insufficient_funds"]').count(), { timeout: 10_000 }).toBe(1);
+    expect(Number(await card.locator('[data-decision="payment:replayed"]').textContent())).toBeGreaterThan(0);
+    expect(await card.locator('[data-health="refusals"]').getAttribute('data-state')).not.toBe('bad');
+
+    // a storm of forged payment tokens: the refusal indicator turns red
+    const target = paid[0]!;
+    await Promise.all(Array.from({ length: 40 }, () => pay(app, target.orderId, target.jwt, 'pt_forged.x')));
+    await expect.poll(() => card.locator('[data-health="refusals"]').getAttribute('data-state'), { timeout: 10_000 }).toBe('bad');
+    expect(Number(await card.locator('[data-decision="payment:token_invalid"]').textContent())).toBe(40);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}/ops-view.png`, fullPage: true });
+    expect(failures).toEqual([]);
+    await context.close();
   });
 
   it('shows a sale selling out live and edits, dry-runs and rolls back the limits', { timeout: 60_000 }, async () => {
@@ -131,8 +233,6 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     expect(after).toMatchObject({ version: before.version + 3, policies: before.policies });
     expect(await page.locator('#history tr').count()).toBeGreaterThanOrEqual(4);
 
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: `${ARTIFACTS}/ops-view.png`, fullPage: true });
     expect(failures).toEqual([]);
     await context.close();
   });
@@ -153,5 +253,31 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     expect(await page.locator('#status').textContent()).toMatch(/^live/);
     expect(failures).toEqual([]);
     await context.close();
+  });
+  it('turns the ledger red when it stops answering and Redis red when it stops, keeping the last figures', { timeout: 60_000 }, async () => {
+    const { server, ledger: own, app: fragile, url: fragileUrl } = fragileGateway;
+    try {
+      const saleId = await createSale(fragile, { name: 'Fragile hall' });
+      const context = await browser.newContext(launchArgs);
+      const page = await context.newPage();
+      await page.goto(`${fragileUrl}/admin/`);
+      await page.locator(`[data-sale="${saleId}"]`).waitFor();
+      const state = (name: string) => page.locator(`#health [data-health="${name}"]`).getAttribute('data-state');
+      await expect.poll(() => state('redis'), { timeout: 5_000 }).toBe('ok');
+      await expect.poll(() => state('ledger'), { timeout: 5_000 }).toBe('ok');
+
+      await own.close();
+      await expect.poll(() => state('ledger'), { timeout: 10_000 }).toBe('bad');
+      expect(await state('redis')).toBe('ok');
+
+      await server.stop();
+      await expect.poll(() => state('redis'), { timeout: 10_000 }).toBe('bad');
+      expect(await page.locator('#status').textContent()).toMatch(/^cannot read \/admin\/ops/);
+      // the sale stays on screen as last read
+      expect(await page.locator(`[data-sale="${saleId}"]`).count()).toBe(1);
+      await context.close();
+    } finally {
+      await server.stop();
+    }
   });
 });
