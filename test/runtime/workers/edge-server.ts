@@ -62,10 +62,13 @@ export async function redisRelay(redisUrl: string) {
   };
 }
 
-/** Starts the Worker with wrangler dev against `redisUrl`; resolves with its base URL once ready. */
+/**
+ * Starts the Worker with wrangler dev against `redisUrl`; resolves with its base URL once ready.
+ * `GET /__scheduled` on it runs the Worker's cron handler (wrangler's --test-scheduled).
+ */
 export async function startEdge(redisUrl: string, vars: Record<string, string> = {}): Promise<string> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['scripts/dev-workers.mjs', '--port', String(port), '--ip', '127.0.0.1', '--show-interactive-dev-session=false'], {
+  const child: ChildProcess = spawn(process.execPath, ['scripts/dev-workers.mjs', '--port', String(port), '--ip', '127.0.0.1', '--show-interactive-dev-session=false', '--test-scheduled'], {
     cwd: root,
     env: {
       ...process.env,

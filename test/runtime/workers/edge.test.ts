@@ -28,7 +28,8 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 // a payment worker reads every sale's lanes: this file gets a Redis of its own
 const redisUrl = await privateRedis();
 const relay = await redisRelay(redisUrl);
-const edge = remoteApp(await startEdge(relay.url));
+const edgeBase = await startEdge(relay.url);
+const edge = remoteApp(edgeBase);
 const ledger = await Ledger.open(await openEngine(engines[0]![1]));
 // a Node gateway on the same Redis: the ledger's routes, and a second instance for the limits
 const node = await testApp({ ledger });
@@ -159,6 +160,17 @@ describe('the gateway at the edge (workerd)', () => {
     expect(connects).toBeLessThanOrEqual(requests);
     // every socket is closed with its request (and its waitUntil work), none kept for the next
     await waitFor('the edge to close its connections', async () => (relay.open() === 0 ? true : undefined));
+  });
+
+  it('its cron handler sweeps holds that have passed and returns their stock', async () => {
+    const saleId = await createSale(edge, { stock: 2, holdSeconds: 10 });
+    const order = await placeOrder(edge, saleId, (await buyer()).jwt);
+    // the hold as if it had passed (no test waits out a real hold)
+    await raw.hset(keys.order(saleId, order.orderId), 'expiresAt', '1');
+    await raw.zadd(keys.holds(saleId), 1, order.orderId);
+    expect((await fetch(`${edgeBase}/__scheduled?cron=*+*+*+*+*`)).status).toBe(200);
+    expect(await raw.hget(keys.order(saleId, order.orderId), 'status')).toBe('expired');
+    expect(await saleCounters(node.app, saleId)).toMatchObject({ available: 2, held: 0 });
   });
 
   it('fails closed: with Redis unreachable, orders and payments answer 503 with Retry-After and change nothing', async () => {
