@@ -64,6 +64,8 @@ export interface AppDeps {
   maxInFlight?: number;
   /** How long a sold-out or closed sale is refused from memory. */
   saleCacheMs?: number;
+  /** Payment methods besides `wallet` where the channels live elsewhere (the edge); the channels' names otherwise. */
+  paymentMethods?: readonly string[];
   /** The sale gate, when the runtime drives its checks (`saleGate(…, { deferChecks: true })`). */
   gate?: SaleGate;
   /**
@@ -129,7 +131,7 @@ export function createApp(deps: AppDeps) {
     paymentsRoutes({
       payments: new PaymentStore(redis),
       tokens,
-      methods: new Set(['wallet', ...(deps.channels?.keys() ?? [])]),
+      methods: new Set(['wallet', ...(deps.paymentMethods ?? deps.channels?.keys() ?? [])]),
       auth,
       admission: admission('payments', admit),
       others,

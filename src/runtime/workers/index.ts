@@ -89,6 +89,8 @@ function boot(env: Record<string, unknown>): Edge {
     tally,
     gate,
     clientAddress: (c) => c.req.header('CF-Connecting-IP'),
+    // accepted here, charged by the Node payment worker, which has the channels
+    paymentMethods: config.RUSHGATE_CHANNELS,
     maxInFlight: config.RUSHGATE_MAX_INFLIGHT,
     elsewhere: { paths: NODE_ONLY_ROUTES, answer: notServedHere },
   });

@@ -28,7 +28,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 // a payment worker reads every sale's lanes: this file gets a Redis of its own
 const redisUrl = await privateRedis();
 const relay = await redisRelay(redisUrl);
-const edgeBase = await startEdge(relay.url);
+const edgeBase = await startEdge(relay.url, { RUSHGATE_CHANNELS: 'alipay' });
 const edge = remoteApp(edgeBase);
 const ledger = await Ledger.open(await openEngine(engines[0]![1]));
 // a Node gateway on the same Redis: the ledger's routes, and a second instance for the limits
@@ -57,6 +57,12 @@ describe('the gateway at the edge (workerd)', () => {
     expect((await call(edge, 'GET', `/v1/payments/${first.body.paymentId}`, { token: b.jwt })).body).toMatchObject({ status: 'queued' });
     // the Node gateway reads what the edge wrote
     expect(await saleCounters(node.app, saleId)).toMatchObject({ available: 1, held: 1, sold: 0 });
+    // a channel named in RUSHGATE_CHANNELS is a method here (the Node worker charges it); others are not
+    const c = await buyer();
+    const other = await placeOrder(edge, saleId, c.jwt);
+    const refused = await pay(edge, other.orderId, c.jwt, other.paymentToken, 'paypal');
+    expectProblem(refused, 400, 'invalid_request');
+    expect(refused.body.methods).toEqual(['wallet', 'alipay']);
   });
 
   it('refuses bad input with 4xx problem+json and changes nothing', async () => {
