@@ -140,7 +140,8 @@ describe('the gateway at the edge (workerd)', () => {
     expect((await admin(node.app, 'PUT', '/admin/limits', { policies: closed })).status).toBe(200);
     const changedAt = Date.now();
     try {
-      // no timer runs in a Worker between requests: the edge must notice at the next request
+      // the contract's deadline itself (not a wait for a condition): no timer runs in a Worker
+      // between requests, so the first request after it must find the change in force
       await sleep(1000 - (Date.now() - changedAt));
       expectProblem(await call(edge, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }), 429, 'rate_limited');
     } finally {
