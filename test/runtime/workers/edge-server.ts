@@ -19,15 +19,25 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** A TCP relay to Redis; `cut()` drops every connection and refuses new ones until `restore()`. */
+/**
+ * A TCP relay to Redis; `cut()` drops every connection and closes new ones until `restore()`;
+ * `stall()` takes new connections and never answers on them (a Redis that hangs).
+ */
 export async function redisRelay(redisUrl: string) {
   const target = new URL(redisUrl);
   const sockets = new Set<Socket>();
   let down = false;
+  let stalled = false;
   let accepted = 0;
   const server = createServer((client) => {
     accepted++;
     if (down) return void client.destroy();
+    if (stalled) {
+      sockets.add(client);
+      client.on('error', () => {});
+      client.on('close', () => sockets.delete(client));
+      return;
+    }
     const upstream = connect(Number(target.port), target.hostname);
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -50,14 +60,18 @@ export async function redisRelay(redisUrl: string) {
     url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
     /** Connections accepted so far (the Worker's connects). */
     accepted: () => accepted,
-    /** Connections open now, both ends counted once. */
+    /** Connections open now (a relayed one has two sockets). */
     open: () => sockets.size / 2,
     cut: () => {
       down = true;
       for (const s of sockets) s.destroy();
     },
+    stall: () => {
+      stalled = true;
+    },
     restore: () => {
       down = false;
+      stalled = false;
     },
   };
 }

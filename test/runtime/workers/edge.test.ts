@@ -28,7 +28,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 // a payment worker reads every sale's lanes: this file gets a Redis of its own
 const redisUrl = await privateRedis();
 const relay = await redisRelay(redisUrl);
-const edgeBase = await startEdge(relay.url, { RUSHGATE_CHANNELS: 'alipay' });
+const edgeBase = await startEdge(relay.url, { RUSHGATE_CHANNELS: 'alipay', RUSHGATE_REDIS_TIMEOUT_MS: '1000' });
 const edge = remoteApp(edgeBase);
 const ledger = await Ledger.open(await openEngine(engines[0]![1]));
 // a Node gateway on the same Redis: the ledger's routes, and a second instance for the limits
@@ -202,5 +202,20 @@ describe('the gateway at the edge (workerd)', () => {
     expect(await raw.hget(keys.order(saleId, order.orderId), 'status')).toBe('held');
     // the next request opens a new connection: the edge recovers by itself
     expect((await pay(edge, order.orderId, b.jwt, order.paymentToken)).status).toBe(202);
+  });
+
+  it('fails closed when Redis hangs: the command times out (RUSHGATE_REDIS_TIMEOUT_MS) into 503, not a hung request', async () => {
+    const saleId = await createSale(edge, { stock: 2 });
+    const b = await buyer();
+    relay.stall();
+    try {
+      const res = await call(edge, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} });
+      expectProblem(res, 503, 'unavailable');
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    } finally {
+      relay.restore();
+    }
+    expect(await saleCounters(node.app, saleId)).toMatchObject({ available: 2, held: 0 });
+    await placeOrder(edge, saleId, b.jwt);
   });
 });
