@@ -64,6 +64,30 @@ export interface AppDeps {
   maxInFlight?: number;
   /** How long a sold-out or closed sale is refused from memory. */
   saleCacheMs?: number;
+  /** Payment methods besides `wallet` where the channels live elsewhere (the edge); the channels' names otherwise. */
+  paymentMethods?: readonly string[];
+  /** The sale gate, when the runtime drives its checks (`saleGate(…, { deferChecks: true })`). */
+  gate?: SaleGate;
+  /**
+   * Routes another deployment serves (the edge leaves the ledger and /metrics to Node): each
+   * path pattern is answered by `answer` before any other route.
+   */
+  elsewhere?: { paths: readonly string[]; answer: (c: Context) => Response | Promise<Response> };
+}
+
+/** The sale gate over `redis`: a sale remembered sold out or closed is checked again about once a window. */
+export function saleGate(redis: RedisPort, options: { freshMs?: number; deferChecks?: boolean } = {}): SaleGate {
+  const sales = new SaleStore(redis);
+  return new SaleGate(
+    options.freshMs ?? 1000,
+    Date.now,
+    async (saleId) => {
+      const snapshot = await sales.read(saleId);
+      const status = snapshot && saleStatus(snapshot.sale, snapshot.nowMs);
+      return status === 'sold_out' || status === 'closed' ? status : null;
+    },
+    { deferChecks: options.deferChecks ?? false },
+  );
 }
 
 type AppEnv = RequestIdEnv;
@@ -73,11 +97,7 @@ export function createApp(deps: AppDeps) {
   const { redis, log } = deps;
   const sales = new SaleStore(redis);
   // a sale remembered sold out or closed is checked again in the background about once a second
-  const gate = new SaleGate(deps.saleCacheMs ?? 1000, Date.now, async (saleId) => {
-    const snapshot = await sales.read(saleId);
-    const status = snapshot && saleStatus(snapshot.sale, snapshot.nowMs);
-    return status === 'sold_out' || status === 'closed' ? status : null;
-  });
+  const gate = deps.gate ?? saleGate(redis, { freshMs: deps.saleCacheMs ?? 1000 });
   const tokens = new PaymentTokens((deps.crypto?.hmacSha256 ?? webHmacSha256)(deps.tokenSecret));
   const auth = buyerAuth({ verifyJwt: cachedJwtVerifier((deps.crypto?.jwtVerifier ?? webJwtVerifier)(deps.jwtSecret)) });
 
@@ -87,6 +107,7 @@ export function createApp(deps: AppDeps) {
   app.use(requestIds());
   app.use(bodyRules());
   app.use('/v1/*', shedLoad({ maxInFlight: deps.maxInFlight ?? 4096 }));
+  for (const path of deps.elsewhere?.paths ?? []) app.all(path, deps.elsewhere!.answer);
 
   app.route('/', healthRoutes({ redis, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));
   app.route('/', metricsRoutes({ metrics, sales }));
@@ -110,7 +131,7 @@ export function createApp(deps: AppDeps) {
     paymentsRoutes({
       payments: new PaymentStore(redis),
       tokens,
-      methods: new Set(['wallet', ...(deps.channels?.keys() ?? [])]),
+      methods: new Set(['wallet', ...(deps.paymentMethods ?? deps.channels?.keys() ?? [])]),
       auth,
       admission: admission('payments', admit),
       others,

@@ -82,7 +82,7 @@ export class SimulatedChannel implements PaymentChannel {
     if (outcome === 'succeed') return this.#settle(request.paymentId, { status: 'succeeded' });
     this.#charges.set(request.paymentId, { status: 'unknown' });
     if (outcome === 'hang-then-pay') {
-      setTimeout(() => void this.completeLater(request.paymentId, 'succeeded'), this.settings.paidLaterAfterMs).unref?.();
+      (setTimeout(() => void this.completeLater(request.paymentId, 'succeeded'), this.settings.paidLaterAfterMs) as { unref?: () => void }).unref?.();
     }
     return this.#hang();
   }
@@ -133,7 +133,7 @@ export class SimulatedChannel implements PaymentChannel {
       await this.notify(this.name, body, signature).catch(() => {});
       if (this.settings.duplicateNotifications) await this.notify(this.name, body, signature).catch(() => {});
     };
-    if (this.settings.outOfOrder) setTimeout(() => void send(), 50 + this.random() * 200).unref?.();
+    if (this.settings.outOfOrder) (setTimeout(() => void send(), 50 + this.random() * 200) as { unref?: () => void }).unref?.();
     else void send();
     return result;
   }

@@ -11,6 +11,7 @@ const catalog = {
   blocked: [403, 'Blocked'],
   cross_site: [403, 'Cross-site request refused'],
   not_found: [404, 'Not found'],
+  not_served_here: [501, 'Not served here'],
   sale_not_found: [404, 'Sale not found'],
   method_not_allowed: [405, 'Method not allowed'],
   sale_not_open: [409, 'Sale not open yet'],

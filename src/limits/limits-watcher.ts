@@ -1,3 +1,4 @@
+import { repeat, type Repeating } from '../background.js';
 import type { Logger } from '../logger.js';
 import type { LimitsStore } from './limits-store.js';
 import { DEFAULT_POLICIES, type Policies } from './policies.js';
@@ -15,22 +16,30 @@ export interface LimitsView {
 }
 
 /**
- * Keeps this instance's copy of the policies and the blocklist fresh: it reads both every
- * `intervalMs` (default 500), so a change made through any instance is enforced by every
- * instance within a second, and a request never pays a Redis round trip for them.
+ * Keeps this instance's copy of the policies and the blocklist fresh, so a change made through
+ * any instance is enforced by every instance within a second and a request never pays a Redis
+ * round trip for them. The step is `refresh()` (refreshLimits): Node repeats it every
+ * `intervalMs` (default 500, `start()`); Workers call it when the copy is older than 500 ms
+ * (`ageMs()`), from the request or its `waitUntil`.
  */
 export class LimitsWatcher implements LimitsView {
   #version = 0;
   #policies: Policies = DEFAULT_POLICIES;
   #blocked = new Map<string, number>();
   #blockedAddresses = new Map<string, number>();
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #loop: Repeating | undefined;
   #failing = false;
   #refusals = new Map<string, number>();
   /** Redis time minus this instance's clock, measured at each refresh: blocks end on Redis time. */
   #offsetMs = 0;
-  #refreshing: Promise<void> | undefined;
   #refreshes = 0;
+  /** Refreshes started, and the last one whose reads are in force (an older one finishing late is dropped). */
+  #started = 0;
+  #appliedBlocks = 0;
+  #applied = 0;
+  /** When the reads in force began (this instance's clock); -Infinity before the first. */
+  #readAtMs = Number.NEGATIVE_INFINITY;
+  #startedAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly store: LimitsStore,
@@ -62,16 +71,25 @@ export class LimitsWatcher implements LimitsView {
     if (this.#policies.autoBlock) this.#refusals.set(userId, (this.#refusals.get(userId) ?? 0) + 1);
   }
 
-  /**
-   * Flushes the refusal tallies (automatic blocking), then reads the blocklist and the policies,
-   * separately: a policy that cannot be read never costs the blocklist. One refresh at a time.
-   */
-  refresh(): Promise<void> {
-    this.#refreshing ??= this.#refresh().finally(() => (this.#refreshing = undefined));
-    return this.#refreshing;
+  /** How old the copy in force is: ms since the reads behind it began (Infinity before the first). */
+  ageMs(): number {
+    return (this.options.now ?? Date.now)() - this.#readAtMs;
   }
 
-  async #refresh(): Promise<void> {
+  /** Ms since the latest refresh began, finished or not (Infinity before the first). */
+  sinceStartMs(): number {
+    return (this.options.now ?? Date.now)() - this.#startedAtMs;
+  }
+
+  /**
+   * The step (refreshLimits): flushes the refusal tallies (automatic blocking), then reads the
+   * blocklist and the policies. Holds no promise between calls, so any runtime may call it from
+   * any request; calls that overlap each read, and the reads of the one that started last win.
+   */
+  async refresh(): Promise<void> {
+    const seq = ++this.#started;
+    const startedMs = (this.options.now ?? Date.now)();
+    this.#startedAtMs = startedMs;
     const rule = this.#policies.autoBlock;
     if (rule && this.#refusals.size > 0) {
       const tallies = this.#refusals;
@@ -83,10 +101,17 @@ export class LimitsWatcher implements LimitsView {
     const nowMs = await this.store.redisTimeMs();
     this.#offsetMs = nowMs - Math.round((before + Date.now()) / 2);
     if (++this.#refreshes % 120 === 0) await this.store.pruneBlocks(nowMs);
+    // separately: a policy that cannot be read never costs the blocklist
     const [blocked, addresses] = await Promise.all([this.store.blocked('user', nowMs), this.store.blocked('address', nowMs)]);
-    this.#blocked = blocked;
-    this.#blockedAddresses = addresses;
+    if (seq > this.#appliedBlocks) {
+      this.#appliedBlocks = seq;
+      this.#blocked = blocked;
+      this.#blockedAddresses = addresses;
+    }
     const current = await this.store.current();
+    if (seq < this.#applied) return;
+    this.#applied = seq;
+    this.#readAtMs = startedMs;
     this.#version = current.version;
     this.#policies = current.policies;
   }
@@ -94,20 +119,23 @@ export class LimitsWatcher implements LimitsView {
   /** Reads once, then keeps reading; a failed read keeps the last copy and is logged once. */
   async start(): Promise<void> {
     await this.refresh().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'limits not loaded yet'));
-    this.#timer ??= setInterval(() => {
-      this.refresh().then(
-        () => (this.#failing = false),
-        (err: unknown) => {
-          if (!this.#failing) this.log.warn({ err: (err as Error).message }, 'limits refresh failing; keeping the last copy');
-          this.#failing = true;
-        },
-      );
-    }, this.options.intervalMs ?? 500);
+    this.#loop ??= repeat(
+      this.options.intervalMs ?? 500,
+      async () => {
+        await this.refresh();
+        this.#failing = false;
+      },
+      (err) => {
+        if (!this.#failing) this.log.warn({ err: (err as Error).message }, 'limits refresh failing; keeping the last copy');
+        this.#failing = true;
+      },
+    );
   }
 
-  stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+  async stop(): Promise<void> {
+    const loop = this.#loop;
+    this.#loop = undefined;
+    await loop?.stop();
   }
 }
 

@@ -42,7 +42,7 @@ async function ledgerIndicator(ledger: Pick<LedgerView, 'ping'> | undefined): Pr
   } catch (err) {
     return { state: 'bad', value: 'down', reason: `the ledger does not answer (${(err as Error).message}): payments cannot settle` };
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
 

@@ -1,3 +1,4 @@
+import { repeat, type Repeating } from '../background.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
 import { runScript } from '../redis/run-script.js';
@@ -9,15 +10,15 @@ const MAX_SALES = 1000;
 /**
  * Per-sale counts of decisions (`order:admitted`, `order:sold_out`, `payment:token_invalid`, …)
  * and payment outcomes (`outcome:succeeded`, …), summed in memory and added to the sale's tally
- * hash in Redis once a second. Every instance and process adds to the same hash, so the ops view
- * sees the whole fleet; the hot path pays a map update, not a round trip. These are figures for
+ * hash in Redis by the step `flush()` (flushTally): once a second on Node's timer (`start()`),
+ * through a request's `waitUntil` on Workers. Every instance and process adds to the same hash,
+ * so the ops view sees the whole fleet; the hot path pays a map update, not a round trip. These are figures for
  * the ops view, not money: a flush whose reply is lost (a timeout after Redis applied it) is
  * added again on the next flush, so a count can come out high after a Redis failover.
  */
 export class SaleTally {
   private pending = new Map<string, Map<string, number>>();
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private flushing: Promise<void> | undefined;
+  private loop: Repeating | undefined;
   /** Counts dropped because too many sales were pending (shown nowhere else; for tests). */
   dropped = 0;
 
@@ -39,26 +40,29 @@ export class SaleTally {
     counts.set(field, (counts.get(field) ?? 0) + by);
   }
 
+  /** How many sales have counts waiting for the next flush. */
+  get pendingSales(): number {
+    return this.pending.size;
+  }
+
   start(): void {
-    this.timer ??= setInterval(() => void this.flush(), this.options.intervalMs ?? 1000);
-    this.timer.unref?.();
+    this.loop ??= repeat(this.options.intervalMs ?? 1000, () => this.flush());
   }
 
   /** Stops the timer after a last flush (after the one in progress, which took an earlier batch). */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    await this.flushing;
+    const loop = this.loop;
+    this.loop = undefined;
+    await loop?.stop();
     await this.flush();
   }
 
-  /** Adds what was counted to Redis; counts that could not be written are kept for the next flush. */
-  flush(): Promise<void> {
-    this.flushing ??= this.write().finally(() => (this.flushing = undefined));
-    return this.flushing;
-  }
-
-  private async write(): Promise<void> {
+  /**
+   * The step (flushTally): adds what was counted to Redis; counts that could not be written are
+   * kept for the next flush. Takes the batch at once, so overlapping calls write disjoint batches
+   * and no promise is kept between calls.
+   */
+  async flush(): Promise<void> {
     const batch = this.pending;
     if (batch.size === 0) return;
     this.pending = new Map();

@@ -1,3 +1,4 @@
+import { repeat, type Repeating } from '../background.js';
 import type { Logger } from '../logger.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
@@ -14,13 +15,13 @@ export interface HoldSweeperOptions {
 /**
  * Expires held orders whose hold has passed and returns their stock. Any number of instances may
  * sweep at once: candidates are read from each sale's holds zset by Redis time, and the
- * expireHolds script re-checks each order, so every order is released exactly once.
+ * expireHolds script re-checks each order, so every order is released exactly once. The step is
+ * `sweepOnce()` (sweepHolds): Node repeats it (`start()`); a cron trigger may call it too.
  */
 export class HoldSweeper {
   readonly #intervalMs: number;
   readonly #batchSize: number;
-  #timer: ReturnType<typeof setInterval> | undefined;
-  #running: Promise<unknown> | undefined;
+  #loop: Repeating | undefined;
   #failing = false;
 
   constructor(
@@ -33,26 +34,26 @@ export class HoldSweeper {
   }
 
   start(): void {
-    this.#timer ??= setInterval(() => {
-      // a slow sweep is not overlapped by the next tick
-      this.#running ??= this.sweepOnce()
-        .then(() => {
-          if (this.#failing) this.log.info({}, 'hold sweep recovered');
-          this.#failing = false;
-        })
-        .catch((err: unknown) => {
-          // once per outage, not every tick
-          if (!this.#failing) this.log.warn({ err: (err as Error).message }, 'hold sweep failing');
-          this.#failing = true;
-        })
-        .finally(() => (this.#running = undefined));
-    }, this.#intervalMs);
+    // a slow sweep is not overlapped by the next tick
+    this.#loop ??= repeat(
+      this.#intervalMs,
+      async () => {
+        await this.sweepOnce();
+        if (this.#failing) this.log.info({}, 'hold sweep recovered');
+        this.#failing = false;
+      },
+      (err) => {
+        // once per outage, not every tick
+        if (!this.#failing) this.log.warn({ err: (err as Error).message }, 'hold sweep failing');
+        this.#failing = true;
+      },
+    );
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
+    const loop = this.#loop;
+    this.#loop = undefined;
+    await loop?.stop();
   }
 
   /** One pass over every sale; returns how many orders it expired. */

@@ -1,6 +1,7 @@
 import { Refusal } from '../refusal.js';
 
 type Known = 'sold_out' | 'closed';
+type Entry = { state: Known; sinceMs: number; checking: boolean };
 
 /** Asks Redis whether a sale is (still) sold out or closed. */
 export type SaleCheck = (saleId: string) => Promise<Known | null>;
@@ -14,15 +15,32 @@ export type SaleCheck = (saleId: string) => Promise<Known | null>;
  * costs one read per second per instance instead of a round trip per buyer whenever the memory
  * runs out, and a buyer refused by a limit cannot keep the gate from learning. Without a check,
  * or when the check has not answered by twice `freshMs`, the next request asks Redis itself.
+ * By default a check starts as soon as it is due (Node); with `deferChecks`, due checks wait for
+ * the step `checkDue()` (checkSaleGate), which Workers run in a request's `waitUntil`.
  */
 export class SaleGate {
-  readonly #known = new Map<string, { state: Known; sinceMs: number; checking: boolean }>();
+  readonly #known = new Map<string, Entry>();
+  /** Checks due and not started (deferChecks only). */
+  readonly #due = new Map<string, Entry>();
 
   constructor(
     private readonly freshMs = 1000,
     private readonly now: () => number = Date.now,
     private readonly check?: SaleCheck,
+    private readonly options: { deferChecks?: boolean } = {},
   ) {}
+
+  /** How many checks wait for `checkDue()`. */
+  get dueChecks(): number {
+    return this.#due.size;
+  }
+
+  /** The step (checkSaleGate): runs the checks that are due; resolves when they have answered. */
+  async checkDue(): Promise<void> {
+    const due = [...this.#due];
+    this.#due.clear();
+    await Promise.all(due.map(([saleId, entry]) => this.#check(saleId, entry)));
+  }
 
   /** The refusal to answer from memory, or null when Redis must be asked. */
   refusal(saleId: string): Refusal | null {
@@ -35,23 +53,28 @@ export class SaleGate {
     }
     if (this.check && !entry.checking && ageMs >= 0.8 * this.freshMs) {
       entry.checking = true;
-      const askedMs = this.now();
-      this.check(saleId).then(
-        (state) => {
-          // newer news (an order, an admin change, a refusal) came meanwhile: it wins
-          if (this.#known.get(saleId) !== entry) return;
-          if (state === null) this.#known.delete(saleId);
-          // dated from the question, not the answer: a slow answer is not trusted for longer
-          else this.#known.set(saleId, { state, sinceMs: askedMs, checking: false });
-        },
-        () => {
-          // Redis could not say: no second check (a failing Redis answers at once, and every
-          // refusal would ask again); the entry runs out at twice the window and the next
-          // request asks Redis itself
-        },
-      );
+      if (this.options.deferChecks) this.#due.set(saleId, entry);
+      else void this.#check(saleId, entry);
     }
     return entry.state === 'sold_out' ? soldOut() : saleClosed();
+  }
+
+  async #check(saleId: string, entry: Entry): Promise<void> {
+    const askedMs = this.now();
+    let state: Known | null;
+    try {
+      state = await this.check!(saleId);
+    } catch {
+      // Redis could not say: no second check (a failing Redis answers at once, and every
+      // refusal would ask again); the entry runs out at twice the window and the next
+      // request asks Redis itself
+      return;
+    }
+    // newer news (an order, an admin change, a refusal) came meanwhile: it wins
+    if (this.#known.get(saleId) !== entry) return;
+    if (state === null) this.#known.delete(saleId);
+    // dated from the question, not the answer: a slow answer is not trusted for longer
+    else this.#known.set(saleId, { state, sinceMs: askedMs, checking: false });
   }
 
   /** Learns from a refusal Redis just gave: sold out (nothing left) or closed. */

@@ -89,4 +89,20 @@ describe('SaleGate', () => {
     nowMs = 1000;
     expect(code(g)).toBeNull();
   });
+
+  it('with deferChecks, starts a due check only in the checkDue step, once, and applies its answer', async () => {
+    let nowMs = 0;
+    const asked: string[] = [];
+    const g = new SaleGate(1000, () => nowMs, async (saleId) => (asked.push(saleId), null), { deferChecks: true });
+    g.remember('s', 'sold_out');
+    nowMs = 850;
+    expect(code(g)).toBe('sold_out');
+    expect(code(g)).toBe('sold_out');
+    expect(asked).toEqual([]); // nothing runs outside the step (no timer, no promise kept)
+    expect(g.dueChecks).toBe(1);
+    await g.checkDue();
+    expect(asked).toEqual(['s']);
+    expect(g.dueChecks).toBe(0);
+    expect(code(g)).toBeNull(); // the check said the sale has stock again
+  });
 });
