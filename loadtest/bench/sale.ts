@@ -523,7 +523,7 @@ async function replay(dir: string, jwtPrefix: string, run: number): Promise<RunR
   const poller = (async () => {
     while (started === undefined && polling) await sleep(5);
     while (polling && !interrupted) {
-      let s;
+      let s: Awaited<ReturnType<typeof readSale>>;
       try {
         s = await readSale(saleId);
       } catch (err) {

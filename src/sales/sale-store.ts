@@ -1,6 +1,6 @@
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
-import { callScript, hashReply } from '../redis/run-script.js';
+import { callScript, hashReply, type ScriptReply } from '../redis/run-script.js';
 import { refusalOf } from '../redis/script-outcomes.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
@@ -38,7 +38,7 @@ export class SaleStore {
 
   /** Creates the sale or updates the given fields; `created` tells which. */
   async put(saleId: string, fields: SaleFields): Promise<{ created: boolean } & SaleSnapshot> {
-    let reply;
+    let reply: ScriptReply;
     try {
       reply = await callScript(
         this.redis,

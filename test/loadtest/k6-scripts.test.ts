@@ -155,7 +155,9 @@ describe('k6 scripts', () => {
       const names = unquote(row[0]!);
       names.forEach((name, i) => {
         const perScript: Record<string, string> = {};
-        header.slice(2, -2).forEach((script, j) => (perScript[script] = unquote(row[j + 1]!)[i] ?? row[j + 1]!));
+        header.slice(2, -2).forEach((script, j) => {
+          perScript[script] = unquote(row[j + 1]!)[i] ?? row[j + 1]!;
+        });
         table.set(name, perScript);
       });
     }
