@@ -240,7 +240,7 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
   const res = await fetch(`${BASE}${path}`, {
     method,
     headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await res.text();
   let json: any = text;

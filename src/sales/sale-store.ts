@@ -6,16 +6,16 @@ import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
 import { laneDepths, laneServed, parseSale, type SaleSnapshot } from './sale.js';
 
-/** Fields of a PUT /admin/sales body, times already in epoch ms. */
+/** Fields of a PUT /admin/sales body, times already in epoch ms; an undefined field is not given. */
 export interface SaleFields {
-  name?: string;
-  stock?: number;
-  price?: number;
-  currency?: string;
-  perUserLimit?: number;
-  holdSeconds?: number;
-  opensAt?: number;
-  closesAt?: number | null;
+  name?: string | undefined;
+  stock?: number | undefined;
+  price?: number | undefined;
+  currency?: string | undefined;
+  perUserLimit?: number | undefined;
+  holdSeconds?: number | undefined;
+  opensAt?: number | undefined;
+  closesAt?: number | null | undefined;
 }
 
 export const SALE_DEFAULTS = { perUserLimit: 2, holdSeconds: 900 } as const;
