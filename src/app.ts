@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { docsRoutes } from './api-docs/docs-routes.js';
 import { bodyRules } from './http/body.js';
 import { adminAuth, buyerAuth, webJwtVerifier, type JwtVerifier } from './http/auth.js';
 import { webHmacSha256, type HmacSha256 } from './http/hmac.js';
@@ -64,6 +65,8 @@ export interface AppDeps {
   maxInFlight?: number;
   /** How long a sold-out or closed sale is refused from memory. */
   saleCacheMs?: number;
+  /** The API reference page's script (the runtime reads it from its install); /docs/scalar.js is 404 when absent. */
+  apiReferenceScript?: () => Promise<string>;
 }
 
 type AppEnv = RequestIdEnv;
@@ -90,6 +93,7 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes({ redis, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));
   app.route('/', metricsRoutes({ metrics, sales }));
+  app.route('/', docsRoutes({ referenceScript: deps.apiReferenceScript }));
   app.use('/admin/*', adminAuth({ token: deps.adminToken }));
   app.route('/admin/sales', adminSalesRoutes({ sales, gate }));
   app.route('/', opsRoutes({ redis, sales }));

@@ -13,7 +13,7 @@ import type { InFlight } from './in-flight.js';
 import { orderView, type OrderStore } from './order-store.js';
 import { json } from '../http/respond.js';
 
-const OrderBody = z.strictObject({
+export const OrderBody = z.strictObject({
   quantity: z.number().int().min(1).max(1000).default(1),
 });
 
