@@ -19,6 +19,9 @@ const SCALAR_CONFIG = {
   hideClientButton: true,
   agent: { disabled: true },
   mcp: { disabled: true },
+  showDeveloperTools: 'never',
+  // the page links nowhere outside the gateway: Scalar's own credit and upsell links are hidden
+  customCss: 'a[href^="http://"], a[href^="https://"] { display: none !important; }',
 };
 
 const page = (nonce: string) => `<!doctype html>
@@ -27,6 +30,7 @@ const page = (nonce: string) => `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta property="csp-nonce" content="${nonce}">
+<link rel="icon" href="data:,">
 <title>rushgate API reference</title>
 </head>
 <body>
