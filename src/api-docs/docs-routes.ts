@@ -34,7 +34,8 @@ const page = (nonce: string) => `<!doctype html>
 <title>rushgate API reference</title>
 </head>
 <body>
-<div id="app"><noscript>The reference needs JavaScript; the document itself is at <a href="/openapi.json">/openapi.json</a>.</noscript></div>
+<div id="app"><noscript>The reference needs JavaScript; the document itself is at
+<a href="/openapi.json">/openapi.json</a>.</noscript></div>
 <script src="/docs/scalar.js" nonce="${nonce}"></script>
 <script nonce="${nonce}">Scalar.createApiReference('#app', ${JSON.stringify(SCALAR_CONFIG)});</script>
 </body>

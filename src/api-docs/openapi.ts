@@ -392,6 +392,11 @@ function bodySchema(schema: z.ZodType): object {
   return json;
 }
 
+/** `postV1SalesSaleIdOrders`: the method, then the path in camel case. */
+const operationId = (op: ApiOperation) =>
+  op.method +
+  op.path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ?? '').toUpperCase());
+
 function operationObject(op: ApiOperation): object {
   const params = [...op.path.matchAll(/\{([^}]+)\}/g)].map(([, name]) => ({
     name,
@@ -408,7 +413,7 @@ function operationObject(op: ApiOperation): object {
     tags: [op.tag],
     summary: op.summary,
     ...(op.description === undefined ? {} : { description: op.description }),
-    operationId: `${op.method}${op.path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ?? '').toUpperCase())}`,
+    operationId: operationId(op),
     security: SECURITY[op.auth],
     ...(params.length + headers.length > 0 ? { parameters: [...params, ...headers] } : {}),
     ...(op.body
