@@ -392,10 +392,11 @@ function bodySchema(schema: z.ZodType): object {
   return json;
 }
 
-/** `postV1SalesSaleIdOrders`: the method, then the path in camel case. */
+/** `postV1SalesSaleIdOrders`: the method, then the path in camel case (`/admin/` is `getAdminIndex`). */
 const operationId = (op: ApiOperation) =>
   op.method +
-  op.path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ?? '').toUpperCase());
+  op.path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ?? '').toUpperCase()) +
+  (op.path.length > 1 && op.path.endsWith('/') ? 'Index' : '');
 
 function operationObject(op: ApiOperation): object {
   const params = [...op.path.matchAll(/\{([^}]+)\}/g)].map(([, name]) => ({

@@ -25,7 +25,10 @@ const routeShapes = () =>
 
 type Document = {
   openapi: string;
-  paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: unknown }> } }>>;
+  paths: Record<
+    string,
+    Record<string, { operationId: string; requestBody?: { content: Record<string, { schema: unknown }> } }>
+  >;
 };
 
 async function served(): Promise<Document> {
@@ -47,6 +50,9 @@ describe('GET /openapi.json', () => {
     expect([...routes].filter((r) => !documented.has(r)), 'routes missing from the document').toEqual([]);
     expect([...documented].filter((d) => !routes.has(d)), 'documented operations with no route').toEqual([]);
     expect(documented.size).toBe(API_OPERATIONS.length);
+    // OpenAPI requires each operationId to be unique
+    const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it("documents each request body with the route's own schema, as sent", async () => {
