@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { docsRoutes } from './api-docs/docs-routes.js';
 import { bodyRules } from './http/body.js';
 import { adminAuth, buyerAuth, cachedJwtVerifier, webJwtVerifier, type JwtVerifier } from './http/auth.js';
 import { webHmacSha256, type HmacSha256 } from './http/hmac.js';
@@ -73,6 +74,8 @@ export interface AppDeps {
    * path pattern is answered by `answer` before any other route.
    */
   elsewhere?: { paths: readonly string[]; answer: (c: Context) => Response | Promise<Response> };
+  /** The API reference page's script (the runtime reads it from its install); /docs/scalar.js is 404 when absent. */
+  apiReferenceScript?: () => Promise<string>;
 }
 
 /** The sale gate over `redis`: a sale remembered sold out or closed is checked again about once a window. */
@@ -111,6 +114,7 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes({ redis, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));
   app.route('/', metricsRoutes({ metrics, sales }));
+  app.route('/', docsRoutes({ referenceScript: deps.apiReferenceScript }));
   app.use('/admin/*', adminAuth({ token: deps.adminToken }));
   app.route('/admin/sales', adminSalesRoutes({ sales, gate }));
   app.route('/', opsRoutes({ redis, sales, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));

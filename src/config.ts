@@ -6,7 +6,7 @@ const positiveInt = (fallback: number) => z.coerce.number().int().positive().def
 
 const PROCESSES_RULE = 'must be auto or an integer from 1 to 64';
 
-/** The environment rushgate reads; documented in the README's configuration table. */
+/** The environment rushgate reads; documented in docs/operations.md (Configuration). */
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),

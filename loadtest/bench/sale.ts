@@ -240,7 +240,7 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
   const res = await fetch(`${BASE}${path}`, {
     method,
     headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await res.text();
   let json: any = text;
@@ -523,7 +523,7 @@ async function replay(dir: string, jwtPrefix: string, run: number): Promise<RunR
   const poller = (async () => {
     while (started === undefined && polling) await sleep(5);
     while (polling && !interrupted) {
-      let s;
+      let s: Awaited<ReturnType<typeof readSale>>;
       try {
         s = await readSale(saleId);
       } catch (err) {

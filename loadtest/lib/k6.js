@@ -64,7 +64,7 @@ export function buyerRequest(method, path, token, body, name, expected) {
 export function problemCode(res) {
   try {
     return String(res.json('code') || '');
-  } catch (err) {
+  } catch (_err) {
     return '';
   }
 }

@@ -7,7 +7,7 @@ import type { RedisPort } from '../redis/port.js';
 import { callScript } from '../redis/run-script.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
-import { NotificationRefused, type PaymentChannel } from './channel.js';
+import { NotificationRefused, type ChannelNotification, type PaymentChannel } from './channel.js';
 import { json } from '../http/respond.js';
 
 /** Event ids are remembered this long (channels retry notifications for days). */
@@ -23,7 +23,7 @@ export function notificationsRoutes({ channels, redis }: { channels: ReadonlyMap
     const channel = channels.get(c.req.param('channel'));
     if (!channel) throw problem('not_found', 'no such payment channel');
     const body = await bodyText(c);
-    let notification;
+    let notification: ChannelNotification;
     try {
       notification = await channel.verify(body, c.req.header('Rushgate-Signature'), Date.now());
     } catch (err) {

@@ -273,7 +273,7 @@ export class Ledger {
       ).map((r) => r.order_id),
     );
     const rows: unknown[][] = [[], [], [], [], [], [], [], [], []];
-    const push = (...values: unknown[]) => values.forEach((v, i) => rows[i]!.push(v));
+    const push = (...values: unknown[]) => values.forEach((v, i) => void rows[i]!.push(v));
     const deltas = new Map<string, number>();
     for (const p of todo) {
       const payer = payerAccount(p).id;

@@ -13,7 +13,7 @@ import { PoliciesSchema } from './policies.js';
 import { json } from '../http/respond.js';
 
 /** `{ "policies": … }`, as GET answers; a bare policies object is refused with a hint to wrap it. */
-const PutLimits = z
+export const PutLimits = z
   .unknown()
   .transform((body, ctx) => {
     if (body !== null && typeof body === 'object' && !('policies' in body) && ('orders' in body || 'payments' in body)) {
@@ -23,8 +23,8 @@ const PutLimits = z
     return body;
   })
   .pipe(z.strictObject({ policies: PoliciesSchema }));
-const Rollback = z.strictObject({ version: z.number().int().min(1) });
-const Block = z.strictObject({
+export const Rollback = z.strictObject({ version: z.number().int().min(1) });
+export const Block = z.strictObject({
   ttlSeconds: z.number().int().min(1).max(30 * 86_400),
   reason: z.string().max(500).default(''),
 });

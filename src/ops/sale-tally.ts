@@ -68,7 +68,7 @@ export class SaleTally {
     this.pending = new Map();
     await Promise.all(
       [...batch].map(async ([saleId, counts]) => {
-        const args = [...counts].flatMap(([field, n]) => [field, n]);
+        const args = [...counts].flat();
         try {
           await runScript(this.redis, scripts.addTally, [keys.sale(saleId), keys.tally(saleId), keys.history(saleId)], args);
         } catch (err) {

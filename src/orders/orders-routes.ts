@@ -14,7 +14,7 @@ import type { InFlight } from './in-flight.js';
 import { orderView, type OrderStore } from './order-store.js';
 import { json, requestIdOf } from '../http/respond.js';
 
-const OrderBody = z.strictObject({
+export const OrderBody = z.strictObject({
   quantity: z.number().int().min(1).max(1000).default(1),
 });
 
@@ -54,6 +54,7 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
       }
     }
     await next();
+    return undefined;
   };
   return new Hono<BuyerEnv>()
     .post('/sales/:saleId/orders', soldOutFirst, auth, async (c) => {

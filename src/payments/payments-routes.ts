@@ -10,7 +10,7 @@ import type { PaymentStore } from './payment-store.js';
 import type { PaymentTokens } from './payment-token.js';
 import { json } from '../http/respond.js';
 
-const PaymentBody = z.strictObject({
+export const PaymentBody = z.strictObject({
   paymentToken: z.string().min(1).max(200),
   method: z.string().min(1).max(64),
 });

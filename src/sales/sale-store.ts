@@ -1,21 +1,21 @@
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
-import { callScript, hashReply } from '../redis/run-script.js';
+import { callScript, hashReply, type ScriptReply } from '../redis/run-script.js';
 import { refusalOf } from '../redis/script-outcomes.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
 import { laneDepths, laneServed, parseSale, type SaleSnapshot } from './sale.js';
 
-/** Fields of a PUT /admin/sales body, times already in epoch ms. */
+/** Fields of a PUT /admin/sales body, times already in epoch ms; an undefined field is not given. */
 export interface SaleFields {
-  name?: string;
-  stock?: number;
-  price?: number;
-  currency?: string;
-  perUserLimit?: number;
-  holdSeconds?: number;
-  opensAt?: number;
-  closesAt?: number | null;
+  name?: string | undefined;
+  stock?: number | undefined;
+  price?: number | undefined;
+  currency?: string | undefined;
+  perUserLimit?: number | undefined;
+  holdSeconds?: number | undefined;
+  opensAt?: number | undefined;
+  closesAt?: number | null | undefined;
 }
 
 export const SALE_DEFAULTS = { perUserLimit: 2, holdSeconds: 900 } as const;
@@ -38,7 +38,7 @@ export class SaleStore {
 
   /** Creates the sale or updates the given fields; `created` tells which. */
   async put(saleId: string, fields: SaleFields): Promise<{ created: boolean } & SaleSnapshot> {
-    let reply;
+    let reply: ScriptReply;
     try {
       reply = await callScript(
         this.redis,

@@ -13,7 +13,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const instant = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s));
 
 /** PUT /admin/sales/{saleId}: every field optional here; a new sale needs stock, price, currency. */
-const SaleBody = z.strictObject({
+export const SaleBody = z.strictObject({
   // a lone surrogate cannot cross into Redis (its JSON decoder refuses it)
   name: z.string().min(1).max(200).refine((s) => !LONE_SURROGATE.test(s), 'not valid Unicode').optional(),
   stock: z.number().int().min(1).max(1_000_000_000).optional(),

@@ -7,7 +7,7 @@ import { problem } from '../http/problem.js';
 import { ReferenceReused, type LedgerView } from '../ledger/ledger.js';
 import { json } from '../http/respond.js';
 
-const CreditBody = z.strictObject({
+export const CreditBody = z.strictObject({
   amount: z.number().int().min(1).max(1_000_000_000_000),
   currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as "CNY"'),
   reference: z.string().min(1).max(200).regex(/^[\x20-\x7e]+$/, 'printable ASCII'),
@@ -16,7 +16,7 @@ const CreditBody = z.strictObject({
 /** Credits in one call; the 16 KiB body limit allows about 150 with the longest userIds. */
 export const MAX_CREDITS_PER_CALL = 200;
 
-const CreditsBody = z.strictObject({
+export const CreditsBody = z.strictObject({
   credits: z
     .array(CreditBody.extend({ userId: z.string().regex(ID_PATTERN, 'must match ^[A-Za-z0-9_.:-]{1,64}$') }))
     .min(1)

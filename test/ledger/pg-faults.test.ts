@@ -23,7 +23,6 @@ if (privatePostgresMissing) console.warn(`ledger fault tests skipped: ${privateP
 const RECOVERY_MS = 2_000;
 
 const it = base.extend<{ server: PrivatePostgres; ledger: Ledger }>({
-  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from the pattern
   server: [async ({}, use) => {
     const server = await startPrivatePostgres();
     await use(server);

@@ -14,8 +14,14 @@ let scriptCalls = 0;
 const one = await testApp({}, DEFAULT_POLICIES);
 const counting: RedisPort = {
   ...one.redis,
-  evalsha: (...a) => (scriptCalls++, one.redis.evalsha(...a)),
-  eval: (...a) => (scriptCalls++, one.redis.eval(...a)),
+  evalsha: (...a) => {
+    scriptCalls++;
+    return one.redis.evalsha(...a);
+  },
+  eval: (...a) => {
+    scriptCalls++;
+    return one.redis.eval(...a);
+  },
 };
 const counted = await testApp({ redis: counting }, DEFAULT_POLICIES);
 const two = await testApp({}, DEFAULT_POLICIES);
@@ -208,7 +214,17 @@ describe('rate limits', () => {
 
   it("@upstash/ratelimit's scripts run on stock Redis through the adapter, one round trip per call", async () => {
     let calls = 0;
-    const port: RedisPort = { ...one.redis, evalsha: (...a) => (calls++, one.redis.evalsha(...a)), eval: (...a) => (calls++, one.redis.eval(...a)) };
+    const port: RedisPort = {
+      ...one.redis,
+      evalsha: (...a) => {
+        calls++;
+        return one.redis.evalsha(...a);
+      },
+      eval: (...a) => {
+        calls++;
+        return one.redis.eval(...a);
+      },
+    };
     const client = upstashRedis(port);
     const { Ratelimit } = await import('@upstash/ratelimit');
     const rl = new Ratelimit({ redis: client as never, limiter: Ratelimit.fixedWindow(2, '60 s'), prefix: 'rg:rl:test', ephemeralCache: false, timeout: 0, analytics: false, enableProtection: false, enableTelemetry: false });

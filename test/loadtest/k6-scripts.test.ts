@@ -19,6 +19,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { webJwtVerifier } from '../../src/http/auth.js';
 import { nodeJwtVerifier } from '../../src/runtime/node/crypto.js';
+// biome-ignore format: one line, so that the @ts-expect-error above the import covers it
 // @ts-expect-error plain JS shared with k6
 import { chargedTwice, chargesUnmatched, onePaymentPerOrder, oversoldSeats, saleViolations } from '../../loadtest/lib/invariants.js';
 // @ts-expect-error plain JS shared with k6
@@ -155,7 +156,9 @@ describe('k6 scripts', () => {
       const names = unquote(row[0]!);
       names.forEach((name, i) => {
         const perScript: Record<string, string> = {};
-        header.slice(2, -2).forEach((script, j) => (perScript[script] = unquote(row[j + 1]!)[i] ?? row[j + 1]!));
+        header.slice(2, -2).forEach((script, j) => {
+          perScript[script] = unquote(row[j + 1]!)[i] ?? row[j + 1]!;
+        });
         table.set(name, perScript);
       });
     }

@@ -20,7 +20,7 @@ const scrape = async () => {
   return res.text();
 };
 const value = (text: string, series: string) => {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 };
 

@@ -64,7 +64,13 @@ describe('POST /v1/sales/{saleId}/orders', () => {
   it('refuses a sold-out sale from memory, without asking Redis', async () => {
     let scriptCalls = 0;
     const counted = await testApp({
-      redis: { ...redis, evalsha: (...args) => (scriptCalls++, redis.evalsha(...args)) },
+      redis: {
+        ...redis,
+        evalsha: (...args) => {
+          scriptCalls++;
+          return redis.evalsha(...args);
+        },
+      },
       // a window no slow, busy test machine can outlast
       saleCacheMs: 60_000,
     });
@@ -88,7 +94,13 @@ describe('POST /v1/sales/{saleId}/orders', () => {
   it('keeps refusing a sold-out sale from memory, checking Redis about once a window, and sees stock come back', async () => {
     const calls = new Map<string, number>();
     const counted = await testApp({
-      redis: { ...redis, evalsha: (sha, ...rest) => (calls.set(sha, (calls.get(sha) ?? 0) + 1), redis.evalsha(sha, ...rest)) },
+      redis: {
+        ...redis,
+        evalsha: (sha, ...rest) => {
+          calls.set(sha, (calls.get(sha) ?? 0) + 1);
+          return redis.evalsha(sha, ...rest);
+        },
+      },
       // wide enough that a stalled, busy test machine does not outlast twice the window
       saleCacheMs: 500,
     });

@@ -35,6 +35,7 @@ import { embeddedLedgerDir, openLedger } from './ledger.js';
 import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort, Redis, replicaWait } from './ioredis-port.js';
 import { loadSecrets, type Secrets } from './secrets.js';
+import { nodeReferenceScript } from './api-reference.js';
 
 const fail: (message: string) => never = (message) => failStartup('rushgate', message);
 
@@ -141,6 +142,7 @@ async function serveGateway(config: Config, { redis, log, ledger, metrics, secre
   const app = createApp({
     redis, log, ledger, limits, clientAddress, metrics, tally, ...secrets, channels, crypto: nodeCrypto,
     maxInFlight: config.RUSHGATE_MAX_INFLIGHT,
+    apiReferenceScript: nodeReferenceScript,
   });
   const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });
   try {
