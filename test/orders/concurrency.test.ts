@@ -3,7 +3,7 @@
  * against real Redis. Each test names the invariant it proves.
  */
 import { describe, expect, it } from 'vitest';
-import { buyer, buyerJwt, createSale, listen, parallel, saleCounters, testApp, testRedis, unique } from './helpers.js';
+import { buyer, buyerJwt, createSale, listen, parallel, saleCounters, testApp, testRedis, unique } from '../helpers.js';
 
 const { app } = await testApp();
 const base = await listen(app);

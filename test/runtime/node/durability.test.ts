@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import { freePort, startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
-import { buyer, call, createSale, expectProblem, privateRedis, testApp } from '../helpers.js';
+import { freePort, startEmbeddedRedis } from '../../../src/runtime/node/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../../../src/runtime/node/ioredis-port.js';
+import { buyer, call, createSale, expectProblem, privateRedis, testApp } from '../../helpers.js';
 
 const primaryUrl = await privateRedis();
 const primaryPort = Number(new URL(primaryUrl).port);

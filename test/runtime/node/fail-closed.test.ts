@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
-import { silentLogger } from '../../src/logger.js';
-import { PaymentTokens } from '../../src/payments/payment-token.js';
-import { nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
-import { startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
-import { ADMIN_TOKEN, buyer, call, expectProblem, JWT_SECRET, TOKEN_SECRET } from '../helpers.js';
+import { createApp } from '../../../src/app.js';
+import { silentLogger } from '../../../src/logger.js';
+import { PaymentTokens } from '../../../src/payments/payment-token.js';
+import { nodeHmacSha256 } from '../../../src/runtime/node/crypto.js';
+import { startEmbeddedRedis } from '../../../src/runtime/node/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../../../src/runtime/node/ioredis-port.js';
+import { ADMIN_TOKEN, buyer, call, expectProblem, JWT_SECRET, TOKEN_SECRET } from '../../helpers.js';
 
 describe('Redis down', () => {
   it('order and payment routes fail closed with 503 unavailable, and recover without a restart', async () => {

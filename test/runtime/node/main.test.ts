@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/runtime/node/embedded-redis.js';
+import { freePort } from '../../../src/runtime/node/embedded-redis.js';
 
-const root = join(import.meta.dirname, '../..');
+const root = join(import.meta.dirname, '../../..');
 const entry = join(root, 'src/runtime/node/main.ts');
 const hasJq = spawnSync('jq', ['--version']).status === 0;
 const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-main-'));
