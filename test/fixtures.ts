@@ -1,0 +1,100 @@
+/**
+ * The test fixtures (vitest `test.extend`): a test names what it needs and gets it set up, and
+ * torn down after it, in place of module-level `await testApp()`:
+ *
+ *   test('…', async ({ app, sale, buyer }) => { … })
+ *
+ * File-scoped (one per test file, built by the first test that asks): `redisUrl` (the run's
+ * redis-server), `raw` (an ioredis client for looking behind the API), `redis` (the RedisPort
+ * the scripts run through), `gateway` / `app` (the gateway on that Redis, built with `appDeps`).
+ * Test-scoped (fresh for every test): `sale` (an open sale's id, stock 10), `buyer`.
+ *
+ * A file overrides a fixture by extending again, e.g. a redis-server of its own:
+ *   const test = privateRedisTest;   or   base.extend({ appDeps: [{ … }, { scope: 'file' }] })
+ */
+import { Redis } from 'ioredis';
+import { test as base, inject } from 'vitest';
+import type { AppDeps } from '../src/app.js';
+import type { RedisPort } from '../src/redis/port.js';
+import { startEmbeddedRedis } from '../src/runtime/node/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../src/runtime/node/ioredis-port.js';
+import { startGateway, type App, type Gateway } from './support/app.js';
+import { createSale } from './support/http.js';
+import { buyer as newBuyer } from './support/secrets.js';
+
+export interface FileFixtures {
+  redisUrl: string;
+  raw: Redis;
+  redis: RedisPort;
+  appDeps: Partial<AppDeps>;
+  gateway: Gateway;
+  app: App;
+}
+
+export interface TestFixtures {
+  sale: string;
+  buyer: { userId: string; jwt: string };
+}
+
+export const test = base.extend<TestFixtures, FileFixtures>({
+  redisUrl: [
+    // biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixtures a fixture uses from its first parameter
+    async ({}, use) => {
+      await use(inject('redisUrl'));
+    },
+    { scope: 'file' },
+  ],
+  raw: [
+    async ({ redisUrl }, use) => {
+      const client = new Redis(redisUrl);
+      await use(client);
+      await client.quit();
+    },
+    { scope: 'file' },
+  ],
+  redis: [
+    async ({ redisUrl }, use) => {
+      const client = new Redis(redisUrl, { ...gatewayRedisOptions(2000), lazyConnect: true });
+      await client.connect();
+      await use(ioredisPort(client));
+      await client.quit();
+    },
+    { scope: 'file' },
+  ],
+  appDeps: [{}, { scope: 'file' }],
+  gateway: [
+    async ({ redisUrl, appDeps }, use) => {
+      const gateway = await startGateway(redisUrl, appDeps);
+      await use(gateway);
+      await gateway.close();
+    },
+    { scope: 'file' },
+  ],
+  app: [
+    async ({ gateway }, use) => {
+      await use(gateway.app);
+    },
+    { scope: 'file' },
+  ],
+  sale: async ({ app }, use) => {
+    await use(await createSale(app));
+  },
+  buyer: async ({}, use) => {
+    await use(await newBuyer());
+  },
+});
+
+/** The same fixtures on a redis-server of the file's own (stopped after the file). */
+export const privateRedisTest = test.extend<object, { redisUrl: string }>({
+  redisUrl: [
+    // biome-ignore lint/correctness/noEmptyPattern: see above
+    async ({}, use) => {
+      const server = await startEmbeddedRedis();
+      await use(server.url);
+      await server.stop();
+    },
+    { scope: 'file' },
+  ],
+});
+
+export { describe, expect } from 'vitest';
