@@ -11,6 +11,7 @@ import type { RedisPort } from '../../src/redis/port.js';
 import { callScript, hashReply, runScript, type ScriptReply } from '../../src/redis/run-script.js';
 import { scripts } from '../../src/redis/scripts.generated.js';
 import { unique } from '../support/names.js';
+import { waitFor } from '../support/wait.js';
 
 export { ScriptCode } from '../../src/redis/script-codes.js';
 
@@ -310,6 +311,19 @@ export async function unknownOf(raw: Redis, saleId: string): Promise<Record<stri
   const out: Record<string, number> = {};
   for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = Number(flat[i + 1]);
   return out;
+}
+
+/** Redis server time in ms. */
+export async function redisNow(raw: Redis): Promise<number> {
+  const [seconds, micros] = await raw.time();
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+/** Waits until Redis time has passed the order's hold deadline (the scripts judge by it). */
+export async function untilHoldPassed(redis: RedisPort, raw: Redis, order: Held): Promise<void> {
+  const read = await readOrder(redis, order);
+  const deadline = Number(read.order?.expiresAt);
+  await waitFor(async () => (await redisNow(raw)) >= deadline, { what: 'the hold to pass', everyMs: 50 });
 }
 
 /** Every key of one sale, to prove a refusal wrote nothing. */
