@@ -9,8 +9,8 @@
  * the scripts run through), `gateway` / `app` (the gateway on that Redis, built with `appDeps`).
  * Test-scoped (fresh for every test): `sale` (an open sale's id, stock 10), `buyer`.
  *
- * A file overrides a fixture by extending again, e.g. a redis-server of its own:
- *   const test = privateRedisTest;   or   base.extend({ appDeps: [{ … }, { scope: 'file' }] })
+ * A file overrides a fixture with `test.scoped`, e.g. a redis-server of its own:
+ *   usePrivateRedis();   or   test.scoped({ appDeps: [{ … }, { scope: 'file' }] })
  */
 import { Redis } from 'ioredis';
 import { test as base, inject } from 'vitest';
@@ -36,7 +36,7 @@ export interface TestFixtures {
   buyer: { userId: string; jwt: string };
 }
 
-export const test = base.extend<TestFixtures, FileFixtures>({
+export const test = base.extend<TestFixtures & FileFixtures>({
   redisUrl: [
     // biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixtures a fixture uses from its first parameter
     async ({}, use) => {
@@ -84,17 +84,24 @@ export const test = base.extend<TestFixtures, FileFixtures>({
   },
 });
 
-/** The same fixtures on a redis-server of the file's own (stopped after the file). */
-export const privateRedisTest = test.extend<object, { redisUrl: string }>({
-  redisUrl: [
-    // biome-ignore lint/correctness/noEmptyPattern: see above
-    async ({}, use) => {
-      const server = await startEmbeddedRedis();
-      await use(server.url);
-      await server.stop();
-    },
-    { scope: 'file' },
-  ],
-});
+/**
+ * Gives the calling file's tests (or one describe block's, called inside it) a redis-server of
+ * their own, stopped after the file: the redis, raw, app… fixtures then work on it. (A fixture
+ * overridden through `test.extend` would not reach the fixtures that depend on it; `scoped`
+ * does.)
+ */
+export function usePrivateRedis(): void {
+  test.scoped({
+    redisUrl: [
+      // biome-ignore lint/correctness/noEmptyPattern: see above
+      async ({}, use) => {
+        const server = await startEmbeddedRedis();
+        await use(server.url);
+        await server.stop();
+      },
+      { scope: 'file' },
+    ],
+  });
+}
 
 export { describe, expect } from 'vitest';
