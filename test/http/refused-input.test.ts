@@ -6,6 +6,8 @@ import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/logger.js';
 import { promMetrics } from '../../src/runtime/node/metrics.js';
+import { keys } from '../../src/redis/keys.js';
+import { saleKeyPattern } from '../support/keys.js';
 import { admin, buyer, createSale, listen, parallel, testApp, testRedis, unique } from '../helpers.js';
 
 const raw = testRedis();
@@ -25,12 +27,12 @@ describe('refused input', () => {
     const ids = Array.from({ length: 1000 }, () => unique('never'));
     const results = await parallel(ids.length, 50, (i) => admin(app, 'PUT', `/admin/sales/${ids[i]}`, {}));
     expect(new Set(results.map((r) => r.status))).toEqual(new Set([400]));
-    const listed = await raw.smismember('rg:sales', ...ids);
+    const listed = await raw.smismember(keys.sales, ...ids);
     expect(listed.filter((x) => x === 1)).toHaveLength(0);
-    for (const id of ids.slice(0, 20)) expect(await raw.keys(`rg:{s:${id}}*`)).toEqual([]);
+    for (const id of ids.slice(0, 20)) expect(await raw.keys(saleKeyPattern(id))).toEqual([]);
     // a valid one is listed, and the same refused body on an existing sale changes nothing
     const saleId = await createSale(app);
-    expect(await raw.sismember('rg:sales', saleId)).toBe(1);
+    expect(await raw.sismember(keys.sales, saleId)).toBe(1);
     expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock: 0 })).status).toBe(400);
   });
 

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../src/limits/policies.js';
+import { keys } from '../../src/redis/keys.js';
 import { buyer, call, createSale, listen, pay, placeOrder, privateRedis, testApp, testRedis } from '../helpers.js';
 
 await privateRedis();
@@ -47,7 +48,7 @@ describe('replays under the default rate limits', () => {
     // every replay is the original answer, byte for byte
     for (const c of clicks) expect(c.body).toEqual(clicks[0]!.body);
     // one payment in the lane, one queued payment for the order
-    expect(await raw.xlen(`rg:{s:${saleId}}:lane:standard`)).toBe(1);
+    expect(await raw.xlen(keys.lane(saleId, 'standard'))).toBe(1);
   });
 
   it('replays count against no window: after 1 payment and 49 replays, 9 more payments fill the window of 10', async () => {
@@ -60,7 +61,7 @@ describe('replays under the default rate limits', () => {
     const results = await Promise.all(rest.map((o) => pay(app, o.orderId, b.jwt, o.paymentToken)));
     expect(results.map((r) => r.status)).toEqual(Array(9).fill(202));
     // the window holds exactly the 10 new payments: it is full
-    expect(await raw.get(`rg:{s:${saleId}}:rl:payments.perUser:w10:${b.userId}`)).toBe('10');
+    expect(await raw.get(keys.window(saleId, 'payments.perUser', 10, b.userId))).toBe('10');
     // and a full window still answers a replay as the original payment
     const again = await pay(app, first!.orderId, b.jwt, first!.paymentToken);
     expect(again.status).toBe(202);

@@ -10,6 +10,7 @@ import { keys, type Lane } from '../../src/redis/keys.js';
 import type { RedisPort } from '../../src/redis/port.js';
 import { callScript, hashReply, runScript, type ScriptReply } from '../../src/redis/run-script.js';
 import { scripts } from '../../src/redis/scripts.generated.js';
+import { saleKeyPattern } from '../support/keys.js';
 import { unique } from '../support/names.js';
 import { waitFor } from '../support/wait.js';
 
@@ -327,6 +328,6 @@ export async function untilHoldPassed(redis: RedisPort, raw: Redis, order: Held)
 }
 
 /** Every key of one sale, to prove a refusal wrote nothing. */
-export const saleKeys = (raw: Redis, saleId: string) => raw.keys(`${keys.sale(saleId).slice(0, -':sale'.length)}*`);
+export const saleKeys = (raw: Redis, saleId: string) => raw.keys(saleKeyPattern(saleId));
 
 export type { ScriptReply };

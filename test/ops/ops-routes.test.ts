@@ -10,6 +10,7 @@ import { SaleTally } from '../../src/ops/sale-tally.js';
 import { RedisUnavailableError, type RedisPort } from '../../src/redis/port.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
+import { keys } from '../../src/redis/keys.js';
 import { ADMIN_TOKEN, PERMISSIVE_POLICIES, admin, buyer, call, createSale, expectProblem, pay, placeOrder, privateRedis, testApp, unique } from '../helpers.js';
 
 await privateRedis();
@@ -121,8 +122,8 @@ describe('GET /admin/ops and the sale tally', () => {
     const ghost = unique('ghost');
     await call(app, 'POST', `/v1/sales/${ghost}/orders`, { token: (await buyer()).jwt, body: {} });
     await tally.flush();
-    expect(await redis.hgetall(`rg:{s:${ghost}}:tally`)).toEqual({});
-    expect(await redis.hgetall(`rg:{s:${ghost}}:sale`)).toEqual({});
+    expect(await redis.hgetall(keys.tally(ghost))).toEqual({});
+    expect(await redis.hgetall(keys.sale(ghost))).toEqual({});
   });
 
   it('leaves anonymous and malformed requests out, so made-up ids cannot crowd real sales out', async () => {

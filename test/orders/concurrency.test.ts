@@ -3,6 +3,7 @@
  * against real Redis. Each test names the invariant it proves.
  */
 import { describe, expect, it } from 'vitest';
+import { keys } from '../../src/redis/keys.js';
 import { buyer, buyerJwt, createSale, listen, parallel, saleCounters, testApp, testRedis, unique } from '../helpers.js';
 
 const { app } = await testApp();
@@ -58,7 +59,7 @@ describe('concurrency', () => {
     expect(originals).toHaveLength(1);
     expect(replays).toHaveLength(49);
     for (const r of replays) expect(r.body).toEqual(originals[0]!.body);
-    expect(await raw.xlen(`rg:{s:${saleId}}:lane:standard`)).toBe(1);
+    expect(await raw.xlen(keys.lane(saleId, 'standard'))).toBe(1);
   });
 
   it('payment vs cancel: for each of 40 orders racing a payment against a cancel, exactly one wins', async () => {
@@ -105,7 +106,7 @@ describe('concurrency', () => {
     const positions = payments.map((p) => p.body.position).sort((a, b) => a - b);
     expect(positions).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     // the lane stream holds them in exactly that order
-    const entries = await raw.xrange(`rg:{s:${saleId}}:lane:standard`, '-', '+');
+    const entries = await raw.xrange(keys.lane(saleId, 'standard'), '-', '+');
     const byPayment = new Map(payments.map((p) => [p.body.paymentId as string, p.body.position as number]));
     expect(entries.map(([, fields]) => byPayment.get(fields[1]!))).toEqual(positions);
   });

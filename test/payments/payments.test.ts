@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PaymentStore } from '../../src/payments/payment-store.js';
 import { PaymentTokens } from '../../src/payments/payment-token.js';
 import { nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
+import { keys } from '../../src/redis/keys.js';
 import { buyer, call, createSale, expectProblem, pay, placeOrder, saleCounters, testApp, testRedis, TOKEN_SECRET } from '../helpers.js';
 
 const { app, redis } = await testApp();
@@ -44,7 +45,7 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     expect(again.status).toBe(202);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.body).toEqual(first.body);
-    expect(await raw.xlen(`rg:{s:${saleId}}:lane:standard`)).toBe(1);
+    expect(await raw.xlen(keys.lane(saleId, 'standard'))).toBe(1);
   });
 
   it('the same token with another method is 422 idempotency_key_reused', async () => {
@@ -135,7 +136,7 @@ describe('GET /v1/payments/{paymentId}', () => {
       currency: 'CNY', status: 'queued', position: 2, failure: null,
     });
     // a worker serving one payment of the lane moves everyone behind it up by one
-    await raw.hincrby(`rg:{s:${saleId}}:lanes`, 'standard:srv', 1);
+    await raw.hincrby(keys.lanes(saleId), 'standard:srv', 1);
     expect((await call(app, 'GET', `/v1/payments/${pb.body.paymentId}`, { token: b.jwt })).body.position).toBe(1);
   });
 

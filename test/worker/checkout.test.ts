@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/logger.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { engines, openEngine } from '../ledger/engines.js';
 import { chargesMatchOrders } from './money.js';
+import { keys } from '../../src/redis/keys.js';
 import { admin, buyer, call, createSale, listen, parallel, pay, placeOrder, privateRedis, saleCounters, testApp, testRedis, unique } from '../helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -233,7 +234,7 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     await credit(b.userId, 1000);
     const o1 = await placeOrder(app, saleId, b.jwt);
     await settled(b.jwt, (await pay(app, o1.orderId, b.jwt, o1.paymentToken)).body.paymentId);
-    await raw.xgroup('DESTROY', `rg:{s:${saleId}}:lane:standard`, 'workers');
+    await raw.xgroup('DESTROY', keys.lane(saleId, 'standard'), 'workers');
     const o2 = await placeOrder(app, saleId, b.jwt);
     const p2 = await pay(app, o2.orderId, b.jwt, o2.paymentToken);
     // the group is created again at the stream's start... and only new entries are served:
