@@ -8,7 +8,7 @@ import type { Logger } from '../../src/logger.js';
 import { promMetrics } from '../../src/runtime/node/metrics.js';
 import { keys } from '../../src/redis/keys.js';
 import { saleKeyPattern } from '../support/keys.js';
-import { admin, buyer, createSale, listen, parallel, testApp, testRedis, unique } from '../helpers.js';
+import { admin, buyer, createSale, listen, parallel, testApp, testRedis, unique, waitFor } from '../helpers.js';
 
 const raw = testRedis();
 const { app } = await testApp();
@@ -54,13 +54,12 @@ describe('refused input', () => {
       });
     }
     // the server notices the reset asynchronously: wait until all five requests were answered
-    const deadline = Date.now() + 5000;
     const counted = async () => {
       const text = await (await measured.app.request('/metrics')).text();
       return text.split('\n').filter((l) => l.startsWith('rushgate_http_request_duration_seconds_count{') && l.includes('/orders'));
     };
-    while ((await counted()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 200));
+    const answered = async () => (await counted()).reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    await waitFor(async () => (await answered()) >= 5, { what: 'all five requests to be counted', timeoutMs: 5000 });
     const series = await counted();
     expect(series.length, series.join('\n')).toBeGreaterThan(0);
     expect(series.filter((l) => /status="5\d\d"/.test(l)), series.join('\n')).toEqual([]);

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
+import { HoldSweeper } from '../../src/orders/hold-sweeper.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { engines, openEngine } from '../ledger/engines.js';
 import { chargesMatchOrders } from './money.js';
@@ -127,8 +128,10 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     const poorOrder = await placeOrder(app, saleId, poor.jwt);
     const richPay = await pay(app, richOrder.orderId, rich.jwt, richOrder.paymentToken);
     const poorPay = await pay(app, poorOrder.orderId, poor.jwt, poorOrder.paymentToken);
-    // no worker yet: both wait in the lane past their hold (the sweep runs meanwhile)
-    await sleep(Date.parse(richOrder.expiresAt) - Date.now() + 1500);
+    // no worker yet: both wait in the lane past their hold, and a sweep runs after it passed
+    const deadline = Date.parse(richOrder.expiresAt);
+    await waitFor('the hold to pass on Redis time', async () => ((await redis.timeMs()) > deadline ? true : undefined));
+    await new HoldSweeper(redis, silentLogger).sweepOnce();
     expect((await call(app, 'GET', `/v1/orders/${richOrder.orderId}`, { token: rich.jwt })).body.status).toBe('paying');
     startWorker();
     expect(await settled(rich.jwt, richPay.body.paymentId)).toMatchObject({ status: 'succeeded' });
