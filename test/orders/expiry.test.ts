@@ -1,16 +1,21 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, test as base } from '../fixtures.js';
 import { silentLogger } from '../../src/logger.js';
 import { HoldSweeper } from '../../src/orders/hold-sweeper.js';
 import { PaymentStore } from '../../src/payments/payment-store.js';
 import { keys } from '../../src/redis/keys.js';
-import { buyer, call, createSale, expectProblem, pay, placeOrder, saleCounters, testApp, testRedis, waitFor } from '../helpers.js';
+import { buyer, call, createSale, expectProblem, pay, placeOrder, saleCounters, waitFor } from '../helpers.js';
 
-const { app, redis } = await testApp();
-const raw = testRedis();
-const payments = new PaymentStore(redis);
+const test = base.extend<{ payments: PaymentStore }>({
+  payments: [
+    async ({ redis }, use) => {
+      await use(new PaymentStore(redis));
+    },
+    { scope: 'file' },
+  ],
+});
 
 describe('hold expiry', () => {
-  it('the sweep returns a passed hold’s stock; a paying order does not expire; a payment failing after the hold releases it', async () => {
+  test('the sweep returns a passed hold’s stock; a paying order does not expire; a payment failing after the hold releases it', async ({ app, redis, raw, payments }) => {
     const sweeper = new HoldSweeper(redis, silentLogger, { intervalMs: 250 });
     sweeper.start();
     try {
@@ -55,7 +60,7 @@ describe('hold expiry', () => {
     }
   });
 
-  it('sweepers running at once release every due order exactly once', async () => {
+  test('sweepers running at once release every due order exactly once', async ({ app, redis, raw }) => {
     const saleId = await createSale(app, { stock: 60, perUserLimit: 1 });
     const orders = [];
     for (let i = 0; i < 50; i++) orders.push(await placeOrder(app, saleId, (await buyer()).jwt));
