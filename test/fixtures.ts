@@ -6,7 +6,8 @@
  *
  * File-scoped (one per test file, built by the first test that asks): `redisUrl` (the run's
  * redis-server), `raw` (an ioredis client for looking behind the API), `redis` (the RedisPort
- * the scripts run through), `gateway` / `app` (the gateway on that Redis, built with `appDeps`).
+ * the scripts run through), `gateway` / `app` (the gateway on that Redis, built with `appDeps`),
+ * `origin` (that app served over real HTTP on a free loopback port).
  * Test-scoped (fresh for every test): `sale` (an open sale's id, stock 10), `buyer`.
  *
  * A file overrides a fixture with `test.scoped`, e.g. a redis-server of its own:
@@ -18,7 +19,7 @@ import type { AppDeps } from '../src/app.js';
 import type { RedisPort } from '../src/redis/port.js';
 import { startEmbeddedRedis } from '../src/runtime/node/embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort } from '../src/runtime/node/ioredis-port.js';
-import { startGateway, type App, type Gateway } from './support/app.js';
+import { serveApp, startGateway, type App, type Gateway } from './support/app.js';
 import { createSale } from './support/http.js';
 import { buyer as newBuyer } from './support/secrets.js';
 
@@ -29,6 +30,7 @@ export interface FileFixtures {
   appDeps: Partial<AppDeps>;
   gateway: Gateway;
   app: App;
+  origin: string;
 }
 
 export interface TestFixtures {
@@ -73,6 +75,14 @@ export const test = base.extend<TestFixtures & FileFixtures>({
   app: [
     async ({ gateway }, use) => {
       await use(gateway.app);
+    },
+    { scope: 'file' },
+  ],
+  origin: [
+    async ({ app }, use) => {
+      const served = await serveApp(app);
+      await use(served.url);
+      await served.close();
     },
     { scope: 'file' },
   ],
