@@ -7,7 +7,8 @@
  * File-scoped (one per test file, built by the first test that asks): `redisUrl` (the run's
  * redis-server), `raw` (an ioredis client for looking behind the API), `redis` (the RedisPort
  * the scripts run through), `gateway` / `app` (the gateway on that Redis, built with `appDeps`),
- * `origin` (that app served over real HTTP on a free loopback port).
+ * `origin` (that app served over real HTTP on a free loopback port), `ledger` (PGlite in
+ * memory; the app posts to it after `useLedger()`).
  * Test-scoped (fresh for every test): `sale` (an open sale's id, stock 10), `buyer`.
  *
  * A file overrides a fixture with `test.scoped`, e.g. a redis-server of its own:
@@ -16,9 +17,11 @@
 import { Redis } from 'ioredis';
 import { test as base, inject } from 'vitest';
 import type { AppDeps } from '../src/app.js';
+import { Ledger } from '../src/ledger/ledger.js';
 import type { RedisPort } from '../src/redis/port.js';
 import { startEmbeddedRedis } from '../src/runtime/node/embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort } from '../src/runtime/node/ioredis-port.js';
+import { pgliteSql } from '../src/runtime/node/sql.js';
 import { serveApp, startGateway, type App, type Gateway } from './support/app.js';
 import { createSale } from './support/http.js';
 import { buyer as newBuyer } from './support/secrets.js';
@@ -28,6 +31,7 @@ export interface FileFixtures {
   raw: Redis;
   redis: RedisPort;
   appDeps: Partial<AppDeps>;
+  ledger: Ledger;
   gateway: Gateway;
   app: App;
   origin: string;
@@ -64,6 +68,7 @@ export const test = base.extend<TestFixtures & FileFixtures>({
     { scope: 'file' },
   ],
   appDeps: [{}, { scope: 'file' }],
+  ledger: [openLedger, { scope: 'file' }],
   gateway: [
     async ({ redisUrl, appDeps }, use) => {
       const gateway = await startGateway(redisUrl, appDeps);
@@ -93,6 +98,28 @@ export const test = base.extend<TestFixtures & FileFixtures>({
     await use(await newBuyer());
   },
 });
+
+// biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixtures a fixture uses from its first parameter
+async function openLedger({}, use: (ledger: Ledger) => Promise<void>) {
+  await use(await Ledger.open(await pgliteSql()));
+}
+
+/**
+ * Gives the calling file's gateway a ledger (PGlite in memory), the same one the `ledger`
+ * fixture hands the tests: wallets, charges and the worker's postings become reachable.
+ */
+export function useLedger(): void {
+  // both in one scoped call: a scoped fixture's dependencies resolve among the scoped ones
+  test.scoped({
+    ledger: [openLedger, { scope: 'file' }],
+    appDeps: [
+      async ({ ledger }, use) => {
+        await use({ ledger });
+      },
+      { scope: 'file' },
+    ],
+  });
+}
 
 /**
  * Gives the calling file's tests (or one describe block's, called inside it) a redis-server of
