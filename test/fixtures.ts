@@ -18,11 +18,12 @@ import { Redis } from 'ioredis';
 import { test as base, inject } from 'vitest';
 import type { AppDeps } from '../src/app.js';
 import { Ledger } from '../src/ledger/ledger.js';
+import type { Policies } from '../src/limits/policies.js';
 import type { RedisPort } from '../src/redis/port.js';
 import { startEmbeddedRedis } from '../src/runtime/node/embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort } from '../src/runtime/node/ioredis-port.js';
 import { pgliteSql } from '../src/runtime/node/sql.js';
-import { serveApp, startGateway, type App, type Gateway } from './support/app.js';
+import { PERMISSIVE_POLICIES, serveApp, startGateway, type App, type Gateway } from './support/app.js';
 import { createSale } from './support/http.js';
 import { buyer as newBuyer } from './support/secrets.js';
 
@@ -31,6 +32,8 @@ export interface FileFixtures {
   raw: Redis;
   redis: RedisPort;
   appDeps: Partial<AppDeps>;
+  /** the rate-limit policies in force until a test sets some (default: permissive) */
+  policies: Policies;
   ledger: Ledger;
   gateway: Gateway;
   app: App;
@@ -68,10 +71,11 @@ export const test = base.extend<TestFixtures & FileFixtures>({
     { scope: 'file' },
   ],
   appDeps: [{}, { scope: 'file' }],
+  policies: [PERMISSIVE_POLICIES, { scope: 'file' }],
   ledger: [openLedger, { scope: 'file' }],
   gateway: [
-    async ({ redisUrl, appDeps }, use) => {
-      const gateway = await startGateway(redisUrl, appDeps);
+    async ({ redisUrl, appDeps, policies }, use) => {
+      const gateway = await startGateway(redisUrl, appDeps, policies);
       await use(gateway);
       await gateway.close();
     },
