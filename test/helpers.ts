@@ -5,11 +5,13 @@
  *   names.ts       unique ids          secrets.ts  test secrets, buyer JWTs
  *   redis.ts       the file's Redis    app.ts      the gateway under test, served or not
  *   http.ts        requests, problems  invariants.ts  the sale counters checked against orders
+ *   keys.ts        key patterns from src/redis/keys.ts
  *   wait.ts        waitFor(condition), parallel()
  */
 export { PERMISSIVE_POLICIES, listen, serveApp, startGateway, testApp, type App, type Gateway } from './support/app.js';
 export { admin, call, createSale, expectProblem, pay, placeOrder, type CallOptions } from './support/http.js';
 export { saleCounters } from './support/invariants.js';
+export { saleKeyPattern } from './support/keys.js';
 export { unique } from './support/names.js';
 export { privateRedis, redisUrl, testRedis } from './support/redis.js';
 export { ADMIN_TOKEN, CHANNEL_SECRET, JWT_SECRET, TOKEN_SECRET, buyer, buyerJwt } from './support/secrets.js';
