@@ -23,7 +23,10 @@ import {
 } from './kit.js';
 
 describe('lua acceptPayment', () => {
-  test('a held order’s token queues one payment at the end of its lane; the order is paying and leaves the holds', async ({ redis, raw }) => {
+  test('a held order’s token queues one payment at the end of its lane; the order is paying and leaves the holds', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis, { price: 300 });
     const order = await holdOrder(redis, saleId, { quantity: 2 });
     const { paymentId, reply } = await acceptPayment(redis, order, { method: 'alipay' });
@@ -36,7 +39,10 @@ describe('lua acceptPayment', () => {
     expect(read.position).toBe(1);
   });
 
-  test('the same token again (a double click) answers the original payment and queues nothing', async ({ redis, raw }) => {
+  test('the same token again (a double click) answers the original payment and queues nothing', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis);
     const order = await holdOrder(redis, saleId);
     const first = await acceptPayment(redis, order);
@@ -50,11 +56,16 @@ describe('lua acceptPayment', () => {
     const saleId = await openSale(redis);
     const order = await holdOrder(redis, saleId);
     await acceptPayment(redis, order, { method: 'wallet' });
-    expect((await acceptPayment(redis, order, { method: 'alipay' })).reply).toEqual([ScriptCode.IDEMPOTENCY_KEY_REUSED]);
+    expect((await acceptPayment(redis, order, { method: 'alipay' })).reply).toEqual([
+      ScriptCode.IDEMPOTENCY_KEY_REUSED,
+    ]);
     expect(await laneOf(raw, saleId, 'standard')).toHaveLength(1);
   });
 
-  test('a wrong token, or another buyer’s call, is refused as an invalid token and queues nothing', async ({ redis, raw }) => {
+  test('a wrong token, or another buyer’s call, is refused as an invalid token and queues nothing', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis);
     const order = await holdOrder(redis, saleId);
     expect((await acceptPayment(redis, order, { nonce: 'forged' })).reply).toEqual([ScriptCode.TOKEN_INVALID]);
@@ -68,7 +79,10 @@ describe('lua acceptPayment', () => {
     const saleId = await openSale(redis);
     const order = await holdOrder(redis, saleId);
     const { paymentId } = await payOrder(redis, order);
-    expect((await acceptPayment(redis, order, { nonce: 'another' })).reply).toEqual([ScriptCode.PAYMENT_PENDING, paymentId]);
+    expect((await acceptPayment(redis, order, { nonce: 'another' })).reply).toEqual([
+      ScriptCode.PAYMENT_PENDING,
+      paymentId,
+    ]);
     expect(await laneOf(raw, saleId, 'standard')).toEqual([paymentId]);
   });
 

@@ -20,7 +20,11 @@ describe('lua addTally', () => {
     const saleId = await openSale(redis);
     expect(await addTally(redis, saleId, { 'order:accepted': 3, 'order:sold_out': 1 })).toEqual([ScriptCode.OK]);
     expect(await addTally(redis, saleId, { 'order:accepted': 2, 'payment:succeeded': 4 })).toEqual([ScriptCode.OK]);
-    expect(await raw.hgetall(keys.tally(saleId))).toEqual({ 'order:accepted': '5', 'order:sold_out': '1', 'payment:succeeded': '4' });
+    expect(await raw.hgetall(keys.tally(saleId))).toEqual({
+      'order:accepted': '5',
+      'order:sold_out': '1',
+      'payment:succeeded': '4',
+    });
   });
 
   test('counts for a sale that does not exist are dropped and leave no key', async ({ redis, raw }) => {

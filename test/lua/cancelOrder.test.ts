@@ -64,7 +64,9 @@ describe('lua cancelOrder', () => {
     expect((await saleOf(redis, saleId)).sold).toBe(1);
   });
 
-  test('a held order whose hold has passed is expired, not cancelled, and its stock returns once', async ({ redis }) => {
+  test('a held order whose hold has passed is expired, not cancelled, and its stock returns once', async ({
+    redis,
+  }) => {
     const saleId = await openSale(redis, { holdSeconds: 0, stock: 2 });
     const order = await holdOrder(redis, saleId);
     const reply = await cancelOrder(redis, order);

@@ -28,7 +28,10 @@ const countRefusals = (redis: RedisPort, tallies: Record<string, number>, r = ru
 usePrivateRedis();
 
 describe('lua countRefusals', () => {
-  test('refusals add up across flushes; the buyer is blocked for blockMs once they reach the threshold', async ({ redis, raw }) => {
+  test('refusals add up across flushes; the buyer is blocked for blockMs once they reach the threshold', async ({
+    redis,
+    raw,
+  }) => {
     const userId = unique('u');
     expect(await countRefusals(redis, { [userId]: 3 })).toEqual([ScriptCode.OK, []]);
     expect(await raw.zscore(keys.blocklist, userId)).toBeNull();

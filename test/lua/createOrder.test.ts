@@ -12,14 +12,27 @@ import { unique } from '../support/names.js';
 import { createOrder, holdsOf, openSale, putSale, readOrder, saleKeys, saleOf, ScriptCode, unitsOf } from './kit.js';
 
 describe('lua createOrder', () => {
-  test('an order holds its units: held rises, the buyer counts them, the hold deadline is the sale’s hold time on Redis time', async ({ redis, raw }) => {
+  test('an order holds its units: held rises, the buyer counts them, the hold deadline is the sale’s hold time on Redis time', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis, { stock: 5, price: 120, holdSeconds: 90 });
     const userId = unique('u');
     const { orderId, reply } = await createOrder(redis, saleId, userId, { quantity: 2, nonce: 'n1' });
     const [code, amount, currency, expiresAt, availableAfter, nonce] = reply;
-    expect({ code, amount, currency, availableAfter, nonce }).toEqual({ code: ScriptCode.OK, amount: 240, currency: 'CNY', availableAfter: 3, nonce: 'n1' });
+    expect({ code, amount, currency, availableAfter, nonce }).toEqual({
+      code: ScriptCode.OK,
+      amount: 240,
+      currency: 'CNY',
+      availableAfter: 3,
+      nonce: 'n1',
+    });
     const view = await saleOf(redis, saleId);
-    expect({ held: view.held, available: view.available, orders: view.orders }).toEqual({ held: 2, available: 3, orders: 1 });
+    expect({ held: view.held, available: view.available, orders: view.orders }).toEqual({
+      held: 2,
+      available: 3,
+      orders: 1,
+    });
     expect(await unitsOf(raw, saleId, userId)).toBe(2);
     expect(await holdsOf(raw, saleId)).toEqual([orderId]);
     const read = await readOrder(redis, { saleId, orderId, userId, nonce: 'n1', quantity: 2 });
@@ -28,19 +41,26 @@ describe('lua createOrder', () => {
     expect(Number(expiresAt) - createdAt).toBe(90_000);
   });
 
-  test('a resend of the same call (same order id) answers the same order and holds nothing twice', async ({ redis, raw }) => {
+  test('a resend of the same call (same order id) answers the same order and holds nothing twice', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis, { stock: 5 });
     const userId = unique('u');
     const first = await createOrder(redis, saleId, userId, { nonce: 'n1' });
     const again = await createOrder(redis, saleId, userId, { orderId: first.orderId, nonce: 'n2' });
     const [, amount, currency, expiresAt, , nonce] = first.reply;
     // the replay reads the stored order back: the same values, as Redis returns them (strings)
-    expect(again.reply.map(String)).toEqual([ScriptCode.REPLAYED, first.orderId, 1, amount, currency, expiresAt, nonce].map(String));
+    expect(again.reply.map(String)).toEqual(
+      [ScriptCode.REPLAYED, first.orderId, 1, amount, currency, expiresAt, nonce].map(String),
+    );
     expect((await saleOf(redis, saleId)).held).toBe(1);
     expect(await unitsOf(raw, saleId, userId)).toBe(1);
   });
 
-  test('an Idempotency-Key replay with the same request answers the original order; another request under it is refused', async ({ redis }) => {
+  test('an Idempotency-Key replay with the same request answers the original order; another request under it is refused', async ({
+    redis,
+  }) => {
     const saleId = await openSale(redis, { stock: 5 });
     const userId = unique('u');
     const idempotency = { key: 'k1', fingerprint: 'fp-a' };
@@ -53,7 +73,9 @@ describe('lua createOrder', () => {
     expect(reused.reply).toEqual([ScriptCode.IDEMPOTENCY_KEY_REUSED]);
     expect((await saleOf(redis, saleId)).held).toBe(1);
     // the same key from another buyer is that buyer's own key
-    expect((await createOrder(redis, saleId, unique('u'), { idempotency: { key: 'k1', fingerprint: 'fp-b' } })).reply[0]).toBe(ScriptCode.OK);
+    expect(
+      (await createOrder(redis, saleId, unique('u'), { idempotency: { key: 'k1', fingerprint: 'fp-b' } })).reply[0],
+    ).toBe(ScriptCode.OK);
   });
 
   test('sold out: refused with what is left, nothing held', async ({ redis, raw }) => {
@@ -73,12 +95,19 @@ describe('lua createOrder', () => {
     const saleId = await openSale(redis, { stock: 10, perUserLimit: 3 });
     const userId = unique('u');
     expect((await createOrder(redis, saleId, userId, { quantity: 2 })).reply[0]).toBe(ScriptCode.OK);
-    expect((await createOrder(redis, saleId, userId, { quantity: 2 })).reply).toEqual([ScriptCode.LIMIT_EXCEEDED, 2, 3]);
+    expect((await createOrder(redis, saleId, userId, { quantity: 2 })).reply).toEqual([
+      ScriptCode.LIMIT_EXCEEDED,
+      2,
+      3,
+    ]);
     expect(await unitsOf(raw, saleId, userId)).toBe(2);
     expect((await createOrder(redis, saleId, userId, { quantity: 1 })).reply[0]).toBe(ScriptCode.OK);
   });
 
-  test('a sale that does not exist, is not open yet or has closed refuses and holds nothing', async ({ redis, raw }) => {
+  test('a sale that does not exist, is not open yet or has closed refuses and holds nothing', async ({
+    redis,
+    raw,
+  }) => {
     const missing = unique('nosale');
     expect((await createOrder(redis, missing, unique('u'))).reply).toEqual([ScriptCode.SALE_NOT_FOUND]);
     expect(await saleKeys(raw, missing)).toEqual([]);
@@ -102,14 +131,18 @@ describe('lua createOrder', () => {
     }
   });
 
-  test('the per-second admission refuses past its count with the ms until the next second; a dry run refuses nobody', async ({ redis }) => {
+  test('the per-second admission refuses past its count with the ms until the next second; a dry run refuses nobody', async ({
+    redis,
+  }) => {
     const saleId = await openSale(redis, { stock: 10, perUserLimit: 10 });
     const refused = await createOrder(redis, saleId, unique('u'), { perSecond: 0 });
     expect(refused.reply.slice(0, 2)).toEqual([ScriptCode.RATE_LIMITED, 'perSale']);
     expect(Number(refused.reply[2])).toBeGreaterThan(0);
     expect(Number(refused.reply[2])).toBeLessThanOrEqual(1000);
     expect((await saleOf(redis, saleId)).held).toBe(0);
-    expect((await createOrder(redis, saleId, unique('u'), { perSecond: 0, perSecondDryRun: true })).reply[0]).toBe(ScriptCode.OK);
+    expect((await createOrder(redis, saleId, unique('u'), { perSecond: 0, perSecondDryRun: true })).reply[0]).toBe(
+      ScriptCode.OK,
+    );
     expect((await saleOf(redis, saleId)).dryRunRefusals).toBe(1);
   });
 });

@@ -7,7 +7,17 @@
 import { keys } from '../../src/redis/keys.js';
 import { describe, expect, test } from '../fixtures.js';
 import { unique } from '../support/names.js';
-import { expireHolds, holdOrder, holdsOf, openSale, orderStatus, payOrder, saleOf, ScriptCode, unitsOf } from './kit.js';
+import {
+  expireHolds,
+  holdOrder,
+  holdsOf,
+  openSale,
+  orderStatus,
+  payOrder,
+  saleOf,
+  ScriptCode,
+  unitsOf,
+} from './kit.js';
 
 describe('lua expireHolds', () => {
   test('a passed hold is expired and its units return to the sale and the buyer', async ({ redis, raw }) => {
@@ -25,7 +35,11 @@ describe('lua expireHolds', () => {
     const saleId = await openSale(redis, { holdSeconds: 0, stock: 6, perUserLimit: 6 });
     const orders = await Promise.all(Array.from({ length: 3 }, () => holdOrder(redis, saleId, { quantity: 2 })));
     const ids = orders.map((o) => o.orderId);
-    const replies = await Promise.all([expireHolds(redis, saleId, ids), expireHolds(redis, saleId, ids), expireHolds(redis, saleId, ids)]);
+    const replies = await Promise.all([
+      expireHolds(redis, saleId, ids),
+      expireHolds(redis, saleId, ids),
+      expireHolds(redis, saleId, ids),
+    ]);
     expect(replies.reduce((sum, r) => sum + Number(r[1]), 0)).toBe(3);
     expect((await saleOf(redis, saleId)).held).toBe(0);
     expect((await saleOf(redis, saleId)).available).toBe(6);
@@ -39,7 +53,10 @@ describe('lua expireHolds', () => {
     expect(await holdsOf(raw, saleId)).toEqual([order.orderId]);
   });
 
-  test('an order no longer held (paying) is only dropped from the holds; a missing one changes nothing', async ({ redis, raw }) => {
+  test('an order no longer held (paying) is only dropped from the holds; a missing one changes nothing', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis, { holdSeconds: 300 });
     const order = await holdOrder(redis, saleId);
     await payOrder(redis, order);

@@ -6,10 +6,25 @@
  * (re)scheduled; a settled or queued one is answered as it is.
  */
 import { describe, expect, test } from '../fixtures.js';
-import { holdOrder, markUnknown, openSale, orderStatus, paymentStatusOnOrder, payOrder, readPayment, ScriptCode, settlePayment, takePayments, unknownOf } from './kit.js';
+import {
+  holdOrder,
+  markUnknown,
+  openSale,
+  orderStatus,
+  paymentStatusOnOrder,
+  payOrder,
+  readPayment,
+  ScriptCode,
+  settlePayment,
+  takePayments,
+  unknownOf,
+} from './kit.js';
 
 describe('lua markUnknown', () => {
-  test('a processing payment becomes unknown and is scheduled at the given time; the order stays paying', async ({ redis, raw }) => {
+  test('a processing payment becomes unknown and is scheduled at the given time; the order stays paying', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis);
     const order = await holdOrder(redis, saleId);
     const { paymentId } = await payOrder(redis, order);
@@ -24,7 +39,10 @@ describe('lua markUnknown', () => {
     expect(await unknownOf(raw, saleId)).toEqual({ [paymentId]: 99_999 });
   });
 
-  test('a payment settled meanwhile, or not yet taken, is answered as it is and not scheduled', async ({ redis, raw }) => {
+  test('a payment settled meanwhile, or not yet taken, is answered as it is and not scheduled', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis);
     const settled = await holdOrder(redis, saleId);
     const a = await payOrder(redis, settled);

@@ -16,12 +16,19 @@ const note = (redis: RedisPort, saleId: string, eventId: string, paymentId: stri
   callScript(
     redis,
     scripts.noteChannelEvent,
-    { event: keys.channelEvent(saleId, 'alipay', eventId), payment: keys.payment(saleId, paymentId), unknown: keys.unknown(saleId) },
+    {
+      event: keys.channelEvent(saleId, 'alipay', eventId),
+      payment: keys.payment(saleId, paymentId),
+      unknown: keys.unknown(saleId),
+    },
     { paymentId, rememberSeconds },
   );
 
 describe('lua noteChannelEvent', () => {
-  test('an event queues its payment for a check now, and changes neither the payment nor the order', async ({ redis, raw }) => {
+  test('an event queues its payment for a check now, and changes neither the payment nor the order', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis);
     const order = await holdOrder(redis, saleId);
     const { paymentId } = await payOrder(redis, order);
@@ -31,7 +38,10 @@ describe('lua noteChannelEvent', () => {
     expect(await orderStatus(redis, order)).toBe('paying');
   });
 
-  test('the same event id again is a replay and schedules nothing; it is remembered for rememberSeconds', async ({ redis, raw }) => {
+  test('the same event id again is a replay and schedules nothing; it is remembered for rememberSeconds', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis);
     const order = await holdOrder(redis, saleId);
     const { paymentId } = await payOrder(redis, order);

@@ -24,7 +24,10 @@ const put = (redis: RedisPort, policies: object, expectedVersion?: number, histo
 usePrivateRedis();
 
 describe('lua putLimits', () => {
-  test('each write is the next version, recorded newest first; the history keeps the last historyKept', async ({ redis, raw }) => {
+  test('each write is the next version, recorded newest first; the history keeps the last historyKept', async ({
+    redis,
+    raw,
+  }) => {
     const versions: number[] = [];
     for (let i = 1; i <= 4; i++) {
       const reply = await put(redis, { n: i });
@@ -39,7 +42,10 @@ describe('lua putLimits', () => {
     expect(history[0]).toMatchObject({ policies: { n: 4 }, changes: { set: { n: 4 } } });
   });
 
-  test('a writer that expects a stale version is refused with the current one and changes nothing', async ({ redis, raw }) => {
+  test('a writer that expects a stale version is refused with the current one and changes nothing', async ({
+    redis,
+    raw,
+  }) => {
     const installed = Number((await put(redis, { a: 1 }))[1]);
     expect(await put(redis, { b: 2 }, installed - 1)).toEqual([ScriptCode.VERSION_CONFLICT, installed]);
     expect(await raw.hget(keys.limits, 'policies')).toBe(JSON.stringify({ a: 1 }));

@@ -20,14 +20,20 @@ describe('lua putSale', () => {
   });
 
   test('a new sale without stock, price or currency is refused and nothing is written', async ({ redis, raw }) => {
-    for (const given of [{ price: 1, currency: 'CNY' }, { stock: 1, currency: 'CNY' }, { stock: 1, price: 1 }]) {
+    for (const given of [
+      { price: 1, currency: 'CNY' },
+      { stock: 1, currency: 'CNY' },
+      { stock: 1, price: 1 },
+    ]) {
       const saleId = unique('sale');
       expect(await putSale(redis, saleId, given)).toEqual([ScriptCode.MISSING_FIELDS]);
       expect(await saleKeys(raw, saleId)).toEqual([]);
     }
   });
 
-  test('writing the same fields twice leaves the same sale (idempotent), answered as not created', async ({ redis }) => {
+  test('writing the same fields twice leaves the same sale (idempotent), answered as not created', async ({
+    redis,
+  }) => {
     const saleId = unique('sale');
     const given = { stock: 3, price: 10, currency: 'EUR', name: 'twice' };
     await putSale(redis, saleId, given);
@@ -71,7 +77,9 @@ describe('lua putSale', () => {
     const saleId = await openSale(redis);
     const opensAt = Number((await saleOf(redis, saleId)).sale.opensAt);
     expect(await putSale(redis, saleId, { closesAt: opensAt })).toEqual([ScriptCode.INVALID_WINDOW]);
-    expect(await putSale(redis, saleId, { opensAt: opensAt + 10_000, closesAt: opensAt + 5_000 })).toEqual([ScriptCode.INVALID_WINDOW]);
+    expect(await putSale(redis, saleId, { opensAt: opensAt + 10_000, closesAt: opensAt + 5_000 })).toEqual([
+      ScriptCode.INVALID_WINDOW,
+    ]);
     expect((await saleOf(redis, saleId)).sale.closesAt).toBe('');
     expect((await putSale(redis, saleId, { closesAt: opensAt + 60_000 }))[0]).toBe(ScriptCode.OK);
     expect((await saleOf(redis, saleId)).sale.closesAt).toBe(String(opensAt + 60_000));

@@ -9,12 +9,21 @@ import { unique } from '../support/names.js';
 import { holdOrder, openSale, readOrder, redisNow, ScriptCode } from './kit.js';
 
 describe('lua readOrder', () => {
-  test('the buyer reads their order with Redis time; another buyer, or an order id that does not exist, is not found', async ({ redis, raw }) => {
+  test('the buyer reads their order with Redis time; another buyer, or an order id that does not exist, is not found', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis, { price: 70 });
     const order = await holdOrder(redis, saleId, { quantity: 2 });
     const read = await readOrder(redis, order);
     expect(read.code).toBe(ScriptCode.OK);
-    expect(read.order).toMatchObject({ status: 'held', quantity: '2', amount: '140', currency: 'CNY', userId: order.userId });
+    expect(read.order).toMatchObject({
+      status: 'held',
+      quantity: '2',
+      amount: '140',
+      currency: 'CNY',
+      userId: order.userId,
+    });
     expect(Math.abs(read.nowMs! - (await redisNow(raw)))).toBeLessThan(5_000);
     expect(await readOrder(redis, order, unique('u'))).toEqual({ code: ScriptCode.NOT_FOUND });
     expect(await readOrder(redis, { ...order, orderId: unique('ord') })).toEqual({ code: ScriptCode.NOT_FOUND });

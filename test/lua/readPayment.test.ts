@@ -8,7 +8,9 @@ import { unique } from '../support/names.js';
 import { holdOrder, openSale, payOrder, readPayment, ScriptCode, takePayments } from './kit.js';
 
 describe('lua readPayment', () => {
-  test('the buyer reads their payment and its place in the lane, which shrinks as the lane is served', async ({ redis }) => {
+  test('the buyer reads their payment and its place in the lane, which shrinks as the lane is served', async ({
+    redis,
+  }) => {
     const saleId = await openSale(redis);
     const first = await holdOrder(redis, saleId);
     const second = await holdOrder(redis, saleId);
@@ -16,7 +18,12 @@ describe('lua readPayment', () => {
     const p2 = await payOrder(redis, second, { method: 'alipay' });
     const read = await readPayment(redis, saleId, p2.paymentId, second.userId);
     expect(read.code).toBe(ScriptCode.OK);
-    expect(read.payment).toMatchObject({ status: 'queued', method: 'alipay', orderId: second.orderId, lane: 'standard' });
+    expect(read.payment).toMatchObject({
+      status: 'queued',
+      method: 'alipay',
+      orderId: second.orderId,
+      lane: 'standard',
+    });
     expect({ served: read.served, position: read.position }).toEqual({ served: 0, position: 2 });
     await takePayments(redis, saleId, 'standard', [{ paymentId: p1.paymentId, orderId: first.orderId }]);
     expect((await readPayment(redis, saleId, p2.paymentId, second.userId)).position).toBe(1);

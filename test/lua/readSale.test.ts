@@ -14,13 +14,21 @@ describe('lua readSale', () => {
     expect(await saleKeys(raw, saleId)).toEqual([]);
   });
 
-  test('counters, lane counters and Redis time come from one snapshot: available + held + sold = stock', async ({ redis, raw }) => {
+  test('counters, lane counters and Redis time come from one snapshot: available + held + sold = stock', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis, { stock: 6 });
     const order = await holdOrder(redis, saleId, { quantity: 2 });
     await payOrder(redis, order);
     await holdOrder(redis, saleId);
     const view = await saleOf(redis, saleId);
-    expect({ available: view.available, held: view.held, sold: view.sold, orders: view.orders }).toEqual({ available: 3, held: 3, sold: 0, orders: 2 });
+    expect({ available: view.available, held: view.held, sold: view.sold, orders: view.orders }).toEqual({
+      available: 3,
+      held: 3,
+      sold: 0,
+      orders: 2,
+    });
     expect(view.lanes).toMatchObject({ 'standard:enq': '1' });
     const [seconds] = await raw.time();
     expect(Math.abs(view.nowMs - Number(seconds) * 1000)).toBeLessThan(5_000);

@@ -6,7 +6,17 @@
  */
 import { describe, expect, test } from '../fixtures.js';
 import { unique } from '../support/names.js';
-import { acceptPayment, cancelOrder, holdOrder, openSale, payOrder, readOrder, reissueToken, ScriptCode, settlePayment } from './kit.js';
+import {
+  acceptPayment,
+  cancelOrder,
+  holdOrder,
+  openSale,
+  payOrder,
+  readOrder,
+  reissueToken,
+  ScriptCode,
+  settlePayment,
+} from './kit.js';
 
 describe('lua reissueToken', () => {
   test('the new token pays and the old one no longer does; the hold deadline does not move', async ({ redis }) => {
@@ -19,7 +29,9 @@ describe('lua reissueToken', () => {
     expect((await acceptPayment(redis, order, { nonce: 'fresh' })).reply[0]).toBe(ScriptCode.OK);
   });
 
-  test('only the order’s buyer gets a token: another buyer is not found and the current token keeps working', async ({ redis }) => {
+  test('only the order’s buyer gets a token: another buyer is not found and the current token keeps working', async ({
+    redis,
+  }) => {
     const saleId = await openSale(redis);
     const order = await holdOrder(redis, saleId);
     expect(await reissueToken(redis, order, 'stolen', unique('u'))).toEqual([ScriptCode.NOT_FOUND]);

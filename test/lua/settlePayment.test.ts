@@ -49,14 +49,25 @@ describe('lua settlePayment', () => {
     const { saleId, order, paymentId } = await paying(redis);
     await settlePayment(redis, order, paymentId, 'succeeded');
     expect(await settlePayment(redis, order, paymentId, 'succeeded')).toEqual([ScriptCode.OK, 'succeeded', 'paid']);
-    expect(await settlePayment(redis, order, paymentId, 'failed', 'late')).toEqual([ScriptCode.OK, 'succeeded', 'paid']);
+    expect(await settlePayment(redis, order, paymentId, 'failed', 'late')).toEqual([
+      ScriptCode.OK,
+      'succeeded',
+      'paid',
+    ]);
     expect((await saleOf(redis, saleId)).sold).toBe(2);
   });
 
   test('a failure puts the order back on hold (in the holds again); a new token can pay it', async ({ redis, raw }) => {
     const { saleId, order, paymentId } = await paying(redis);
-    expect(await settlePayment(redis, order, paymentId, 'failed', 'card_declined')).toEqual([ScriptCode.OK, 'failed', 'held']);
-    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject({ status: 'failed', failureCode: 'card_declined' });
+    expect(await settlePayment(redis, order, paymentId, 'failed', 'card_declined')).toEqual([
+      ScriptCode.OK,
+      'failed',
+      'held',
+    ]);
+    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject({
+      status: 'failed',
+      failureCode: 'card_declined',
+    });
     expect(await holdsOf(raw, saleId)).toEqual([order.orderId]);
     const view = await saleOf(redis, saleId);
     expect({ held: view.held, sold: view.sold }).toEqual({ held: 2, sold: 0 });
@@ -70,7 +81,11 @@ describe('lua settlePayment', () => {
   test('a failure after the hold has passed expires the order and returns its stock', async ({ redis, raw }) => {
     const { saleId, order, paymentId } = await paying(redis, { holdSeconds: 1 });
     await untilHoldPassed(redis, raw, order);
-    expect(await settlePayment(redis, order, paymentId, 'failed', 'timeout')).toEqual([ScriptCode.OK, 'failed', 'expired']);
+    expect(await settlePayment(redis, order, paymentId, 'failed', 'timeout')).toEqual([
+      ScriptCode.OK,
+      'failed',
+      'expired',
+    ]);
     const view = await saleOf(redis, saleId);
     expect({ held: view.held, available: view.available }).toEqual({ held: 0, available: 10 });
     expect(await unitsOf(raw, saleId, order.userId)).toBe(0);
@@ -83,7 +98,9 @@ describe('lua settlePayment', () => {
     expect((await saleOf(redis, saleId)).sold).toBe(2);
   });
 
-  test('a refund of a payment already failed marks it refunded and leaves the order where it moved', async ({ redis }) => {
+  test('a refund of a payment already failed marks it refunded and leaves the order where it moved', async ({
+    redis,
+  }) => {
     const { saleId, order, paymentId } = await paying(redis);
     await settlePayment(redis, order, paymentId, 'failed');
     expect(await settlePayment(redis, order, paymentId, 'refunded')).toEqual([ScriptCode.OK, 'refunded', 'held']);
@@ -92,7 +109,9 @@ describe('lua settlePayment', () => {
     expect((await saleOf(redis, saleId)).sold).toBe(0);
   });
 
-  test('a payment that does not exist is not found; an unknown outcome is an error and writes nothing', async ({ redis }) => {
+  test('a payment that does not exist is not found; an unknown outcome is an error and writes nothing', async ({
+    redis,
+  }) => {
     const { saleId, order, paymentId } = await paying(redis);
     expect(await settlePayment(redis, order, unique('pay'), 'succeeded')).toEqual([ScriptCode.NOT_FOUND]);
     await expect(settlePayment(redis, order, paymentId, 'maybe')).rejects.toThrow(/unknown outcome/);

@@ -8,7 +8,17 @@
  */
 import { describe, expect, test } from '../fixtures.js';
 import { unique } from '../support/names.js';
-import { holdOrder, openSale, orderStatus, paymentStatusOnOrder, payOrder, readPayment, saleOf, ScriptCode, takePayments } from './kit.js';
+import {
+  holdOrder,
+  openSale,
+  orderStatus,
+  paymentStatusOnOrder,
+  payOrder,
+  readPayment,
+  saleOf,
+  ScriptCode,
+  takePayments,
+} from './kit.js';
 
 describe('lua takePayments', () => {
   test('taking the head of a lane marks it processing and moves everyone behind it up by one', async ({ redis }) => {

@@ -12,7 +12,12 @@ import { describe, expect, test } from '../fixtures.js';
 import { unique } from '../support/names.js';
 import { openSale } from './kit.js';
 
-async function order(redis: RedisPort, saleId: string, userId: string, windows: { limit: number; windowMs: number; dryRun?: boolean }) {
+async function order(
+  redis: RedisPort,
+  saleId: string,
+  userId: string,
+  windows: { limit: number; windowMs: number; dryRun?: boolean },
+) {
   const orderId = unique('ord');
   return callScript(
     redis,
@@ -48,7 +53,10 @@ async function order(redis: RedisPort, saleId: string, userId: string, windows: 
 }
 
 describe('lua windows', () => {
-  test('admits up to the limit, then refuses with the ms until the window resets; the key expires at the window end', async ({ redis, raw }) => {
+  test('admits up to the limit, then refuses with the ms until the window resets; the key expires at the window end', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis, { stock: 100, perUserLimit: 100 });
     const userId = unique('u');
     expect((await order(redis, saleId, userId, { limit: 2, windowMs: 60_000 }))[0]).toBe(0);
@@ -70,10 +78,14 @@ describe('lua windows', () => {
     expect(await raw.exists(keys.window(saleId, 'orders.perAddress', 0, '-'))).toBe(0);
   });
 
-  test('a dry-run window refuses nobody and counts would-be refusals under its policies version', async ({ redis, raw }) => {
+  test('a dry-run window refuses nobody and counts would-be refusals under its policies version', async ({
+    redis,
+    raw,
+  }) => {
     const saleId = await openSale(redis, { stock: 100, perUserLimit: 100 });
     const userId = unique('u');
-    for (let i = 0; i < 4; i++) expect((await order(redis, saleId, userId, { limit: 1, windowMs: 60_000, dryRun: true }))[0]).toBe(0);
+    for (let i = 0; i < 4; i++)
+      expect((await order(redis, saleId, userId, { limit: 1, windowMs: 60_000, dryRun: true }))[0]).toBe(0);
     expect(await raw.hget(keys.admission(saleId), 'dry:v7:orders.perUser')).toBe('3');
   });
 

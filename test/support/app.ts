@@ -23,7 +23,11 @@ export const PERMISSIVE_POLICIES: Policies = {
 };
 
 /** The gateway on the Redis at `url`, connected; `close()` stops its watcher and client. */
-export async function startGateway(url: string, overrides: Partial<AppDeps> = {}, defaults: Policies = PERMISSIVE_POLICIES) {
+export async function startGateway(
+  url: string,
+  overrides: Partial<AppDeps> = {},
+  defaults: Policies = PERMISSIVE_POLICIES,
+) {
   const client = new Redis(url, { ...gatewayRedisOptions(2000), lazyConnect: true });
   await client.connect();
   const redis = ioredisPort(client);

@@ -30,7 +30,12 @@ export const admin = (app: App, method: string, path: string, body?: unknown) =>
 /** Creates an open sale (201) and returns its id. */
 export async function createSale(app: App, fields: Record<string, unknown> = {}): Promise<string> {
   const saleId = unique('sale');
-  const res = await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock: 10, price: 38000, currency: 'CNY', ...fields });
+  const res = await admin(app, 'PUT', `/admin/sales/${saleId}`, {
+    stock: 10,
+    price: 38000,
+    currency: 'CNY',
+    ...fields,
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return saleId;
 }
@@ -50,6 +55,12 @@ export const pay = (app: App, orderId: string, jwt: string, paymentToken: string
 export function expectProblem(res: { status: number; headers: Headers; body: any }, status: number, code: string) {
   expect(res.status, JSON.stringify(res.body)).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ status, code, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+  expect(res.body).toMatchObject({
+    status,
+    code,
+    type: expect.any(String),
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
   expect(res.headers.get('x-request-id')).toBeTruthy();
 }

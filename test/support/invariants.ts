@@ -37,7 +37,8 @@ export async function saleCounters(app: App, saleId: string, raw: Redis = inspec
       const q = Number(quantity);
       if (status === 'held' || status === 'paying') held += q;
       if (status === 'paid') sold += q;
-      if (status === 'held' || status === 'paying' || status === 'paid') units.set(userId!, (units.get(userId!) ?? 0) + q);
+      if (status === 'held' || status === 'paying' || status === 'paid')
+        units.set(userId!, (units.get(userId!) ?? 0) + q);
     }
   }
   expect({ held: s.held, sold: s.sold }).toEqual({ held, sold });
@@ -45,5 +46,12 @@ export async function saleCounters(app: App, saleId: string, raw: Redis = inspec
   for (const userId of new Set([...Object.keys(stored), ...units.keys()])) {
     expect(Number(stored[userId] ?? 0), `units of ${userId}`).toBe(units.get(userId) ?? 0);
   }
-  return s as { stock: number; available: number; held: number; sold: number; status: string; queue: { depth: number } };
+  return s as {
+    stock: number;
+    available: number;
+    held: number;
+    sold: number;
+    status: string;
+    queue: { depth: number };
+  };
 }

@@ -5,7 +5,11 @@
  */
 export async function waitFor<T>(
   condition: () => T | Promise<T>,
-  { timeoutMs = 10_000, everyMs = 20, what = 'condition' }: { timeoutMs?: number; everyMs?: number; what?: string } = {},
+  {
+    timeoutMs = 10_000,
+    everyMs = 20,
+    what = 'condition',
+  }: { timeoutMs?: number; everyMs?: number; what?: string } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
