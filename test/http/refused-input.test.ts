@@ -6,7 +6,9 @@ import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/logger.js';
 import { promMetrics } from '../../src/runtime/node/metrics.js';
-import { admin, buyer, createSale, listen, parallel, testApp, testRedis, unique } from '../helpers.js';
+import { keys } from '../../src/redis/keys.js';
+import { saleKeyPattern } from '../support/keys.js';
+import { admin, buyer, createSale, listen, parallel, testApp, testRedis, unique, waitFor } from '../helpers.js';
 
 const raw = testRedis();
 const { app } = await testApp();
@@ -25,12 +27,12 @@ describe('refused input', () => {
     const ids = Array.from({ length: 1000 }, () => unique('never'));
     const results = await parallel(ids.length, 50, (i) => admin(app, 'PUT', `/admin/sales/${ids[i]}`, {}));
     expect(new Set(results.map((r) => r.status))).toEqual(new Set([400]));
-    const listed = await raw.smismember('rg:sales', ...ids);
+    const listed = await raw.smismember(keys.sales, ...ids);
     expect(listed.filter((x) => x === 1)).toHaveLength(0);
-    for (const id of ids.slice(0, 20)) expect(await raw.keys(`rg:{s:${id}}*`)).toEqual([]);
+    for (const id of ids.slice(0, 20)) expect(await raw.keys(saleKeyPattern(id))).toEqual([]);
     // a valid one is listed, and the same refused body on an existing sale changes nothing
     const saleId = await createSale(app);
-    expect(await raw.sismember('rg:sales', saleId)).toBe(1);
+    expect(await raw.sismember(keys.sales, saleId)).toBe(1);
     expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock: 0 })).status).toBe(400);
   });
 
@@ -52,13 +54,12 @@ describe('refused input', () => {
       });
     }
     // the server notices the reset asynchronously: wait until all five requests were answered
-    const deadline = Date.now() + 5000;
     const counted = async () => {
       const text = await (await measured.app.request('/metrics')).text();
       return text.split('\n').filter((l) => l.startsWith('rushgate_http_request_duration_seconds_count{') && l.includes('/orders'));
     };
-    while ((await counted()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 200));
+    const answered = async () => (await counted()).reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    await waitFor(async () => (await answered()) >= 5, { what: 'all five requests to be counted', timeoutMs: 5000 });
     const series = await counted();
     expect(series.length, series.join('\n')).toBeGreaterThan(0);
     expect(series.filter((l) => /status="5\d\d"/.test(l)), series.join('\n')).toEqual([]);

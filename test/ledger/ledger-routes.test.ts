@@ -1,14 +1,11 @@
 /** GET /admin/sales/{saleId}/charges against the real ledger (PGlite) and the sale in Redis. */
-import { describe, expect, it } from 'vitest';
-import { Ledger } from '../../src/ledger/ledger.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
-import { admin, buyer, call, createSale, expectProblem, testApp, unique } from '../helpers.js';
+import { describe, expect, test, useLedger } from '../fixtures.js';
+import { admin, buyer, call, createSale, expectProblem, unique } from '../helpers.js';
 
-const ledger = await Ledger.open(await pgliteSql());
-const { app } = await testApp({ ledger });
+useLedger();
 
 describe('GET /admin/sales/{saleId}/charges', () => {
-  it("answers the sale's charges, refunds, retained amount and the charges kept per order", async () => {
+  test("answers the sale's charges, refunds, retained amount and the charges kept per order", async ({ app, ledger }) => {
     const saleId = await createSale(app, { price: 100 });
     const userId = unique('u');
     await ledger.credit({ userId, currency: 'CNY', amount: 1000, reference: 'r' });
@@ -23,7 +20,7 @@ describe('GET /admin/sales/{saleId}/charges', () => {
     expect(res.body).toEqual({ saleId, charges: 3, refunds: 1, retained: { CNY: 200 }, keptByOrder: { o1: 1, o2: 1 } });
   });
 
-  it('is 404 for an unknown sale, 400 for a malformed id, and for ops only', async () => {
+  test('is 404 for an unknown sale, 400 for a malformed id, and for ops only', async ({ app }) => {
     expectProblem(await admin(app, 'GET', `/admin/sales/${unique('none')}/charges`), 404, 'sale_not_found');
     expectProblem(await admin(app, 'GET', '/admin/sales/bad%20id/charges'), 400, 'invalid_request');
     const saleId = await createSale(app);

@@ -6,8 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { upstashRedis } from '../../src/limits/upstash-redis.js';
 import { DEFAULT_POLICIES } from '../../src/limits/policies.js';
+import { keys } from '../../src/redis/keys.js';
 import type { RedisPort } from '../../src/redis/port.js';
-import { admin, buyer, call, createSale, expectProblem, pay, placeOrder, privateRedis, testApp } from '../helpers.js';
+import { admin, buyer, call, createSale, expectProblem, pay, placeOrder, privateRedis, testApp, waitFor } from '../helpers.js';
 
 await privateRedis();
 let scriptCalls = 0;
@@ -204,7 +205,9 @@ describe('rate limits', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expectProblem(await order(one.app, saleId, bystander.jwt), 429, 'rate_limited'); // limited, not blocked
-    await new Promise((r) => setTimeout(r, 2200));
+    // the automatic block (2 s) ends on Redis time
+    const blockedUntil = Number(await one.client.zscore(keys.blocklist, b.userId));
+    await waitFor(async () => (await one.redis.timeMs()) > blockedUntil, { what: 'the block to end', everyMs: 50 });
     await one.limits.refresh();
     // the block has ended; the buyer is still over its rate limit
     expectProblem(await order(one.app, saleId, b.jwt), 429, 'rate_limited');

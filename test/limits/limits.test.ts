@@ -2,13 +2,29 @@
  * Live limits: versioned policies with history and rollback, and the blocklist, applied by every
  * instance within a second. Policies are global, so this file has a Redis of its own.
  */
-import { describe, expect, it } from 'vitest';
 import { DEFAULT_POLICIES } from '../../src/limits/policies.js';
-import { admin, buyer, call, createSale, expectProblem, pay, placeOrder, privateRedis, testApp } from '../helpers.js';
+import { test as base, describe, expect, usePrivateRedis } from '../fixtures.js';
+import { admin, buyer, call, createSale, expectProblem, pay, placeOrder, startGateway, type Gateway } from '../helpers.js';
 
-await privateRedis();
-const one = await testApp({}, DEFAULT_POLICIES);
-const two = await testApp({}, DEFAULT_POLICIES); // a second gateway instance on the same Redis
+/** `one` is the gateway fixture; `two` a second gateway instance on the same Redis. */
+const test = base.extend<{ one: Gateway; two: Gateway }>({
+  one: [
+    async ({ gateway }, use) => {
+      await use(gateway);
+    },
+    { scope: 'file' },
+  ],
+  two: [
+    async ({ redisUrl, appDeps, policies }, use) => {
+      const gateway = await startGateway(redisUrl, appDeps, policies);
+      await use(gateway);
+      await gateway.close();
+    },
+    { scope: 'file' },
+  ],
+});
+usePrivateRedis();
+test.scoped({ policies: [DEFAULT_POLICIES, { scope: 'file' }] });
 
 const policies = (limit: number, extra: Record<string, unknown> = {}) => ({
   orders: { perUser: { limit, windowSeconds: 10 } },
@@ -26,11 +42,11 @@ async function within(ms: number, probe: () => boolean | Promise<boolean>): Prom
 }
 
 describe('/admin/limits', () => {
-  it('answers the defaults before anything is set', async () => {
+  test('answers the defaults before anything is set', async ({ one }) => {
     expect((await admin(one.app, 'GET', '/admin/limits')).body).toEqual({ version: 0, policies: DEFAULT_POLICIES, dryRunRefusals: {} });
   });
 
-  it('a change through one instance is in force on another within 1 s, with its history', async () => {
+  test('a change through one instance is in force on another within 1 s, with its history', async ({ one, two }) => {
     const put = await admin(one.app, 'PUT', '/admin/limits', { policies: policies(7) });
     expect(put.status).toBe(200);
     expect(put.body.version).toBe(1);
@@ -43,7 +59,7 @@ describe('/admin/limits', () => {
     expect(history[0].changes).toContainEqual({ path: 'orders.perUser.limit', from: 10, to: 7 });
   });
 
-  it('rollback installs an earlier version again, as a new version', async () => {
+  test('rollback installs an earlier version again, as a new version', async ({ one, two }) => {
     const v2 = await admin(one.app, 'PUT', '/admin/limits', { policies: policies(0) });
     expect(v2.body.policies.orders.perUser.limit).toBe(0);
     const back = await admin(one.app, 'POST', '/admin/limits/rollback', { version: 1 });
@@ -54,7 +70,7 @@ describe('/admin/limits', () => {
     expectProblem(await admin(one.app, 'POST', '/admin/limits/rollback', { version: 'one' }), 400, 'invalid_request');
   });
 
-  it.each([
+  test.for<[string, unknown]>([
     ['a negative limit', policies(-1)],
     ['a fractional limit', policies(1.5)],
     ['a string limit', policies('5' as unknown as number)],
@@ -64,13 +80,13 @@ describe('/admin/limits', () => {
     ['an unknown policy', policies(1, { downloads: { perUser: { limit: 1, windowSeconds: 1 } } })],
     ['no payments policy', { orders: { perUser: { limit: 1, windowSeconds: 1 } } }],
     ['a bad autoBlock', policies(1, { autoBlock: { refusals: 0, windowSeconds: 1, blockSeconds: 1 } })],
-  ])('refuses %s with 400 and changes nothing', async (_, bad) => {
+  ])('refuses %s with 400 and changes nothing', async ([, bad], { one }) => {
     const before = (await admin(one.app, 'GET', '/admin/limits')).body;
     expectProblem(await admin(one.app, 'PUT', '/admin/limits', { policies: bad }), 400, 'invalid_request');
     expect((await admin(one.app, 'GET', '/admin/limits')).body).toEqual(before);
   });
 
-  it('refuses a bare policies object with 400 saying to wrap it, and changes nothing', async () => {
+  test('refuses a bare policies object with 400 saying to wrap it, and changes nothing', async ({ one }) => {
     const before = (await admin(one.app, 'GET', '/admin/limits')).body;
     const res = await admin(one.app, 'PUT', '/admin/limits', policies(3));
     expectProblem(res, 400, 'invalid_request');
@@ -78,14 +94,14 @@ describe('/admin/limits', () => {
     expect((await admin(one.app, 'GET', '/admin/limits')).body).toEqual(before);
   });
 
-  it('is for ops only', async () => {
+  test('is for ops only', async ({ one }) => {
     expectProblem(await call(one.app, 'GET', '/admin/limits'), 401, 'unauthenticated');
     expectProblem(await call(one.app, 'PUT', '/admin/limits', { body: { policies: policies(1) }, token: (await buyer()).jwt }), 401, 'unauthenticated');
   });
 });
 
 describe('/admin/blocklist', () => {
-  it('a blocked buyer gets 403 blocked on orders and payments on every instance; unblocking restores them', async () => {
+  test('a blocked buyer gets 403 blocked on orders and payments on every instance; unblocking restores them', async ({ one, two }) => {
     const saleId = await createSale(one.app, { stock: 10, perUserLimit: 5 });
     const b = await buyer();
     const other = await buyer();
@@ -103,7 +119,7 @@ describe('/admin/blocklist', () => {
     await within(1000, async () => (await pay(two.app, order.orderId, b.jwt, order.paymentToken)).status === 202);
   });
 
-  it('a blocked address is refused for every buyer coming from it; other addresses are not', async () => {
+  test('a blocked address is refused for every buyer coming from it; other addresses are not', async ({ one }) => {
     const saleId = await createSale(one.app, { stock: 10 });
     const res = await admin(one.app, 'PUT', '/admin/blocklist/addresses/198.51.100.9', { ttlSeconds: 60, reason: 'abuse' });
     expect(res.body).toMatchObject({ address: '198.51.100.9', reason: 'abuse' });
@@ -116,7 +132,7 @@ describe('/admin/blocklist', () => {
     expectProblem(await admin(one.app, 'PUT', '/admin/blocklist/addresses/not-an-ip', { ttlSeconds: 5 }), 400, 'invalid_request');
   });
 
-  it('a block ends by itself after its ttl', async () => {
+  test('a block ends by itself after its ttl', async ({ one }) => {
     const saleId = await createSale(one.app);
     const b = await buyer();
     await admin(one.app, 'PUT', `/admin/blocklist/${b.userId}`, { ttlSeconds: 1 });
@@ -124,16 +140,16 @@ describe('/admin/blocklist', () => {
     await within(2500, async () => (await call(one.app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} })).status === 201);
   });
 
-  it.each([
+  test.for<[string, unknown]>([
     ['ttl 0', { ttlSeconds: 0 }],
     ['a huge ttl', { ttlSeconds: 10 ** 9 }],
     ['no ttl', { reason: 'x' }],
     ['an unknown field', { ttlSeconds: 1, note: 'x' }],
-  ])('refuses %s with 400', async (_, body) => {
+  ])('refuses %s with 400', async ([, body], { one }) => {
     expectProblem(await admin(one.app, 'PUT', '/admin/blocklist/someone', body), 400, 'invalid_request');
   });
 
-  it('refuses a malformed userId with 400', async () => {
+  test('refuses a malformed userId with 400', async ({ one }) => {
     expectProblem(await admin(one.app, 'PUT', '/admin/blocklist/bad%20id', { ttlSeconds: 5 }), 400, 'invalid_request');
     expectProblem(await admin(one.app, 'DELETE', '/admin/blocklist/bad%20id'), 400, 'invalid_request');
   });

@@ -4,16 +4,20 @@
  * until it resets, expires at the window's end on Redis time, counts dry-run refusals per policies
  * version, and a window not in use writes no key.
  */
-import { describe, expect, it } from 'vitest';
 import { keys } from '../../src/redis/keys.js';
+import type { RedisPort } from '../../src/redis/port.js';
 import { callScript } from '../../src/redis/run-script.js';
 import { scripts } from '../../src/redis/scripts.generated.js';
-import { createSale, testApp, testRedis, unique } from '../helpers.js';
+import { describe, expect, test } from '../fixtures.js';
+import { unique } from '../support/names.js';
+import { openSale } from './kit.js';
 
-const raw = testRedis();
-const { app, redis } = await testApp();
-
-async function order(saleId: string, userId: string, windows: { limit: number; windowMs: number; dryRun?: boolean }) {
+async function order(
+  redis: RedisPort,
+  saleId: string,
+  userId: string,
+  windows: { limit: number; windowMs: number; dryRun?: boolean },
+) {
   const orderId = unique('ord');
   return callScript(
     redis,
@@ -49,12 +53,15 @@ async function order(saleId: string, userId: string, windows: { limit: number; w
 }
 
 describe('lua windows', () => {
-  it('admits up to the limit, then refuses with the ms until the window resets; the key expires at the window end', async () => {
-    const saleId = await createSale(app, { stock: 100, perUserLimit: 100 });
+  test('admits up to the limit, then refuses with the ms until the window resets; the key expires at the window end', async ({
+    redis,
+    raw,
+  }) => {
+    const saleId = await openSale(redis, { stock: 100, perUserLimit: 100 });
     const userId = unique('u');
-    expect((await order(saleId, userId, { limit: 2, windowMs: 60_000 }))[0]).toBe(0);
-    expect((await order(saleId, userId, { limit: 2, windowMs: 60_000 }))[0]).toBe(0);
-    const refused = await order(saleId, userId, { limit: 2, windowMs: 60_000 });
+    expect((await order(redis, saleId, userId, { limit: 2, windowMs: 60_000 }))[0]).toBe(0);
+    expect((await order(redis, saleId, userId, { limit: 2, windowMs: 60_000 }))[0]).toBe(0);
+    const refused = await order(redis, saleId, userId, { limit: 2, windowMs: 60_000 });
     expect(refused[0]).toBe(26);
     expect(refused[1]).toBe('perUser');
     expect(Number(refused[2])).toBeGreaterThan(0);
@@ -71,17 +78,21 @@ describe('lua windows', () => {
     expect(await raw.exists(keys.window(saleId, 'orders.perAddress', 0, '-'))).toBe(0);
   });
 
-  it('a dry-run window refuses nobody and counts would-be refusals under its policies version', async () => {
-    const saleId = await createSale(app, { stock: 100, perUserLimit: 100 });
+  test('a dry-run window refuses nobody and counts would-be refusals under its policies version', async ({
+    redis,
+    raw,
+  }) => {
+    const saleId = await openSale(redis, { stock: 100, perUserLimit: 100 });
     const userId = unique('u');
-    for (let i = 0; i < 4; i++) expect((await order(saleId, userId, { limit: 1, windowMs: 60_000, dryRun: true }))[0]).toBe(0);
+    for (let i = 0; i < 4; i++)
+      expect((await order(redis, saleId, userId, { limit: 1, windowMs: 60_000, dryRun: true }))[0]).toBe(0);
     expect(await raw.hget(keys.admission(saleId), 'dry:v7:orders.perUser')).toBe('3');
   });
 
-  it('a sale that does not exist counts nothing', async () => {
+  test('a sale that does not exist counts nothing', async ({ redis, raw }) => {
     const saleId = unique('nosale');
     const userId = unique('u');
-    expect(await order(saleId, userId, { limit: 1, windowMs: 60_000 })).toEqual([10]);
+    expect(await order(redis, saleId, userId, { limit: 1, windowMs: 60_000 })).toEqual([10]);
     expect(await raw.exists(keys.window(saleId, 'orders.perUser', 60, userId))).toBe(0);
   });
 });

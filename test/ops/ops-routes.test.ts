@@ -10,7 +10,8 @@ import { SaleTally } from '../../src/ops/sale-tally.js';
 import { RedisUnavailableError, type RedisPort } from '../../src/redis/port.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
-import { ADMIN_TOKEN, PERMISSIVE_POLICIES, admin, buyer, call, createSale, expectProblem, pay, placeOrder, privateRedis, testApp, unique } from '../helpers.js';
+import { keys } from '../../src/redis/keys.js';
+import { ADMIN_TOKEN, PERMISSIVE_POLICIES, admin, buyer, call, createSale, expectProblem, pay, placeOrder, privateRedis, testApp, unique, waitFor } from '../helpers.js';
 
 await privateRedis();
 const tally = new SaleTally((await testApp()).redis);
@@ -18,7 +19,6 @@ const ledger = await Ledger.open(await pgliteSql());
 const { app, redis } = await testApp({ tally, ledger });
 
 const basic = (password: string, user = 'ops') => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type OpsSale = { saleId: string; held: number; sold: number; available: number; lanes: Record<string, number>; tally: Record<string, Record<string, number>> };
 async function opsSale(saleId: string): Promise<OpsSale> {
@@ -110,7 +110,7 @@ describe('GET /admin/ops and the sale tally', () => {
     // the worker settles the free order and counts its outcome
     const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), idleMs: 10, tally });
     worker.start();
-    for (let i = 0; i < 200 && (await opsSale(saleId)).sold < 1; i++) await sleep(25);
+    await waitFor(async () => (await opsSale(saleId)).sold >= 1, { what: 'the worker to settle the order' });
     await worker.stop();
     await tally.flush();
     view = await opsSale(saleId);
@@ -121,8 +121,8 @@ describe('GET /admin/ops and the sale tally', () => {
     const ghost = unique('ghost');
     await call(app, 'POST', `/v1/sales/${ghost}/orders`, { token: (await buyer()).jwt, body: {} });
     await tally.flush();
-    expect(await redis.hgetall(`rg:{s:${ghost}}:tally`)).toEqual({});
-    expect(await redis.hgetall(`rg:{s:${ghost}}:sale`)).toEqual({});
+    expect(await redis.hgetall(keys.tally(ghost))).toEqual({});
+    expect(await redis.hgetall(keys.sale(ghost))).toEqual({});
   });
 
   it('leaves anonymous and malformed requests out, so made-up ids cannot crowd real sales out', async () => {

@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
-import { buyer, call, createSale, expectProblem, testApp } from '../helpers.js';
+import { describe, expect, test } from '../fixtures.js';
+import { buyer, call, createSale, expectProblem } from '../helpers.js';
 
-const { app } = await testApp({ maxInFlight: 3 });
+test.scoped({ appDeps: [{ maxInFlight: 3 }, { scope: 'file' }] });
 
 describe('load shedding', () => {
-  it('past maxInFlight buyer requests at once, the next are 503 overloaded with Retry-After; nothing is lost', async () => {
+  test('past maxInFlight buyer requests at once, the next are 503 overloaded with Retry-After; nothing is lost', async ({ app }) => {
     const saleId = await createSale(app, { stock: 20, perUserLimit: 1 });
     const jwts = await Promise.all(Array.from({ length: 8 }, async () => (await buyer()).jwt));
     const results = await Promise.all(jwts.map((jwt) => call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: jwt, body: {} })));

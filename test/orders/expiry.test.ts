@@ -1,18 +1,21 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, test as base } from '../fixtures.js';
 import { silentLogger } from '../../src/logger.js';
 import { HoldSweeper } from '../../src/orders/hold-sweeper.js';
 import { PaymentStore } from '../../src/payments/payment-store.js';
 import { keys } from '../../src/redis/keys.js';
-import { buyer, call, createSale, expectProblem, pay, placeOrder, saleCounters, testApp, testRedis } from '../helpers.js';
+import { buyer, call, createSale, expectProblem, pay, placeOrder, saleCounters, waitFor } from '../helpers.js';
 
-const { app, redis } = await testApp();
-const raw = testRedis();
-const payments = new PaymentStore(redis);
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const test = base.extend<{ payments: PaymentStore }>({
+  payments: [
+    async ({ redis }, use) => {
+      await use(new PaymentStore(redis));
+    },
+    { scope: 'file' },
+  ],
+});
 
 describe('hold expiry', () => {
-  it('returns stock within 2 s of expiresAt; a paying order does not expire; a payment failing after the hold releases it', async () => {
+  test('the sweep returns a passed hold’s stock; a paying order does not expire; a payment failing after the hold releases it', async ({ app, redis, raw, payments }) => {
     const sweeper = new HoldSweeper(redis, silentLogger, { intervalMs: 250 });
     sweeper.start();
     try {
@@ -27,7 +30,11 @@ describe('hold expiry', () => {
       const failingPayment = await pay(app, failingOrder.orderId, failing.jwt, failingOrder.paymentToken);
       expect(await saleCounters(app, saleId)).toMatchObject({ held: 4, available: 1 });
 
-      await sleep(Date.parse(heldOrder.expiresAt) - Date.now() + 2000);
+      // the sweep (every 250 ms) expires the held order once its hold has passed on Redis time
+      await waitFor(async () => (await raw.hget(keys.order(saleId, heldOrder.orderId), 'status')) === 'expired', {
+        what: 'the sweep to expire the passed hold',
+        timeoutMs: 20_000,
+      });
 
       const expired = await call(app, 'GET', `/v1/orders/${heldOrder.orderId}`, { token: held.jwt });
       expect(expired.body.status).toBe('expired');
@@ -53,7 +60,7 @@ describe('hold expiry', () => {
     }
   });
 
-  it('sweepers running at once release every due order exactly once', async () => {
+  test('sweepers running at once release every due order exactly once', async ({ app, redis, raw }) => {
     const saleId = await createSale(app, { stock: 60, perUserLimit: 1 });
     const orders = [];
     for (let i = 0; i < 50; i++) orders.push(await placeOrder(app, saleId, (await buyer()).jwt));

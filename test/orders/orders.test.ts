@@ -1,13 +1,19 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, test as base } from '../fixtures.js';
 import { PaymentStore } from '../../src/payments/payment-store.js';
 import { scripts } from '../../src/redis/scripts.generated.js';
 import { admin, buyer, buyerJwt, call, unique, createSale, expectProblem, pay, placeOrder, saleCounters, testApp } from '../helpers.js';
 
-const { app, redis } = await testApp();
-const payments = new PaymentStore(redis);
+const test = base.extend<{ payments: PaymentStore }>({
+  payments: [
+    async ({ redis }, use) => {
+      await use(new PaymentStore(redis));
+    },
+    { scope: 'file' },
+  ],
+});
 
 describe('POST /v1/sales/{saleId}/orders', () => {
-  it('holds stock and returns a single-use payment token (201)', async () => {
+  test('holds stock and returns a single-use payment token (201)', async ({ app }) => {
     const saleId = await createSale(app, { stock: 5, holdSeconds: 600 });
     const b = await buyer();
     const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 2 } });
@@ -22,7 +28,7 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     expect(await saleCounters(app, saleId)).toMatchObject({ available: 3, held: 2, sold: 0 });
   });
 
-  it('defaults quantity to 1, also with no body at all', async () => {
+  test('defaults quantity to 1, also with no body at all', async ({ app }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt });
@@ -30,12 +36,12 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     expect(res.body.quantity).toBe(1);
   });
 
-  it('answers 404 sale_not_found for an unknown sale', async () => {
+  test('answers 404 sale_not_found for an unknown sale', async ({ app }) => {
     const b = await buyer();
     expectProblem(await call(app, 'POST', '/v1/sales/no-such-sale-x/orders', { token: b.jwt, body: {} }), 404, 'sale_not_found');
   });
 
-  it('answers 409 sale_not_open with Retry-After before opensAt, holding nothing', async () => {
+  test('answers 409 sale_not_open with Retry-After before opensAt, holding nothing', async ({ app }) => {
     const opensAt = new Date(Date.now() + 120_000).toISOString();
     const saleId = await createSale(app, { opensAt });
     const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} });
@@ -46,12 +52,12 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     expect(await saleCounters(app, saleId)).toMatchObject({ held: 0, available: 10 });
   });
 
-  it('answers 409 sale_closed after closesAt', async () => {
+  test('answers 409 sale_closed after closesAt', async ({ app }) => {
     const saleId = await createSale(app, { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00Z' });
     expectProblem(await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }), 409, 'sale_closed');
   });
 
-  it('answers 409 sold_out when fewer units are left than asked for', async () => {
+  test('answers 409 sold_out when fewer units are left than asked for', async ({ app }) => {
     const saleId = await createSale(app, { stock: 3, perUserLimit: 5 });
     await placeOrder(app, saleId, (await buyer()).jwt, 2);
     const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: { quantity: 2 } });
@@ -61,7 +67,7 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     expect(await saleCounters(app, saleId)).toMatchObject({ available: 0, held: 3, status: 'sold_out' });
   });
 
-  it('refuses a sold-out sale from memory, without asking Redis', async () => {
+  test('refuses a sold-out sale from memory, without asking Redis', async ({ app, redis }) => {
     let scriptCalls = 0;
     const counted = await testApp({
       redis: {
@@ -91,7 +97,7 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     expectProblem(await call(counted.app, 'POST', `/v1/sales/${'x'.repeat(65)}/orders`, { body: {} }), 401, 'unauthenticated');
   });
 
-  it('keeps refusing a sold-out sale from memory, checking Redis about once a window, and sees stock come back', async () => {
+  test('keeps refusing a sold-out sale from memory, checking Redis about once a window, and sees stock come back', async ({ app, redis }) => {
     const calls = new Map<string, number>();
     const counted = await testApp({
       redis: {
@@ -129,7 +135,7 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     expect(status).toBe(201);
   });
 
-  it('answers 409 limit_exceeded past perUserLimit, counting held, paying and paid units', async () => {
+  test('answers 409 limit_exceeded past perUserLimit, counting held, paying and paid units', async ({ app, payments }) => {
     const saleId = await createSale(app, { stock: 10, perUserLimit: 3 });
     const b = await buyer();
     const first = await placeOrder(app, saleId, b.jwt, 2);
@@ -144,7 +150,7 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     expect(await saleCounters(app, saleId)).toMatchObject({ sold: 2, held: 1, available: 7 });
   });
 
-  it('gives cancelled units back to the buyer\'s limit', async () => {
+  test('gives cancelled units back to the buyer\'s limit', async ({ app }) => {
     const saleId = await createSale(app, { perUserLimit: 1 });
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -154,7 +160,7 @@ describe('POST /v1/sales/{saleId}/orders', () => {
 });
 
 describe('Idempotency-Key on order creation', () => {
-  it('replays the stored 201 with Idempotent-Replayed and creates nothing', async () => {
+  test('replays the stored 201 with Idempotent-Replayed and creates nothing', async ({ app }) => {
     const saleId = await createSale(app, { stock: 5 });
     const b = await buyer();
     const opts = { token: b.jwt, body: { quantity: 1 }, headers: { 'Idempotency-Key': 'checkout 42/A' } };
@@ -168,7 +174,7 @@ describe('Idempotency-Key on order creation', () => {
     expect(await saleCounters(app, saleId)).toMatchObject({ held: 1 });
   });
 
-  it('replays even after the sale sold out', async () => {
+  test('replays even after the sale sold out', async ({ app }) => {
     const saleId = await createSale(app, { stock: 1 });
     const b = await buyer();
     const opts = { token: b.jwt, body: {}, headers: { 'Idempotency-Key': 'k1' } };
@@ -179,7 +185,7 @@ describe('Idempotency-Key on order creation', () => {
     expect(again.body.orderId).toBe(first.body.orderId);
   });
 
-  it('answers 422 idempotency_key_reused for the same key with another body', async () => {
+  test('answers 422 idempotency_key_reused for the same key with another body', async ({ app }) => {
     const saleId = await createSale(app, { stock: 5 });
     const b = await buyer();
     const headers = { 'Idempotency-Key': 'k2' };
@@ -188,7 +194,7 @@ describe('Idempotency-Key on order creation', () => {
     expect(await saleCounters(app, saleId)).toMatchObject({ held: 1 });
   });
 
-  it('scopes keys to the buyer: another buyer with the same key gets its own order', async () => {
+  test('scopes keys to the buyer: another buyer with the same key gets its own order', async ({ app }) => {
     const saleId = await createSale(app, { stock: 5 });
     const headers = { 'Idempotency-Key': 'shared' };
     const a = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {}, headers });
@@ -197,7 +203,7 @@ describe('Idempotency-Key on order creation', () => {
     expect(b.headers.get('idempotent-replayed')).toBeNull();
   });
 
-  it('answers 409 request_in_progress (with Retry-After) to a duplicate sent while the first runs', async () => {
+  test('answers 409 request_in_progress (with Retry-After) to a duplicate sent while the first runs', async ({ app }) => {
     const saleId = await createSale(app, { stock: 5 });
     const b = await buyer();
     const opts = { token: b.jwt, body: {}, headers: { 'Idempotency-Key': 'k3' } };
@@ -215,7 +221,7 @@ describe('Idempotency-Key on order creation', () => {
     expect(await saleCounters(app, saleId)).toMatchObject({ held: 1 });
   });
 
-  it('keys of two buyers never collide, whatever characters their ids hold', async () => {
+  test('keys of two buyers never collide, whatever characters their ids hold', async ({ app }) => {
     const saleId = await createSale(app, { stock: 5 });
     // "a" + "b:c" and "a:b" + "c" would collide if the parts were joined with ":"
     const a = { userId: unique('a'), key: 'b:c' };
@@ -227,7 +233,7 @@ describe('Idempotency-Key on order creation', () => {
     expect(second.body.orderId).not.toBe(first.body.orderId);
   });
 
-  it('the same key on two sales at once is not "in progress": keys are per sale', async () => {
+  test('the same key on two sales at once is not "in progress": keys are per sale', async ({ app }) => {
     const s1 = await createSale(app);
     const s2 = await createSale(app);
     const b = await buyer();
@@ -236,7 +242,7 @@ describe('Idempotency-Key on order creation', () => {
     expect([r1.status, r2.status]).toEqual([201, 201]);
   });
 
-  it('refuses a malformed key with 400', async () => {
+  test('refuses a malformed key with 400', async ({ app }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     for (const key of ['x'.repeat(256), 'tab\there', 'é']) {
@@ -248,7 +254,7 @@ describe('Idempotency-Key on order creation', () => {
 });
 
 describe('GET /v1/orders/{orderId}', () => {
-  it('shows the order, its latest payment, never its token', async () => {
+  test('shows the order, its latest payment, never its token', async ({ app }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -264,7 +270,7 @@ describe('GET /v1/orders/{orderId}', () => {
     expect(JSON.stringify(paying.body)).not.toContain('pt_');
   });
 
-  it('answers 404 not_found for another buyer\'s order, an unknown or a malformed id', async () => {
+  test('answers 404 not_found for another buyer\'s order, an unknown or a malformed id', async ({ app }) => {
     const saleId = await createSale(app);
     const owner = await buyer();
     const order = await placeOrder(app, saleId, owner.jwt);
@@ -275,13 +281,13 @@ describe('GET /v1/orders/{orderId}', () => {
     expectProblem(await call(app, 'GET', '/v1/orders/not-an-order', { token: other.jwt }), 404, 'not_found');
   });
 
-  it('requires a buyer JWT', async () => {
+  test('requires a buyer JWT', async ({ app }) => {
     expectProblem(await call(app, 'GET', '/v1/orders/ord_x'), 401, 'unauthenticated');
   });
 });
 
 describe('DELETE /v1/orders/{orderId}', () => {
-  it('cancels a held order and releases its stock; cancelling again answers it unchanged', async () => {
+  test('cancels a held order and releases its stock; cancelling again answers it unchanged', async ({ app }) => {
     const saleId = await createSale(app, { stock: 4 });
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt, 2);
@@ -297,7 +303,7 @@ describe('DELETE /v1/orders/{orderId}', () => {
     expectProblem(await pay(app, order.orderId, b.jwt, order.paymentToken), 409, 'order_closed');
   });
 
-  it('answers 409 payment_pending while a payment is pending, 409 order_paid once paid', async () => {
+  test('answers 409 payment_pending while a payment is pending, 409 order_paid once paid', async ({ app, payments }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -311,7 +317,7 @@ describe('DELETE /v1/orders/{orderId}', () => {
     expect(await saleCounters(app, saleId)).toMatchObject({ sold: 1, held: 0 });
   });
 
-  it('answers 404 for another buyer\'s order and changes nothing', async () => {
+  test('answers 404 for another buyer\'s order and changes nothing', async ({ app }) => {
     const saleId = await createSale(app);
     const order = await placeOrder(app, saleId, (await buyer()).jwt);
     expectProblem(await call(app, 'DELETE', `/v1/orders/${order.orderId}`, { token: (await buyer()).jwt }), 404, 'not_found');
@@ -320,7 +326,7 @@ describe('DELETE /v1/orders/{orderId}', () => {
 });
 
 describe('POST /v1/orders/{orderId}/tokens', () => {
-  it('issues a fresh token; the previous unused one stops working', async () => {
+  test('issues a fresh token; the previous unused one stops working', async ({ app }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -332,7 +338,7 @@ describe('POST /v1/orders/{orderId}/tokens', () => {
     expect((await pay(app, order.orderId, b.jwt, res.body.paymentToken)).status).toBe(202);
   });
 
-  it('after a failed payment the order is held again and a new token pays', async () => {
+  test('after a failed payment the order is held again and a new token pays', async ({ app, payments }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -349,7 +355,7 @@ describe('POST /v1/orders/{orderId}/tokens', () => {
     expect(second.body.paymentId).not.toBe(first.body.paymentId);
   });
 
-  it('answers 409 payment_pending, order_paid and order_closed', async () => {
+  test('answers 409 payment_pending, order_paid and order_closed', async ({ app, payments }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -366,7 +372,7 @@ describe('POST /v1/orders/{orderId}/tokens', () => {
 });
 
 describe('admin view', () => {
-  it('GET /admin/sales/{saleId} counts queue depth per enqueued payment', async () => {
+  test('GET /admin/sales/{saleId} counts queue depth per enqueued payment', async ({ app }) => {
     const saleId = await createSale(app, { stock: 5, perUserLimit: 5 });
     const b = await buyer();
     for (let i = 0; i < 3; i++) {

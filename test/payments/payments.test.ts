@@ -1,15 +1,21 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, test as base } from '../fixtures.js';
 import { PaymentStore } from '../../src/payments/payment-store.js';
 import { PaymentTokens } from '../../src/payments/payment-token.js';
 import { nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
-import { buyer, call, createSale, expectProblem, pay, placeOrder, saleCounters, testApp, testRedis, TOKEN_SECRET } from '../helpers.js';
+import { keys } from '../../src/redis/keys.js';
+import { buyer, call, createSale, expectProblem, pay, placeOrder, saleCounters, TOKEN_SECRET } from '../helpers.js';
 
-const { app, redis } = await testApp();
-const payments = new PaymentStore(redis);
-const raw = testRedis();
+const test = base.extend<{ payments: PaymentStore }>({
+  payments: [
+    async ({ redis }, use) => {
+      await use(new PaymentStore(redis));
+    },
+    { scope: 'file' },
+  ],
+});
 
 describe('POST /v1/orders/{orderId}/payments', () => {
-  it('consumes the token and queues the payment (202, Location, position, lane)', async () => {
+  test('consumes the token and queues the payment (202, Location, position, lane)', async ({ app, payments }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -23,7 +29,7 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     expect(res.headers.get('idempotent-replayed')).toBeNull();
   });
 
-  it('puts priority-tier buyers in the priority lane, with its own positions', async () => {
+  test('puts priority-tier buyers in the priority lane, with its own positions', async ({ app }) => {
     const saleId = await createSale(app, { stock: 5 });
     const std = await buyer();
     const vip = await buyer({ tier: 'priority' });
@@ -35,7 +41,7 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     expect((await pay(app, o3.orderId, std.jwt, o3.paymentToken)).body).toMatchObject({ lane: 'standard', position: 2 });
   });
 
-  it('the same token again replays the original payment with Idempotent-Replayed, queueing nothing', async () => {
+  test('the same token again replays the original payment with Idempotent-Replayed, queueing nothing', async ({ app, raw }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -44,10 +50,10 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     expect(again.status).toBe(202);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.body).toEqual(first.body);
-    expect(await raw.xlen(`rg:{s:${saleId}}:lane:standard`)).toBe(1);
+    expect(await raw.xlen(keys.lane(saleId, 'standard'))).toBe(1);
   });
 
-  it('the same token with another method is 422 idempotency_key_reused', async () => {
+  test('the same token with another method is 422 idempotency_key_reused', async ({ app }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -55,7 +61,7 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     expectProblem(await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay'), 422, 'idempotency_key_reused');
   });
 
-  it('an older (superseded) token while a payment is pending is 409 payment_pending with its paymentId', async () => {
+  test('an older (superseded) token while a payment is pending is 409 payment_pending with its paymentId', async ({ app }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -67,7 +73,7 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 
-  it('answers 409 order_paid once paid and 409 order_closed for a cancelled order', async () => {
+  test('answers 409 order_paid once paid and 409 order_closed for a cancelled order', async ({ app, payments }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -80,7 +86,7 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     expectProblem(await pay(app, cancelled.orderId, b.jwt, cancelled.paymentToken), 409, 'order_closed');
   });
 
-  it('refuses forged, altered, borrowed and malformed tokens with 403 token_invalid before Redis', async () => {
+  test('refuses forged, altered, borrowed and malformed tokens with 403 token_invalid before Redis', async ({ app }) => {
     const saleId = await createSale(app, { stock: 5 });
     const b = await buyer();
     const other = await buyer();
@@ -108,7 +114,7 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     expect((await pay(app, order.orderId, b.jwt, order.paymentToken)).status).toBe(202);
   });
 
-  it('an unknown method is 400 invalid_request and leaves the token usable', async () => {
+  test('an unknown method is 400 invalid_request and leaves the token usable', async ({ app }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -120,7 +126,7 @@ describe('POST /v1/orders/{orderId}/payments', () => {
 });
 
 describe('GET /v1/payments/{paymentId}', () => {
-  it('shows the payment with its current position', async () => {
+  test('shows the payment with its current position', async ({ app, raw, payments }) => {
     const saleId = await createSale(app, { stock: 5 });
     const a = await buyer();
     const b = await buyer();
@@ -135,11 +141,11 @@ describe('GET /v1/payments/{paymentId}', () => {
       currency: 'CNY', status: 'queued', position: 2, failure: null,
     });
     // a worker serving one payment of the lane moves everyone behind it up by one
-    await raw.hincrby(`rg:{s:${saleId}}:lanes`, 'standard:srv', 1);
+    await raw.hincrby(keys.lanes(saleId), 'standard:srv', 1);
     expect((await call(app, 'GET', `/v1/payments/${pb.body.paymentId}`, { token: b.jwt })).body.position).toBe(1);
   });
 
-  it('shows succeeded with no position, and 404 not_found to anyone else', async () => {
+  test('shows succeeded with no position, and 404 not_found to anyone else', async ({ app, payments }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);

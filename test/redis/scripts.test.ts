@@ -1,24 +1,22 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
 import { keys } from '../../src/redis/keys.js';
 import { runScript } from '../../src/redis/run-script.js';
 import { scripts } from '../../src/redis/scripts.generated.js';
 import { renderScriptsModule } from '../../src/runtime/node/generate-scripts.js';
-import { testApp, testRedis, unique } from '../helpers.js';
-
-const raw = testRedis();
+import { describe, expect, test } from '../fixtures.js';
+import { unique } from '../helpers.js';
 
 describe('Lua scripts', () => {
-  it('the generated module is up to date with lua/ (run npm run gen:lua)', () => {
+  test('the generated module is up to date with lua/ (run npm run gen:lua)', () => {
     const onDisk = readFileSync(new URL('../../src/redis/scripts.generated.ts', import.meta.url), 'utf8');
     expect(onDisk).toBe(renderScriptsModule());
   });
 
-  it.each(Object.values(scripts))('$name loads into real Redis under its precomputed SHA', async (script) => {
+  test.for(Object.values(scripts))('$name loads into real Redis under its precomputed SHA', async (script, { raw }) => {
     expect(await raw.script('LOAD', script.source)).toBe(script.sha);
   });
 
-  it('every script opens with a contract header and touches keys only through KEYS', () => {
+  test('every script opens with a contract header and touches keys only through KEYS', () => {
     for (const script of Object.values(scripts)) {
       expect(script.source.startsWith(`--[[\n  ${script.name}:`), script.name).toBe(true);
       expect(script.source).toMatch(/KEYS\[1\]/);
@@ -27,8 +25,7 @@ describe('Lua scripts', () => {
     }
   });
 
-  it('falls back to EVAL once when Redis has lost its script cache (NOSCRIPT), then runs by SHA again', async () => {
-    const { redis } = await testApp();
+  test('falls back to EVAL once when Redis has lost its script cache (NOSCRIPT), then runs by SHA again', async ({ raw, redis }) => {
     const saleId = unique('sale');
     await raw.script('FLUSH');
     const saleKeys = [keys.sale(saleId), keys.lanes(saleId), keys.admission(saleId)];
@@ -38,8 +35,7 @@ describe('Lua scripts', () => {
     expect(await raw.evalsha(scripts.readSale.sha, 3, ...saleKeys)).toEqual([10]);
   });
 
-  it('a script error is not mistaken for NOSCRIPT and surfaces as an error', async () => {
-    const { redis } = await testApp();
+  test('a script error is not mistaken for NOSCRIPT and surfaces as an error', async ({ raw, redis }) => {
     const notAHash = unique('string-key');
     await raw.set(notAHash, 'x');
     await expect(runScript(redis, scripts.readOrder, [notAHash], ['u'])).rejects.toThrow(/WRONGTYPE/);

@@ -1,10 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { admin, buyer, call, createSale, expectProblem, placeOrder, saleCounters, testApp, unique } from '../helpers.js';
-
-const { app } = await testApp();
+import { describe, expect, test } from '../fixtures.js';
+import { admin, buyer, call, createSale, expectProblem, placeOrder, saleCounters, unique } from '../helpers.js';
 
 describe('PUT /admin/sales/{saleId}', () => {
-  it('creates a sale with defaults (201) and shows live counters', async () => {
+  test('creates a sale with defaults (201) and shows live counters', async ({ app }) => {
     const saleId = unique('sale');
     const res = await admin(app, 'PUT', `/admin/sales/${saleId}`, { name: 'WhyMe Chengdu', stock: 32000, price: 38000, currency: 'CNY' });
     expect(res.status).toBe(201);
@@ -16,14 +14,14 @@ describe('PUT /admin/sales/{saleId}', () => {
     expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
   });
 
-  it('updates a sale (200): raises stock, keeps the fields not given', async () => {
+  test('updates a sale (200): raises stock, keeps the fields not given', async ({ app }) => {
     const saleId = await createSale(app, { stock: 5, perUserLimit: 3 });
     const res = await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock: 8 });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ stock: 8, available: 8, perUserLimit: 3, price: 38000 });
   });
 
-  it('refuses stock below sold + held with 409 stock_conflict and changes nothing', async () => {
+  test('refuses stock below sold + held with 409 stock_conflict and changes nothing', async ({ app }) => {
     const saleId = await createSale(app, { stock: 5 });
     const b = await buyer();
     await placeOrder(app, saleId, b.jwt, 2);
@@ -35,7 +33,7 @@ describe('PUT /admin/sales/{saleId}', () => {
     expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock: 2 })).status).toBe(200);
   });
 
-  it('locks price and currency once the sale has an order (409 sale_locked)', async () => {
+  test('locks price and currency once the sale has an order (409 sale_locked)', async ({ app }) => {
     const saleId = await createSale(app);
     expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { price: 1 })).status).toBe(200);
     const b = await buyer();
@@ -47,7 +45,7 @@ describe('PUT /admin/sales/{saleId}', () => {
     expect((await admin(app, 'GET', `/admin/sales/${saleId}`)).body).toMatchObject({ price: 1, currency: 'CNY' });
   });
 
-  it.each([
+  test.for([
     ['a new sale without price', { stock: 1, currency: 'CNY' }],
     ['stock 0', { stock: 0, price: 1, currency: 'CNY' }],
     ['negative price', { stock: 1, price: -1, currency: 'CNY' }],
@@ -62,18 +60,18 @@ describe('PUT /admin/sales/{saleId}', () => {
     ['a string stock', { stock: '10', price: 1, currency: 'CNY' }],
     ['huge stock', { stock: 1e12, price: 1, currency: 'CNY' }],
     ['a name with a lone surrogate', { stock: 1, price: 1, currency: 'CNY', name: 'a\ud800b' }],
-  ])('refuses %s with 400 and creates nothing', async (_, body) => {
+  ] as const)('refuses %s with 400 and creates nothing', async ([, body], { app }) => {
     const saleId = unique('sale');
     expectProblem(await admin(app, 'PUT', `/admin/sales/${saleId}`, body), 400, 'invalid_request');
     expectProblem(await admin(app, 'GET', `/admin/sales/${saleId}`), 404, 'sale_not_found');
   });
 
-  it('refuses a malformed saleId with 400', async () => {
+  test('refuses a malformed saleId with 400', async ({ app }) => {
     expectProblem(await admin(app, 'PUT', '/admin/sales/bad%20id', { stock: 1, price: 1, currency: 'CNY' }), 400, 'invalid_request');
     expectProblem(await admin(app, 'PUT', `/admin/sales/${'x'.repeat(65)}`, { stock: 1, price: 1, currency: 'CNY' }), 400, 'invalid_request');
   });
 
-  it('requires the admin token; a buyer JWT never opens /admin', async () => {
+  test('requires the admin token; a buyer JWT never opens /admin', async ({ app }) => {
     const saleId = unique('sale');
     const body = { stock: 1, price: 1, currency: 'CNY' };
     expectProblem(await call(app, 'PUT', `/admin/sales/${saleId}`, { body }), 401, 'unauthenticated');
@@ -85,7 +83,7 @@ describe('PUT /admin/sales/{saleId}', () => {
 });
 
 describe('GET /v1/sales/{saleId}', () => {
-  it('shows the public view, cacheable for 1 s, without auth', async () => {
+  test('shows the public view, cacheable for 1 s, without auth', async ({ app }) => {
     const saleId = await createSale(app, { stock: 3, name: 'Outer ring' });
     const res = await call(app, 'GET', `/v1/sales/${saleId}`);
     expect(res.status).toBe(200);
@@ -96,7 +94,7 @@ describe('GET /v1/sales/{saleId}', () => {
     });
   });
 
-  it('reports scheduled, sold_out and closed', async () => {
+  test('reports scheduled, sold_out and closed', async ({ app }) => {
     const scheduled = await createSale(app, { opensAt: '2099-01-01T00:00:00Z' });
     expect((await call(app, 'GET', `/v1/sales/${scheduled}`)).body.status).toBe('scheduled');
     const closed = await createSale(app, { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00+08:00' });
@@ -106,7 +104,7 @@ describe('GET /v1/sales/{saleId}', () => {
     expect((await call(app, 'GET', `/v1/sales/${soldOut}`)).body).toMatchObject({ status: 'sold_out', available: 0 });
   });
 
-  it('answers 404 sale_not_found for an unknown sale', async () => {
+  test('answers 404 sale_not_found for an unknown sale', async ({ app }) => {
     expectProblem(await call(app, 'GET', `/v1/sales/${unique('nope')}`), 404, 'sale_not_found');
   });
 });

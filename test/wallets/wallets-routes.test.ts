@@ -1,15 +1,12 @@
 /** The admin credit routes against the real ledger (PGlite): one wallet, or many in one call. */
-import { describe, expect, it } from 'vitest';
-import { Ledger } from '../../src/ledger/ledger.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { describe, expect, test, useLedger } from '../fixtures.js';
 import { MAX_CREDITS_PER_CALL } from '../../src/wallets/wallets-routes.js';
-import { admin, buyer, call, expectProblem, testApp, unique } from '../helpers.js';
+import { admin, buyer, call, expectProblem, unique } from '../helpers.js';
 
-const ledger = await Ledger.open(await pgliteSql());
-const { app } = await testApp({ ledger });
+useLedger();
 
 describe('POST /admin/wallets/credits', () => {
-  it('credits many wallets in one call, each once per reference, answering each balance in order', async () => {
+  test('credits many wallets in one call, each once per reference, answering each balance in order', async ({ app, ledger }) => {
     const [a, b] = [unique('u'), unique('u')];
     const credits = [
       { userId: a, amount: 500, currency: 'CNY', reference: 'k6' },
@@ -36,7 +33,7 @@ describe('POST /admin/wallets/credits', () => {
     expect(await ledger.balances(b)).toEqual({ CNY: 600 });
   });
 
-  it('refuses bad input with 400 and a reused reference with 422, crediting nothing of the call', async () => {
+  test('refuses bad input with 400 and a reused reference with 422, crediting nothing of the call', async ({ app, ledger }) => {
     const userId = unique('u');
     const fresh = unique('u');
     const good = { userId, amount: 100, currency: 'CNY', reference: 'r' };

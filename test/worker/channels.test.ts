@@ -11,7 +11,7 @@ import { nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
 import { engines, openEngine } from '../ledger/engines.js';
 import { chargesMatchOrders } from './money.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
-import { buyer, call, CHANNEL_SECRET, createSale, expectProblem, pay, placeOrder, privateRedis, saleCounters, testApp, unique, type App } from '../helpers.js';
+import { buyer, call, CHANNEL_SECRET, createSale, expectProblem, pay, placeOrder, privateRedis, saleCounters, testApp, unique, waitFor, type App } from '../helpers.js';
 
 await privateRedis();
 // Postgres when TEST_DATABASE_URL is set (real concurrency), else PGlite
@@ -155,7 +155,8 @@ describe('payment channels (simulated)', () => {
       }),
     );
     for (const p of payments) await until(p.b.jwt, p.payment.paymentId, ['succeeded']);
-    await new Promise((r) => setTimeout(r, 500)); // late duplicates arrive and are resolved
+    // each payment's duplicate notification arrives late
+    await waitFor(() => notifications >= 40, { what: 'the late duplicate notifications' });
     expect(notifications).toBe(40);
     for (const p of payments) {
       expect((await call(app, 'GET', `/v1/payments/${p.payment.paymentId}`, { token: p.b.jwt })).body.status).toBe('succeeded');

@@ -6,9 +6,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
+import { HoldSweeper } from '../../src/orders/hold-sweeper.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { engines, openEngine } from '../ledger/engines.js';
 import { chargesMatchOrders } from './money.js';
+import { keys } from '../../src/redis/keys.js';
 import { admin, buyer, call, createSale, listen, parallel, pay, placeOrder, privateRedis, saleCounters, testApp, testRedis, unique } from '../helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -126,8 +128,10 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     const poorOrder = await placeOrder(app, saleId, poor.jwt);
     const richPay = await pay(app, richOrder.orderId, rich.jwt, richOrder.paymentToken);
     const poorPay = await pay(app, poorOrder.orderId, poor.jwt, poorOrder.paymentToken);
-    // no worker yet: both wait in the lane past their hold (the sweep runs meanwhile)
-    await sleep(Date.parse(richOrder.expiresAt) - Date.now() + 1500);
+    // no worker yet: both wait in the lane past their hold, and a sweep runs after it passed
+    const deadline = Date.parse(richOrder.expiresAt);
+    await waitFor('the hold to pass on Redis time', async () => ((await redis.timeMs()) > deadline ? true : undefined));
+    await new HoldSweeper(redis, silentLogger).sweepOnce();
     expect((await call(app, 'GET', `/v1/orders/${richOrder.orderId}`, { token: rich.jwt })).body.status).toBe('paying');
     startWorker();
     expect(await settled(rich.jwt, richPay.body.paymentId)).toMatchObject({ status: 'succeeded' });
@@ -233,7 +237,7 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     await credit(b.userId, 1000);
     const o1 = await placeOrder(app, saleId, b.jwt);
     await settled(b.jwt, (await pay(app, o1.orderId, b.jwt, o1.paymentToken)).body.paymentId);
-    await raw.xgroup('DESTROY', `rg:{s:${saleId}}:lane:standard`, 'workers');
+    await raw.xgroup('DESTROY', keys.lane(saleId, 'standard'), 'workers');
     const o2 = await placeOrder(app, saleId, b.jwt);
     const p2 = await pay(app, o2.orderId, b.jwt, o2.paymentToken);
     // the group is created again at the stream's start... and only new entries are served:

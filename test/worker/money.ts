@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import type { Ledger } from '../../src/ledger/ledger.js';
+import { keys } from '../../src/redis/keys.js';
 import { testRedis } from '../helpers.js';
 
 /**
@@ -9,7 +10,7 @@ import { testRedis } from '../helpers.js';
 export function chargesMatchOrders(ledger: Ledger) {
   const raw = testRedis();
   return async (saleId: string) => {
-    for await (const found of raw.scanStream({ match: `rg:{s:${saleId}}:o:*`, count: 1000 })) {
+    for await (const found of raw.scanStream({ match: keys.order(saleId, '*'), count: 1000 })) {
       for (const key of found as string[]) {
         const [status, amount] = await raw.hmget(key, 'status', 'amount');
         if (Number(amount) === 0) continue;

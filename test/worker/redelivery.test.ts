@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
-import { admin, buyer, call, createSale, parallel, pay, placeOrder, privateRedis, saleCounters, testApp } from '../helpers.js';
+import { admin, buyer, call, createSale, parallel, pay, placeOrder, privateRedis, saleCounters, testApp, waitFor } from '../helpers.js';
 
 const root = join(import.meta.dirname, '../..');
 // workers read every sale's lanes: this file gets a Redis of its own
@@ -65,8 +65,7 @@ describe('worker redelivery', () => {
     const second = worker({});
     const statuses = async () =>
       Promise.all(payments.map(async (p, i) => (await call(app, 'GET', `/v1/payments/${p.paymentId}`, { token: buyers[i]!.jwt })).body.status));
-    const deadline = Date.now() + 20_000;
-    while ((await statuses()).some((s) => s !== 'succeeded') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await statuses()).every((s) => s === 'succeeded'), { what: 'every payment to succeed', timeoutMs: 20_000, everyMs: 100 });
     expect(new Set(await statuses())).toEqual(new Set(['succeeded']));
     second.child.kill('SIGTERM');
     expect(await second.exited, second.output()).toBe(0);

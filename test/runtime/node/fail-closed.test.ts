@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { createApp } from '../../src/app.js';
-import { silentLogger } from '../../src/logger.js';
-import { PaymentTokens } from '../../src/payments/payment-token.js';
-import { nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
-import { startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
-import { ADMIN_TOKEN, buyer, call, expectProblem, JWT_SECRET, TOKEN_SECRET } from '../helpers.js';
+import { createApp } from '../../../src/app.js';
+import { silentLogger } from '../../../src/logger.js';
+import { PaymentTokens } from '../../../src/payments/payment-token.js';
+import { nodeHmacSha256 } from '../../../src/runtime/node/crypto.js';
+import { startEmbeddedRedis } from '../../../src/runtime/node/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../../../src/runtime/node/ioredis-port.js';
+import { ADMIN_TOKEN, buyer, call, expectProblem, JWT_SECRET, TOKEN_SECRET, waitFor } from '../../helpers.js';
 
 describe('Redis down', () => {
   it('order and payment routes fail closed with 503 unavailable, and recover without a restart', async () => {
@@ -40,12 +40,7 @@ describe('Redis down', () => {
       expectProblem(unchecked, 503, 'unavailable');
 
       server = await startEmbeddedRedis({ port });
-      let ready = 0;
-      for (let i = 0; i < 50 && ready !== 200; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        ready = (await call(app, 'GET', '/readyz')).status;
-      }
-      expect(ready).toBe(200);
+      await waitFor(async () => (await call(app, 'GET', '/readyz')).status === 200, { what: 'readyz to answer 200', everyMs: 100 });
       // the embedded test Redis keeps nothing: the sale is created again, then orders flow
       expect((await call(app, 'PUT', '/admin/sales/down', { token: ADMIN_TOKEN, body: sale })).status).toBe(201);
       expect((await call(app, 'POST', '/v1/sales/down/orders', { token: b.jwt, body: {} })).status).toBe(201);

@@ -4,11 +4,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { Ledger, ReferenceReused, type LedgerView } from '../../src/ledger/ledger.js';
-import { LedgerUnavailableError } from '../../src/ledger/sql-port.js';
-import { IpcPeer, IpcUnanswered, ledgerHandlers, ledgerOverIpc, reviveLedgerError, type IpcWire } from '../../src/runtime/node/ipc.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
-import { admin, buyer, call, expectProblem, testApp, unique } from '../helpers.js';
+import { Ledger, ReferenceReused, type LedgerView } from '../../../src/ledger/ledger.js';
+import { LedgerUnavailableError } from '../../../src/ledger/sql-port.js';
+import { IpcPeer, IpcUnanswered, ledgerHandlers, ledgerOverIpc, reviveLedgerError, type IpcWire } from '../../../src/runtime/node/ipc.js';
+import { pgliteSql } from '../../../src/runtime/node/sql.js';
+import { admin, buyer, call, expectProblem, testApp, unique } from '../../helpers.js';
 
 /** Two ends of one channel; `drop` loses what is sent (a primary that hangs), `closed` refuses it. */
 function channel() {

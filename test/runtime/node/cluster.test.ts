@@ -10,12 +10,12 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
-import { restartDelayMs } from '../../src/runtime/node/cluster-primary.js';
-import { freePort } from '../../src/runtime/node/embedded-redis.js';
-import { ADMIN_TOKEN, buyer, JWT_SECRET } from '../helpers.js';
+import { parseConfig } from '../../../src/config.js';
+import { restartDelayMs } from '../../../src/runtime/node/cluster-primary.js';
+import { freePort } from '../../../src/runtime/node/embedded-redis.js';
+import { ADMIN_TOKEN, buyer, JWT_SECRET } from '../../helpers.js';
 
-const root = join(import.meta.dirname, '../..');
+const root = join(import.meta.dirname, '../../..');
 const entry = join(root, 'src/runtime/node/main.ts');
 const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-cluster-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));

@@ -2,14 +2,11 @@
  * Real parallel requests over HTTP (the gateway listening on loopback, many sockets at once)
  * against real Redis. Each test names the invariant it proves.
  */
-import { describe, expect, it } from 'vitest';
-import { buyer, buyerJwt, createSale, listen, parallel, saleCounters, testApp, testRedis, unique } from './helpers.js';
+import { keys } from '../../src/redis/keys.js';
+import { describe, expect, test } from '../fixtures.js';
+import { buyer, buyerJwt, createSale, parallel, saleCounters, unique } from '../helpers.js';
 
-const { app } = await testApp();
-const base = await listen(app);
-const raw = testRedis();
-
-async function post(path: string, jwt: string, body: unknown = {}) {
+async function post(base: string, path: string, jwt: string, body: unknown = {}) {
   const res = await fetch(`${base}${path}`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' },
@@ -18,16 +15,16 @@ async function post(path: string, jwt: string, body: unknown = {}) {
   return { status: res.status, headers: res.headers, body: (await res.json()) as any };
 }
 
-async function del(path: string, jwt: string) {
+async function del(base: string, path: string, jwt: string) {
   const res = await fetch(`${base}${path}`, { method: 'DELETE', headers: { Authorization: `Bearer ${jwt}` } });
   return { status: res.status, body: (await res.json()) as any };
 }
 
 describe('concurrency', () => {
-  it('no oversell: 2,000 buyers racing for 500 units -> exactly 500 held, 1,500 sold_out', async () => {
+  test('no oversell: 2,000 buyers racing for 500 units -> exactly 500 held, 1,500 sold_out', async ({ app, origin }) => {
     const saleId = await createSale(app, { stock: 500, perUserLimit: 1 });
     const jwts = await Promise.all(Array.from({ length: 2000 }, (_, i) => buyerJwt(`race-${saleId}-${i}`)));
-    const results = await parallel(2000, 200, (i) => post(`/v1/sales/${saleId}/orders`, jwts[i]!));
+    const results = await parallel(2000, 200, (i) => post(origin, `/v1/sales/${saleId}/orders`, jwts[i]!));
     const statuses = results.map((r) => r.status);
     expect(statuses.filter((s) => s === 201)).toHaveLength(500);
     expect(results.filter((r) => r.status === 409 && r.body.code === 'sold_out')).toHaveLength(1500);
@@ -36,21 +33,21 @@ describe('concurrency', () => {
     expect(new Set(results.filter((r) => r.status === 201).map((r) => r.body.orderId)).size).toBe(500);
   });
 
-  it('per-buyer limit: one buyer firing 20 orders at once with perUserLimit 2 -> exactly 2 units held', async () => {
+  test('per-buyer limit: one buyer firing 20 orders at once with perUserLimit 2 -> exactly 2 units held', async ({ app, origin }) => {
     const saleId = await createSale(app, { stock: 100, perUserLimit: 2 });
     const b = await buyer();
-    const results = await parallel(20, 20, () => post(`/v1/sales/${saleId}/orders`, b.jwt));
+    const results = await parallel(20, 20, () => post(origin, `/v1/sales/${saleId}/orders`, b.jwt));
     expect(results.filter((r) => r.status === 201)).toHaveLength(2);
     expect(results.filter((r) => r.status === 409 && r.body.code === 'limit_exceeded')).toHaveLength(18);
     expect(await saleCounters(app, saleId)).toMatchObject({ held: 2, available: 98 });
   });
 
-  it('one payment per token: 50 simultaneous payments with one token -> one payment, 49 identical replays', async () => {
+  test('one payment per token: 50 simultaneous payments with one token -> one payment, 49 identical replays', async ({ app, raw, origin }) => {
     const saleId = await createSale(app);
     const b = await buyer();
-    const order = await post(`/v1/sales/${saleId}/orders`, b.jwt);
+    const order = await post(origin, `/v1/sales/${saleId}/orders`, b.jwt);
     const results = await parallel(50, 50, () =>
-      post(`/v1/orders/${order.body.orderId}/payments`, b.jwt, { paymentToken: order.body.paymentToken, method: 'wallet' }),
+      post(origin, `/v1/orders/${order.body.orderId}/payments`, b.jwt, { paymentToken: order.body.paymentToken, method: 'wallet' }),
     );
     expect(results.every((r) => r.status === 202)).toBe(true);
     const originals = results.filter((r) => r.headers.get('idempotent-replayed') !== 'true');
@@ -58,19 +55,19 @@ describe('concurrency', () => {
     expect(originals).toHaveLength(1);
     expect(replays).toHaveLength(49);
     for (const r of replays) expect(r.body).toEqual(originals[0]!.body);
-    expect(await raw.xlen(`rg:{s:${saleId}}:lane:standard`)).toBe(1);
+    expect(await raw.xlen(keys.lane(saleId, 'standard'))).toBe(1);
   });
 
-  it('payment vs cancel: for each of 40 orders racing a payment against a cancel, exactly one wins', async () => {
+  test('payment vs cancel: for each of 40 orders racing a payment against a cancel, exactly one wins', async ({ app, origin }) => {
     const saleId = await createSale(app, { stock: 40, perUserLimit: 1 });
     const buyers = await Promise.all(Array.from({ length: 40 }, () => buyer()));
-    const orders = await Promise.all(buyers.map((b) => post(`/v1/sales/${saleId}/orders`, b.jwt)));
+    const orders = await Promise.all(buyers.map((b) => post(origin, `/v1/sales/${saleId}/orders`, b.jwt)));
     const outcomes = await Promise.all(
       orders.map(async (order, i) => {
         const { jwt } = buyers[i]!;
         const [payment, cancel] = await Promise.all([
-          post(`/v1/orders/${order.body.orderId}/payments`, jwt, { paymentToken: order.body.paymentToken, method: 'wallet' }),
-          del(`/v1/orders/${order.body.orderId}`, jwt),
+          post(origin, `/v1/orders/${order.body.orderId}/payments`, jwt, { paymentToken: order.body.paymentToken, method: 'wallet' }),
+          del(origin, `/v1/orders/${order.body.orderId}`, jwt),
         ]);
         return { payment, cancel };
       }),
@@ -95,26 +92,26 @@ describe('concurrency', () => {
     expect(counters.queue.depth).toBe(paid);
   });
 
-  it('FIFO: 300 payments accepted in parallel get positions 1..300 in their lane, no gap, no duplicate', async () => {
+  test('FIFO: 300 payments accepted in parallel get positions 1..300 in their lane, no gap, no duplicate', async ({ app, raw, origin }) => {
     const saleId = await createSale(app, { stock: 300, perUserLimit: 1 });
     const buyers = await Promise.all(Array.from({ length: 300 }, () => buyer()));
-    const orders = await parallel(300, 100, (i) => post(`/v1/sales/${saleId}/orders`, buyers[i]!.jwt));
+    const orders = await parallel(300, 100, (i) => post(origin, `/v1/sales/${saleId}/orders`, buyers[i]!.jwt));
     const payments = await parallel(300, 100, (i) =>
-      post(`/v1/orders/${orders[i]!.body.orderId}/payments`, buyers[i]!.jwt, { paymentToken: orders[i]!.body.paymentToken, method: 'wallet' }),
+      post(origin, `/v1/orders/${orders[i]!.body.orderId}/payments`, buyers[i]!.jwt, { paymentToken: orders[i]!.body.paymentToken, method: 'wallet' }),
     );
     const positions = payments.map((p) => p.body.position).sort((a, b) => a - b);
     expect(positions).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     // the lane stream holds them in exactly that order
-    const entries = await raw.xrange(`rg:{s:${saleId}}:lane:standard`, '-', '+');
+    const entries = await raw.xrange(keys.lane(saleId, 'standard'), '-', '+');
     const byPayment = new Map(payments.map((p) => [p.body.paymentId as string, p.body.position as number]));
     expect(entries.map(([, fields]) => byPayment.get(fields[1]!))).toEqual(positions);
   });
 
-  it('many sales at once do not interfere: counters of each stay exact', async () => {
+  test('many sales at once do not interfere: counters of each stay exact', async ({ app, origin }) => {
     const sales = await Promise.all(Array.from({ length: 5 }, () => createSale(app, { stock: 30, perUserLimit: 1 })));
     const attempts = await parallel(250, 100, async (i) => {
       const saleId = sales[i % 5]!;
-      return { saleId, res: await post(`/v1/sales/${saleId}/orders`, await buyerJwt(unique('m'))) };
+      return { saleId, res: await post(origin, `/v1/sales/${saleId}/orders`, await buyerJwt(unique('m'))) };
     });
     for (const saleId of sales) {
       const won = attempts.filter((a) => a.saleId === saleId && a.res.status === 201).length;

@@ -7,9 +7,10 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/runtime/node/embedded-redis.js';
+import { freePort } from '../../../src/runtime/node/embedded-redis.js';
+import { waitFor } from '../../support/wait.js';
 
-const root = join(import.meta.dirname, '../..');
+const root = join(import.meta.dirname, '../../..');
 const entry = join(root, 'src/runtime/node/main.ts');
 const hasJq = spawnSync('jq', ['--version']).status === 0;
 const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-main-'));
@@ -157,8 +158,8 @@ describe('npm start (node runtime)', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(spawnSync('kill', ['-0', redisPid!]).status, 'the embedded redis-server outlived the gateway').not.toBe(0);
+    // the gateway stops its embedded redis-server on the way out
+    await waitFor(() => spawnSync('kill', ['-0', redisPid!]).status !== 0, { what: 'the embedded redis-server to stop', timeoutMs: 5000 });
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import { freePort, startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
-import { buyer, call, createSale, expectProblem, privateRedis, testApp } from '../helpers.js';
+import { freePort, startEmbeddedRedis } from '../../../src/runtime/node/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../../../src/runtime/node/ioredis-port.js';
+import { keys } from '../../../src/redis/keys.js';
+import { buyer, call, createSale, expectProblem, privateRedis, testApp } from '../../helpers.js';
 
 const primaryUrl = await privateRedis();
 const primaryPort = Number(new URL(primaryUrl).port);
@@ -82,7 +83,7 @@ describe('durable acceptance', () => {
 
     const placed = await Promise.all(Array.from({ length: 20 }, (_, i) => order(`k${i}`)));
     expect(placed.map((r) => r.status)).toEqual(Array(20).fill(201));
-    for (const r of placed) expect(await replica.client.hget(`rg:{s:${saleId}}:o:${r.body.orderId}`, 'status')).toBe('held');
+    for (const r of placed) expect(await replica.client.hget(keys.order(saleId, r.body.orderId), 'status')).toBe('held');
 
     replica.child.kill('SIGKILL');
     await until('the primary sees the replica gone', async () => /connected_slaves:0/.test(await client.info('replication')));
@@ -95,7 +96,7 @@ describe('durable acceptance', () => {
     const retried = await order('during-outage');
     expect(retried.status).toBe(201);
     expect(retried.headers.get('idempotent-replayed')).toBe('true');
-    expect(await second.client.hget(`rg:{s:${saleId}}:o:${retried.body.orderId}`, 'status')).toBe('held');
+    expect(await second.client.hget(keys.order(saleId, retried.body.orderId), 'status')).toBe('held');
     const sale = await call(app, 'GET', `/v1/sales/${saleId}`);
     expect(sale.body.available).toBe(100 - 21);
   }, 60_000);

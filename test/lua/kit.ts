@@ -1,0 +1,242 @@
+/**
+ * The Lua scripts called straight against the test redis-server, one function per script, with
+ * keys from src/redis/keys.ts and arguments by the names the contract headers give them. A
+ * test states a script's contract through these calls and checks what it wrote through the
+ * read scripts (readSale, readOrder, readPayment), not through the hash fields behind them.
+ * When a contract header changes, this file is the one place the tests change with it.
+ */
+import { keys, type Lane } from '../../src/redis/keys.js';
+import type { RedisPort } from '../../src/redis/port.js';
+import { callScript, runScript, type ScriptReply } from '../../src/redis/run-script.js';
+import { scripts } from '../../src/redis/scripts.generated.js';
+import { unique } from '../support/names.js';
+
+export { ScriptCode } from '../../src/redis/script-codes.js';
+export * from './reads.js';
+
+export interface SaleFields {
+  stock?: number;
+  price?: number;
+  currency?: string;
+  perUserLimit?: number;
+  holdSeconds?: number;
+  opensAt?: number;
+  closesAt?: number | null;
+  name?: string;
+}
+
+/** Defaults a new sale takes for the fields not given (what the gateway passes). */
+export const SALE_DEFAULTS = { name: 'a sale', perUserLimit: 5, holdSeconds: 300 };
+
+export const putSale = (redis: RedisPort, saleId: string, given: SaleFields) =>
+  callScript(
+    redis,
+    scripts.putSale,
+    { sale: keys.sale(saleId), lanes: keys.lanes(saleId) },
+    { defaults: JSON.stringify(SALE_DEFAULTS), given: JSON.stringify(given) },
+  );
+
+/** An open sale (stock 10 at 100 CNY unless `fields` say otherwise); returns its id. */
+export async function openSale(redis: RedisPort, fields: SaleFields = {}): Promise<string> {
+  const saleId = unique('sale');
+  const reply = await putSale(redis, saleId, { stock: 10, price: 100, currency: 'CNY', ...fields });
+  if (reply[0] !== 0) throw new Error(`putSale answered ${JSON.stringify(reply)}`);
+  return saleId;
+}
+
+export interface OrderCall {
+  orderId?: string;
+  quantity?: number;
+  nonce?: string;
+  /** with an Idempotency-Key: the key and the request's fingerprint */
+  idempotency?: { key: string; fingerprint: string };
+  perSecond?: number;
+  perSecondDryRun?: boolean;
+}
+
+/** createOrder for `userId`, no rate-limit windows in use; returns the order id and the reply. */
+export async function createOrder(redis: RedisPort, saleId: string, userId: string, call: OrderCall = {}) {
+  const orderId = call.orderId ?? unique('ord');
+  const reply = await callScript(
+    redis,
+    scripts.createOrder,
+    {
+      sale: keys.sale(saleId),
+      users: keys.saleUsers(saleId),
+      holds: keys.holds(saleId),
+      order: keys.order(saleId, orderId),
+      idempotency: call.idempotency
+        ? keys.idempotency(saleId, userId, call.idempotency.key)
+        : keys.noIdempotency(saleId),
+      admission: keys.admission(saleId),
+      userWindow: keys.window(saleId, 'orders.perUser', 0, userId),
+      addressWindow: keys.window(saleId, 'orders.perAddress', 0, '-'),
+    },
+    {
+      orderId,
+      userId,
+      quantity: call.quantity ?? 1,
+      nonce: call.nonce ?? unique('nonce'),
+      fingerprint: call.idempotency?.fingerprint,
+      idempotencyTtlMs: 60_000,
+      perSecond: call.perSecond,
+      perSecondDryRun: call.perSecondDryRun ?? false,
+      dryRunPrefix: 'dry:v1:orders',
+      userLimit: undefined,
+      userWindowMs: 0,
+      userDryRun: false,
+      addressLimit: undefined,
+      addressWindowMs: 0,
+      addressDryRun: false,
+    },
+  );
+  return { orderId, reply };
+}
+
+/** A held order: its id, its buyer and the nonce of its payment token. */
+export interface Held {
+  saleId: string;
+  orderId: string;
+  userId: string;
+  nonce: string;
+  quantity: number;
+}
+
+/** Holds `quantity` units for a new buyer (or `userId`); fails the test unless it is OK. */
+export async function holdOrder(
+  redis: RedisPort,
+  saleId: string,
+  call: OrderCall & { userId?: string } = {},
+): Promise<Held> {
+  const userId = call.userId ?? unique('u');
+  const nonce = call.nonce ?? unique('nonce');
+  const { orderId, reply } = await createOrder(redis, saleId, userId, { ...call, nonce });
+  if (reply[0] !== 0) throw new Error(`createOrder answered ${JSON.stringify(reply)}`);
+  return { saleId, orderId, userId, nonce, quantity: call.quantity ?? 1 };
+}
+
+export interface PaymentCall {
+  userId?: string;
+  nonce?: string;
+  method?: string;
+  lane?: Lane;
+  paymentId?: string;
+}
+
+/** acceptPayment of a held order, as its buyer with its token unless `call` says otherwise. */
+export async function acceptPayment(redis: RedisPort, order: Held, call: PaymentCall = {}) {
+  const paymentId = call.paymentId ?? unique('pay');
+  const lane = call.lane ?? 'standard';
+  const userId = call.userId ?? order.userId;
+  const { saleId } = order;
+  const reply = await callScript(
+    redis,
+    scripts.acceptPayment,
+    {
+      order: keys.order(saleId, order.orderId),
+      holds: keys.holds(saleId),
+      payment: keys.payment(saleId, paymentId),
+      lanes: keys.lanes(saleId),
+      lane: keys.lane(saleId, lane),
+      admission: keys.admission(saleId),
+      userWindow: keys.window(saleId, 'payments.perUser', 0, userId),
+      addressWindow: keys.window(saleId, 'payments.perAddress', 0, '-'),
+    },
+    {
+      orderId: order.orderId,
+      userId,
+      nonce: call.nonce ?? order.nonce,
+      method: call.method ?? 'wallet',
+      lane,
+      paymentId,
+      dryRunPrefix: 'dry:v1:payments',
+      userLimit: undefined,
+      userWindowMs: 0,
+      userDryRun: false,
+      addressLimit: undefined,
+      addressWindowMs: 0,
+      addressDryRun: false,
+    },
+  );
+  return { paymentId, reply };
+}
+
+/** A payment the order's buyer has made; fails the test unless acceptPayment is OK. */
+export async function payOrder(redis: RedisPort, order: Held, call: PaymentCall = {}) {
+  const { paymentId, reply } = await acceptPayment(redis, order, call);
+  if (reply[0] !== 0) throw new Error(`acceptPayment answered ${JSON.stringify(reply)}`);
+  return { paymentId, position: Number(reply[2]), lane: call.lane ?? ('standard' as Lane) };
+}
+
+/** takePayments of `taken` (payment and its order) read from one lane of one sale. */
+export const takePayments = (
+  redis: RedisPort,
+  saleId: string,
+  lane: Lane,
+  taken: { paymentId: string; orderId: string }[],
+) =>
+  runScript(
+    redis,
+    scripts.takePayments,
+    [keys.lanes(saleId), ...taken.flatMap((t) => [keys.payment(saleId, t.paymentId), keys.order(saleId, t.orderId)])],
+    [lane, ...taken.map((t) => t.paymentId)],
+  );
+
+export const settlePayment = (
+  redis: RedisPort,
+  order: Held,
+  paymentId: string,
+  outcome: 'succeeded' | 'refunded' | 'failed' | string,
+  failureCode?: string,
+) =>
+  callScript(
+    redis,
+    scripts.settlePayment,
+    {
+      payment: keys.payment(order.saleId, paymentId),
+      order: keys.order(order.saleId, order.orderId),
+      sale: keys.sale(order.saleId),
+      users: keys.saleUsers(order.saleId),
+      holds: keys.holds(order.saleId),
+    },
+    { paymentId, outcome, failureCode },
+  );
+
+export const markUnknown = (redis: RedisPort, order: Held, paymentId: string, nextCheckMs: number) =>
+  callScript(
+    redis,
+    scripts.markUnknown,
+    {
+      payment: keys.payment(order.saleId, paymentId),
+      order: keys.order(order.saleId, order.orderId),
+      unknown: keys.unknown(order.saleId),
+    },
+    { paymentId, nextCheckMs },
+  );
+
+export const cancelOrder = (redis: RedisPort, order: Held, userId = order.userId) =>
+  callScript(
+    redis,
+    scripts.cancelOrder,
+    {
+      order: keys.order(order.saleId, order.orderId),
+      sale: keys.sale(order.saleId),
+      users: keys.saleUsers(order.saleId),
+      holds: keys.holds(order.saleId),
+    },
+    { orderId: order.orderId, userId },
+  );
+
+export const reissueToken = (redis: RedisPort, order: Held, nonce: string, userId = order.userId) =>
+  callScript(redis, scripts.reissueToken, { order: keys.order(order.saleId, order.orderId) }, { userId, nonce });
+
+/** expireHolds over the given orders of one sale. */
+export const expireHolds = (redis: RedisPort, saleId: string, orderIds: string[]) =>
+  runScript(
+    redis,
+    scripts.expireHolds,
+    [keys.sale(saleId), keys.saleUsers(saleId), keys.holds(saleId), ...orderIds.map((id) => keys.order(saleId, id))],
+    orderIds,
+  );
+
+export type { ScriptReply };
