@@ -118,7 +118,7 @@ export function useLedger(): void {
     ledger: [openLedger, { scope: 'file' }],
     appDeps: [
       async ({ ledger }, use) => {
-        await use({ ledger });
+        await use(ledger ? { ledger } : {});
       },
       { scope: 'file' },
     ],

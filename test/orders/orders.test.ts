@@ -67,7 +67,7 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     expect(await saleCounters(app, saleId)).toMatchObject({ available: 0, held: 3, status: 'sold_out' });
   });
 
-  test('refuses a sold-out sale from memory, without asking Redis', async ({ app, redis }) => {
+  test('refuses a sold-out sale from memory, without asking Redis', async ({ redis }) => {
     let scriptCalls = 0;
     const counted = await testApp({
       redis: {
@@ -97,7 +97,7 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     expectProblem(await call(counted.app, 'POST', `/v1/sales/${'x'.repeat(65)}/orders`, { body: {} }), 401, 'unauthenticated');
   });
 
-  test('keeps refusing a sold-out sale from memory, checking Redis about once a window, and sees stock come back', async ({ app, redis }) => {
+  test('keeps refusing a sold-out sale from memory, checking Redis about once a window, and sees stock come back', async ({ redis }) => {
     const calls = new Map<string, number>();
     const counted = await testApp({
       redis: {

@@ -15,7 +15,7 @@ const test = base.extend<{ payments: PaymentStore }>({
 });
 
 describe('POST /v1/orders/{orderId}/payments', () => {
-  test('consumes the token and queues the payment (202, Location, position, lane)', async ({ app, payments }) => {
+  test('consumes the token and queues the payment (202, Location, position, lane)', async ({ app }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -126,7 +126,7 @@ describe('POST /v1/orders/{orderId}/payments', () => {
 });
 
 describe('GET /v1/payments/{paymentId}', () => {
-  test('shows the payment with its current position', async ({ app, raw, payments }) => {
+  test('shows the payment with its current position', async ({ app, raw }) => {
     const saleId = await createSale(app, { stock: 5 });
     const a = await buyer();
     const b = await buyer();
