@@ -1,6 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { sign } from 'hono/jwt';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { AddressInfo } from 'node:net';
 import { afterAll, expect, inject } from 'vitest';
 import { createApp, type AppDeps } from '../src/app.js';
@@ -11,7 +11,10 @@ import { silentLogger } from '../src/logger.js';
 import { SimulatedChannel } from '../src/channels/simulated-channel.js';
 import { nodeCrypto, nodeHmacSha256 } from '../src/runtime/node/crypto.js';
 import { startEmbeddedRedis } from '../src/runtime/node/embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort } from '../src/runtime/node/ioredis-port.js';
+import { gatewayRedisOptions, ioredisPort, type RedisClient } from '../src/runtime/node/ioredis-port.js';
+import { clusterOptions } from '../src/runtime/node/redis-client.js';
+import { parseClusterSeeds } from '../src/config.js';
+import { startLocalCluster } from './redis-cluster.js';
 
 export const JWT_SECRET = 'test-jwt-secret-0123456789abcdef0123456789';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -24,24 +27,71 @@ export const unique = (prefix: string) =>
   `${prefix}-${process.pid}-${Date.now().toString(36)}-${(counter++).toString(36)}`;
 
 let fileRedisUrl: string | undefined;
+let fileClusterSeeds: string | undefined;
 const redisUrl = () => fileRedisUrl ?? inject('redisUrl');
 
+/** This run's topology: one Redis, or a Redis Cluster (the vitest `cluster` project). */
+export const onCluster = () => inject('topology') === 'cluster';
+const clusterSeeds = () => fileClusterSeeds ?? inject('clusterSeeds');
+
+/** The environment that points a child process (worker-main, main) at the test Redis. */
+export const redisEnv = (): Record<string, string> => (onCluster() ? { REDIS_CLUSTER_NODES: clusterSeeds() } : { REDIS_URL: redisUrl() });
+
 /**
- * Gives the calling test file a redis-server of its own. Payment workers read every sale's
- * lanes, so a file that runs workers must not share Redis with files that expect `queued`.
+ * Gives the calling test file a redis-server of its own (on the cluster topology, a Redis
+ * Cluster of its own). Payment workers read every sale's lanes, so a file that runs workers
+ * must not share Redis with files that expect `queued`. Returns its (first node's) URL.
  */
 export async function privateRedis(): Promise<string> {
+  if (onCluster()) {
+    const cluster = await startLocalCluster({ masters: 3 });
+    afterAll(() => cluster.stop());
+    fileClusterSeeds = cluster.seeds;
+    fileRedisUrl = `redis://${cluster.seeds.split(',')[0]}`;
+    return fileRedisUrl;
+  }
   const server = await startEmbeddedRedis();
   afterAll(() => server.stop());
   fileRedisUrl = server.url;
   return server.url;
 }
 
+/**
+ * A client on the test Redis or cluster, with `options` on top of the defaults. Typed as the
+ * one-node client: the cluster client takes the same keyed commands, which is all tests send
+ * (a scan goes through scanKeys).
+ */
+function openTestClient(options: { gateway?: boolean } = {}): Redis {
+  if (onCluster()) {
+    const seeds = parseClusterSeeds(clusterSeeds())!;
+    const client = new Cluster(seeds.nodes, options.gateway ? clusterOptions(seeds, 2000) : {});
+    return client as unknown as Redis;
+  }
+  return new Redis(redisUrl(), options.gateway ? { ...gatewayRedisOptions(2000), lazyConnect: true } : {});
+}
+
+async function ready(client: Redis): Promise<void> {
+  if (client.status === 'ready') return;
+  if (client.status === 'wait') return client.connect();
+  await new Promise<void>((ok, ko) => {
+    client.once('ready', ok);
+    client.once('end', () => ko(new Error('the test Redis closed the connection')));
+  });
+}
+
 /** A raw client on the test Redis, for looking at state behind the API. */
 export function testRedis(): Redis {
-  const client = new Redis(redisUrl());
+  const client = openTestClient();
   afterAll(() => client.quit());
   return client;
+}
+
+/** Keys matching `pattern`, on one Redis or on every master of the cluster. */
+export async function* scanKeys(client: Redis, pattern: string): AsyncGenerator<string[]> {
+  // a cluster client knows its masters once its slot map is read
+  await ready(client);
+  const nodes = client instanceof Cluster ? (client as Cluster).nodes('master') : [client];
+  for (const node of nodes) for await (const found of node.scanStream({ match: pattern, count: 1000 })) yield found as string[];
 }
 
 /**
@@ -55,10 +105,10 @@ export const PERMISSIVE_POLICIES: Policies = {
 
 /** The gateway on the test Redis, connected; closed after the file's tests. */
 export async function testApp(overrides: Partial<AppDeps> = {}, defaults: Policies = PERMISSIVE_POLICIES) {
-  const client = new Redis(redisUrl(), { ...gatewayRedisOptions(2000), lazyConnect: true });
-  await client.connect();
+  const client = openTestClient({ gateway: true });
+  await ready(client);
   afterAll(() => client.quit());
-  const redis = ioredisPort(client);
+  const redis = ioredisPort(client as RedisClient);
   const limits = new LimitsWatcher(new LimitsStore(redis, defaults), silentLogger, { intervalMs: 200 });
   await limits.start();
   afterAll(() => limits.stop());
@@ -155,15 +205,15 @@ export async function saleCounters(app: App, saleId: string) {
   expect(s.available + s.held + s.sold).toBe(s.stock);
   expect(s.available).toBeGreaterThanOrEqual(0);
   if (!inspector) {
-    const client = new Redis(redisUrl());
+    const client = openTestClient();
     inspector = client;
     afterAll(() => client.quit());
   }
   let held = 0;
   let sold = 0;
   const units = new Map<string, number>();
-  for await (const found of inspector.scanStream({ match: `rg:{s:${saleId}}:o:*`, count: 1000 })) {
-    for (const key of found as string[]) {
+  for await (const found of scanKeys(inspector, `rg:{s:${saleId}}:o:*`)) {
+    for (const key of found) {
       const [status, quantity, userId] = await inspector.hmget(key, 'status', 'quantity', 'userId');
       const q = Number(quantity);
       if (status === 'held' || status === 'paying') held += q;

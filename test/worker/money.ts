@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import type { Ledger } from '../../src/ledger/ledger.js';
-import { testRedis } from '../helpers.js';
+import { scanKeys, testRedis } from '../helpers.js';
 
 /**
  * The money rule across Redis and the ledger: every paid order of the sale has exactly one kept
@@ -9,8 +9,8 @@ import { testRedis } from '../helpers.js';
 export function chargesMatchOrders(ledger: Ledger) {
   const raw = testRedis();
   return async (saleId: string) => {
-    for await (const found of raw.scanStream({ match: `rg:{s:${saleId}}:o:*`, count: 1000 })) {
-      for (const key of found as string[]) {
+    for await (const found of scanKeys(raw, `rg:{s:${saleId}}:o:*`)) {
+      for (const key of found) {
         const [status, amount] = await raw.hmget(key, 'status', 'amount');
         if (Number(amount) === 0) continue;
         const orderId = key.slice(key.lastIndexOf(':o:') + 3);

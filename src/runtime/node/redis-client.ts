@@ -31,12 +31,17 @@ export const describeTarget = (target: RedisTarget): string =>
  * ioredis Cluster settings matching the one-node ones: auto-pipelining per node, no offline
  * queue (a request while the cluster is down or re-mapping slots fails fast: 503), one retry.
  * MOVED and ASK are followed by the client (up to 16 redirections, refreshing its slot map);
- * CLUSTERDOWN and TRYAGAIN are retried after 100 ms, then surface as unavailable.
+ * CLUSTERDOWN and TRYAGAIN are retried after 100 ms, then surface as unavailable. A MOVED that
+ * reaches an auto-pipelined command while slots move (ioredis issue 2075) was not applied, and
+ * is answered 503 like any other unavailability: the client's retry is safe.
  */
 export function clusterOptions(seeds: ClusterSeeds, timeoutMs: number, offlineQueue = false): ClusterOptions {
   const { enableAutoPipelining, maxRetriesPerRequest, commandTimeout, connectTimeout } = gatewayRedisOptions(timeoutMs);
   return {
     enableAutoPipelining,
+    // an auto-pipeline is routed by its first command's first key; XGROUP's key is its second
+    // word, so it would go by the slot of "CREATE" and its MOVED reply would not be followed
+    autoPipeliningIgnoredCommands: ['xgroup'],
     enableOfflineQueue: offlineQueue,
     enableReadyCheck: true,
     scaleReads: 'master',
@@ -77,7 +82,7 @@ export async function connectRedis(target: RedisTarget, timeoutMs: number, log: 
   await new Promise<void>((ok, ko) => {
     const timer = setTimeout(() => {
       client.disconnect();
-      ko(new Error(`cannot reach ${describeTarget(target)}`));
+      ko(new Error(`cannot reach ${target.kind === 'single' ? 'Redis at ' : ''}${describeTarget(target)}`));
     }, 5_000);
     client.once('ready', () => {
       clearTimeout(timer);
