@@ -13,6 +13,7 @@ import { freePort } from '../src/runtime/node/embedded-redis.js';
 export interface ClusterNode {
   port: number;
   child: ChildProcess;
+  args: string[];
 }
 
 export interface LocalCluster {
@@ -20,6 +21,8 @@ export interface LocalCluster {
   readonly nodes: ClusterNode[];
   /** REDIS_CLUSTER_NODES for these nodes. */
   readonly seeds: string;
+  /** Starts a stopped node again with its config file: it rejoins the cluster. */
+  restart(port: number): void;
   stop(): Promise<void>;
 }
 
@@ -78,16 +81,12 @@ export async function startLocalCluster(options: { masters?: number; replicas?: 
   try {
     for (let i = 0; i < size; i++) {
       const port = await freePort();
-      const child = spawn(
-        'redis-server',
-        [
-          '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no',
-          '--loglevel', 'warning', '--dir', dir, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-          '--cluster-node-timeout', '1000',
-        ],
-        { stdio: ['ignore', 'ignore', 'inherit'] },
-      );
-      nodes.push({ port, child });
+      const args = [
+        '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no',
+        '--loglevel', 'warning', '--dir', dir, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
+        '--cluster-node-timeout', '1000',
+      ];
+      nodes.push({ port, args, child: spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] }) });
     }
     await Promise.all(nodes.map(({ port }) => until(`node ${port} answers`, () => ask(port, (c) => c.ping()).then((r) => r === 'PONG'))));
     const created = spawnSync(
@@ -108,5 +107,9 @@ export async function startLocalCluster(options: { masters?: number; replicas?: 
     await stop();
     throw err;
   }
-  return { nodes, seeds: nodes.map((n) => node(n.port)).join(','), stop };
+  const restart = (port: number) => {
+    const n = nodes.find((x) => x.port === port)!;
+    n.child = spawn('redis-server', n.args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  };
+  return { nodes, seeds: nodes.map((n) => node(n.port)).join(','), restart, stop };
 }
