@@ -17,7 +17,7 @@ import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
 import { saleStatus, type SaleSnapshot } from './sale.js';
 
-export const ACTIVE_SALES_KEY = 'rg:active';
+export const ACTIVE_SALES_KEY = keys.activeSales;
 
 const JOIN = `return redis.call('ZINCRBY', KEYS[1], 1, ARGV[1])`;
 // several ids at once, each joining only if absent (score 1): adopting sales listed before the index existed
