@@ -6,11 +6,52 @@ const positiveInt = (fallback: number) => z.coerce.number().int().positive().def
 
 const PROCESSES_RULE = 'must be auto or an integer from 1 to 64';
 
+const CLUSTER_RULE = 'must list host:port seeds, comma-separated (each may be a redis:// or rediss:// URL)';
+
+/** One seed of REDIS_CLUSTER_NODES; credentials and TLS come from the first seed that has them. */
+export interface ClusterSeeds {
+  nodes: { host: string; port: number }[];
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+/** `host:port,host:port` or `redis(s)://[user:pass@]host:port,…`: the seeds of a Redis Cluster. */
+export function parseClusterSeeds(list: string): ClusterSeeds | null {
+  const seeds: ClusterSeeds = { nodes: [], tls: false };
+  for (const raw of list.split(',').map((x) => x.trim()).filter(Boolean)) {
+    let url: URL;
+    try {
+      url = new URL(/^rediss?:\/\//.test(raw) ? raw : `redis://${raw}`);
+    } catch {
+      return null;
+    }
+    const port = Number(url.port || 6379);
+    if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65535 || (url.pathname !== '' && url.pathname !== '/')) return null;
+    seeds.nodes.push({ host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port });
+    if (url.protocol === 'rediss:') seeds.tls = true;
+    if (url.password && seeds.password === undefined) {
+      seeds.password = decodeURIComponent(url.password);
+      if (url.username) seeds.username = decodeURIComponent(url.username);
+    }
+  }
+  return seeds.nodes.length > 0 ? seeds : null;
+}
+
 /** The environment rushgate reads; documented in docs/operations.md (Configuration). */
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  /** Redis Cluster mode: its seed nodes (docs/cluster.md); exclusive with REDIS_URL. */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .transform((list, ctx) => {
+      const seeds = parseClusterSeeds(list);
+      if (seeds === null) ctx.addIssue({ code: 'custom', message: CLUSTER_RULE });
+      return seeds ?? z.NEVER;
+    })
+    .optional(),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   RUSHGATE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   RUSHGATE_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -63,6 +104,9 @@ export class ConfigError extends Error {
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const blanks = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
   const parsed = EnvSchema.safeParse(blanks);
+  if (parsed.success && parsed.data.REDIS_URL !== undefined && parsed.data.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError('invalid REDIS_CLUSTER_NODES: set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
+  }
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');

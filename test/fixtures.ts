@@ -14,17 +14,17 @@
  * A file overrides a fixture with `test.scoped`, e.g. a redis-server of its own:
  *   usePrivateRedis();   or   test.scoped({ appDeps: [{ … }, { scope: 'file' }] })
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { test as base, inject } from 'vitest';
 import type { AppDeps } from '../src/app.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import type { Policies } from '../src/limits/policies.js';
 import type { RedisPort } from '../src/redis/port.js';
-import { startEmbeddedRedis } from '../src/runtime/node/embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort } from '../src/runtime/node/ioredis-port.js';
+import { ioredisPort, type RedisClient } from '../src/runtime/node/ioredis-port.js';
 import { pgliteSql } from '../src/runtime/node/sql.js';
 import { PERMISSIVE_POLICIES, serveApp, startGateway, type App, type Gateway } from './support/app.js';
 import { createSale } from './support/http.js';
+import { connected, openRedis, startPrivateRedis } from './support/redis.js';
 import { buyer as newBuyer } from './support/secrets.js';
 
 export interface FileFixtures {
@@ -55,7 +55,7 @@ export const test = base.extend<TestFixtures & FileFixtures>({
   ],
   raw: [
     async ({ redisUrl }, use) => {
-      const client = new Redis(redisUrl);
+      const client = openRedis(redisUrl);
       await use(client);
       await client.quit();
     },
@@ -63,9 +63,8 @@ export const test = base.extend<TestFixtures & FileFixtures>({
   ],
   redis: [
     async ({ redisUrl }, use) => {
-      const client = new Redis(redisUrl, { ...gatewayRedisOptions(2000), lazyConnect: true });
-      await client.connect();
-      await use(ioredisPort(client));
+      const client = await connected(openRedis(redisUrl, { gateway: true }));
+      await use(ioredisPort(client as RedisClient));
       await client.quit();
     },
     { scope: 'file' },
@@ -136,7 +135,7 @@ export function usePrivateRedis(): void {
     redisUrl: [
       // biome-ignore lint/correctness/noEmptyPattern: see above
       async ({}, use) => {
-        const server = await startEmbeddedRedis();
+        const server = await startPrivateRedis();
         await use(server.url);
         await server.stop();
       },

@@ -4,6 +4,8 @@ import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
 import { runScript } from '../redis/run-script.js';
 import { scripts } from '../redis/scripts.generated.js';
+import { ActiveSales } from '../sales/active-sales.js';
+import { SaleStore } from '../sales/sale-store.js';
 
 export interface HoldSweeperOptions {
   /** How often to sweep; holds are released within this plus one Redis round trip. */
@@ -23,6 +25,7 @@ export class HoldSweeper {
   readonly #batchSize: number;
   #loop: Repeating | undefined;
   #failing = false;
+  readonly #active: ActiveSales;
 
   constructor(
     private readonly redis: RedisPort,
@@ -31,6 +34,9 @@ export class HoldSweeper {
   ) {
     this.#intervalMs = options.intervalMs ?? 500;
     this.#batchSize = options.batchSize ?? 200;
+    const sales = new SaleStore(redis);
+    // a sale with holds is active (src/sales/active-sales.ts): finished sales are not walked
+    this.#active = new ActiveSales(redis, (saleId) => sales.read(saleId));
   }
 
   start(): void {
@@ -56,14 +62,11 @@ export class HoldSweeper {
     await loop?.stop();
   }
 
-  /** One pass over every sale; returns how many orders it expired. */
+  /** One pass over the active sales, all at once; returns how many orders it expired. */
   async sweepOnce(): Promise<number> {
-    const nowMs = await this.redis.timeMs();
-    let expired = 0;
-    for (const saleId of await this.redis.smembers(keys.sales)) {
-      expired += await this.#sweepSale(saleId, nowMs);
-    }
-    return expired;
+    const [nowMs, sales] = await Promise.all([this.redis.timeMs(), this.#active.ids()]);
+    const expired = await Promise.all(sales.map((saleId) => this.#sweepSale(saleId, nowMs)));
+    return expired.reduce((a, b) => a + b, 0);
   }
 
   async #sweepSale(saleId: string, nowMs: number): Promise<number> {

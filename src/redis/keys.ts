@@ -18,8 +18,13 @@ export const keys = {
   /** Blocked network addresses: address -> blocked until (ms). */
   blockedAddresses: 'rg:{block}:addresses',
   refusalTally: (userId: string) => `rg:{block}:refusals:${userId}`,
-  /** Every sale ever created: the expiry sweep walks this set. Not sale-tagged, never in a script. */
+  /** Every sale ever created (ops views, limits). Not sale-tagged, never in a script. */
   sales: 'rg:sales',
+  /**
+   * Sales that can still have work, by generation: what the worker and the hold sweeper walk
+   * (src/sales/active-sales.ts). Not sale-tagged; only its own one-key scripts write it.
+   */
+  activeSales: 'rg:active',
   sale: (saleId: string) => `${saleTag(saleId)}:sale`,
   saleUsers: (saleId: string) => `${saleTag(saleId)}:users`,
   holds: (saleId: string) => `${saleTag(saleId)}:holds`,

@@ -1,3 +1,4 @@
+import { joinActiveSales } from './active-sales.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
 import { callScript, hashReply, type ScriptReply } from '../redis/run-script.js';
@@ -18,6 +19,9 @@ export interface SaleFields {
   closesAt?: number | null | undefined;
 }
 
+/** Sales kept by readRecent at most. */
+const RECENT_MAX = 10_000;
+
 export const SALE_DEFAULTS = { perUserLimit: 2, holdSeconds: 900 } as const;
 
 function snapshot(saleId: string, reply: unknown[], at: number): SaleSnapshot {
@@ -34,7 +38,38 @@ function snapshot(saleId: string, reply: unknown[], at: number): SaleSnapshot {
 
 /** Sales in Redis: create/update and consistent reads, one script call each. */
 export class SaleStore {
-  constructor(private readonly redis: RedisPort) {}
+  /** Recent reads for readRecent: the snapshot (or the read in flight) and when it was asked. */
+  readonly #recent = new Map<string, { atMs: number; read: Promise<SaleSnapshot | null> }>();
+
+  constructor(
+    private readonly redis: RedisPort,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * The sale as read at most `maxAgeMs` ago by this process (what sale pages poll: one script on
+   * the sale's slot per second per process, however many pages poll). Concurrent callers share
+   * one read; a failed read or a missing sale is not kept. A PUT through this store forgets it.
+   */
+  readRecent(saleId: string, maxAgeMs: number): Promise<SaleSnapshot | null> {
+    const nowMs = this.now();
+    const hit = this.#recent.get(saleId);
+    if (hit && nowMs - hit.atMs < maxAgeMs) return hit.read;
+    // bounded: a flood of distinct ids empties the map rather than growing it
+    if (this.#recent.size >= RECENT_MAX) this.#recent.clear();
+    const read: Promise<SaleSnapshot | null> = this.read(saleId);
+    const entry = { atMs: nowMs, read };
+    this.#recent.set(saleId, entry);
+    read.then(
+      (snapshot) => {
+        if (snapshot === null && this.#recent.get(saleId) === entry) this.#recent.delete(saleId);
+      },
+      () => {
+        if (this.#recent.get(saleId) === entry) this.#recent.delete(saleId);
+      },
+    );
+    return read;
+  }
 
   /** Creates the sale or updates the given fields; `created` tells which. */
   async put(saleId: string, fields: SaleFields): Promise<{ created: boolean } & SaleSnapshot> {
@@ -51,6 +86,8 @@ export class SaleStore {
       // the index misses is never swept nor worked. Listed at a venture; readers skip ids with
       // no sale behind them
       await this.redis.sadd(keys.sales, saleId).catch(() => {});
+      await joinActiveSales(this.redis, saleId).catch(() => {});
+      this.#recent.delete(saleId);
       throw err;
     }
     if (reply[0] !== ScriptCode.OK) throw refusalOf(reply);
@@ -58,6 +95,9 @@ export class SaleStore {
     // successful put, so a retried put lists a sale whose listing failed. The index lives outside
     // the sale's slot, so the script cannot add it itself on Redis Cluster
     await this.redis.sadd(keys.sales, saleId);
+    // active again (its generation moves), so the worker and the sweeper walk it
+    await joinActiveSales(this.redis, saleId);
+    this.#recent.delete(saleId);
     return { created: reply[1] === 1, ...snapshot(saleId, reply, 2) };
   }
 

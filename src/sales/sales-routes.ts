@@ -59,10 +59,18 @@ export function adminSalesRoutes({ sales, gate }: SalesDeps) {
     });
 }
 
-/** What a sale page polls; no auth, cacheable for 1 s. */
+/** How old a GET /v1/sales/{saleId} answer may be: its max-age (API.md). */
+export const SALE_VIEW_MAX_AGE_MS = 1000;
+
+/**
+ * What a sale page polls; no auth, cacheable for 1 s. Served from this process's read of the
+ * sale at most 1 s old, so the sale's Redis slot sees about one read per second per process.
+ */
 export function publicSalesRoutes({ sales, gate }: SalesDeps) {
   return new Hono().get('/:saleId', async (c) => {
-    const snapshot = await readOr404(sales, saleIdParam(c.req.param('saleId')));
+    const saleId = saleIdParam(c.req.param('saleId'));
+    const snapshot = await sales.readRecent(saleId, SALE_VIEW_MAX_AGE_MS);
+    if (snapshot === null) throw problem('sale_not_found', `no sale ${saleId}`);
     learn(gate, snapshot);
     return json(c, publicSaleView(snapshot), 200, { 'Cache-Control': 'public, max-age=1' });
   });

@@ -10,6 +10,8 @@ import { keys, type Lane } from '../redis/keys.js';
 import type { RedisPort, StreamEntry } from '../redis/port.js';
 import { callScript, runScript } from '../redis/run-script.js';
 import { scripts } from '../redis/scripts.generated.js';
+import { ActiveSales } from '../sales/active-sales.js';
+import { SaleStore } from '../sales/sale-store.js';
 
 /** The consumer group every worker reads the lanes through. */
 export const WORKER_GROUP = 'workers';
@@ -23,8 +25,10 @@ export interface PaymentWorkerOptions {
   priorityWeight?: number;
   /** A payment taken but not acknowledged for this long is taken over by another worker. */
   visibilityTimeoutMs?: number;
-  /** Pause between rounds when the lanes are empty. */
+  /** Pause after the first round that finds the lanes empty; it doubles while they stay empty. */
   idleMs?: number;
+  /** The longest pause between idle rounds (the back-off's cap). */
+  maxIdleMs?: number;
   /** Payment channels by method name; payments for any other method fail `channel_unavailable`. */
   channels?: ReadonlyMap<string, PaymentChannel>;
   /** How soon an `unknown` payment is queried again at its channel. */
@@ -49,6 +53,13 @@ interface Taken {
 
 const LANES: readonly Lane[] = ['priority', 'standard'];
 
+/** `room` entries shared out over `streams` streams, the first ones getting the remainder; none gets 0. */
+export function shareOut(room: number, streams: number): number[] {
+  const n = Math.min(room, streams);
+  const base = Math.floor(room / n);
+  return Array.from({ length: n }, (_, i) => base + (i < room - base * n ? 1 : 0));
+}
+
 type Final = PostingOutcome | { status: 'failed'; code: string };
 type Outcome = Final | { status: 'unknown' };
 
@@ -65,9 +76,12 @@ export class PaymentWorker {
   readonly #priorityWeight: number;
   readonly #visibilityTimeoutMs: number;
   readonly #idleMs: number;
+  readonly #maxIdleMs: number;
   readonly #unknownRecheckMs: number;
-  #sales: string[] = [];
-  #salesReadAtMs = 0;
+  readonly #active: ActiveSales;
+  /** Sales whose consumer groups this worker has made sure of. */
+  readonly #grouped = new Set<string>();
+  #idleRounds = 0;
   #claimedAtMs = 0;
   #rotation = 0;
   #running: Promise<void> | undefined;
@@ -85,6 +99,9 @@ export class PaymentWorker {
     this.#priorityWeight = options.priorityWeight ?? 2;
     this.#visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
     this.#idleMs = options.idleMs ?? 20;
+    this.#maxIdleMs = Math.max(this.#idleMs, options.maxIdleMs ?? 250);
+    const sales = new SaleStore(redis);
+    this.#active = new ActiveSales(redis, (saleId) => sales.read(saleId));
     this.#unknownRecheckMs = options.unknownRecheckMs ?? 2000;
   }
 
@@ -110,7 +127,12 @@ export class PaymentWorker {
         if (!this.#failing) this.log.warn({ err: (err as Error).message }, 'payment worker round failed; retrying');
         this.#failing = true;
       }
-      if (handled === 0) await new Promise((r) => setTimeout(r, this.#failing ? 500 : this.#idleMs));
+      // idle: 20 ms, 40, 80 … up to maxIdleMs, so an idle worker costs Redis a few rounds a second
+      this.#idleRounds = handled === 0 ? this.#idleRounds + 1 : 0;
+      if (handled === 0) {
+        const pauseMs = this.#failing ? 500 : Math.min(this.#idleMs * 2 ** Math.min(this.#idleRounds - 1, 20), this.#maxIdleMs);
+        await new Promise((r) => setTimeout(r, pauseMs));
+      }
     }
   }
 
@@ -260,16 +282,28 @@ export class PaymentWorker {
     return handled;
   }
 
-  /** Sales with lanes, refreshed every second; their consumer groups exist once listed. */
+  /**
+   * The active sales (docs/cluster.md: finished sales leave the index), refreshed every second;
+   * their consumer groups exist once listed.
+   */
   async #knownSales(): Promise<string[]> {
-    const nowMs = Date.now();
-    if (nowMs - this.#salesReadAtMs < 1000) return this.#sales;
-    const sales = await this.redis.smembers(keys.sales);
-    const fresh = sales.filter((s) => !this.#sales.includes(s));
+    const sales = await this.#active.ids();
+    const fresh = sales.filter((s) => !this.#grouped.has(s));
     await Promise.all(fresh.flatMap((s) => LANES.map((lane) => this.redis.xgroupCreate(keys.lane(s, lane), WORKER_GROUP))));
-    this.#sales = sales;
-    this.#salesReadAtMs = nowMs;
+    for (const s of fresh) this.#grouped.add(s);
+    // sales that left are forgotten, so one that comes back has its groups checked again
+    if (this.#grouped.size > sales.length) for (const s of this.#grouped) if (!sales.includes(s)) this.#grouped.delete(s);
     return sales;
+  }
+
+  /** Entries pending longer than the visibility timeout, taken over from every active lane at once. */
+  async #claim(streamOf: ReadonlyMap<string, { saleId: string; lane: Lane }>) {
+    const claimed = await Promise.all(
+      [...streamOf].map(async ([stream, at]) =>
+        (await this.redis.xautoclaim(stream, WORKER_GROUP, this.options.consumer, this.#visibilityTimeoutMs, this.#batchSize)).map((entry) => ({ ...at, stream, entry })),
+      ),
+    );
+    return claimed.flat();
   }
 
   async #take(sales: readonly string[]): Promise<Taken[]> {
@@ -277,30 +311,35 @@ export class PaymentWorker {
     const streamOf = new Map<string, { saleId: string; lane: Lane }>();
     for (const saleId of sales) for (const lane of LANES) streamOf.set(keys.lane(saleId, lane), { saleId, lane });
 
+    // stale entries on a slower timer than the reads: half the visibility timeout
     const nowMs = Date.now();
-    if (nowMs - this.#claimedAtMs >= this.#visibilityTimeoutMs / 4) {
+    if (nowMs - this.#claimedAtMs >= this.#visibilityTimeoutMs / 2) {
       this.#claimedAtMs = nowMs;
-      for (const [stream, at] of streamOf) {
-        for (const entry of await this.redis.xautoclaim(stream, WORKER_GROUP, this.options.consumer, this.#visibilityTimeoutMs, this.#batchSize)) {
-          entries.push({ ...at, stream, entry });
-        }
-      }
+      entries.push(...(await this.#claim(streamOf)));
     }
     // weighted FIFO: priority first, up to weight/(weight+1) of the round. COUNT applies per
-    // stream, so streams are read one by one against the lane's remaining budget, starting
-    // from a different sale each round so no sale's lane starves the others
+    // stream and an entry read is this worker's to handle, so a lane's budget is shared out
+    // over its streams (from a different sale each round, so none starves the others) and
+    // they are read at once; what streams that filled their share may still hold gets the
+    // budget left, in a second read
     const prioritySlots = Math.ceil((this.#batchSize * this.#priorityWeight) / (this.#priorityWeight + 1));
     this.#rotation = (this.#rotation + 1) % sales.length;
     const ordered = [...sales.slice(this.#rotation), ...sales.slice(0, this.#rotation)];
     for (const lane of LANES) {
       let room = lane === 'priority' ? prioritySlots : this.#batchSize - entries.length;
-      for (const saleId of ordered) {
-        if (room <= 0) break;
-        const stream = keys.lane(saleId, lane);
-        for (const batch of await this.#read(stream, room)) {
-          for (const entry of batch.entries) entries.push({ saleId, lane, stream, entry });
-          room -= batch.entries.length;
-        }
+      let candidates = ordered;
+      for (let pass = 0; pass < 2 && room > 0 && candidates.length > 0; pass++) {
+        const shares = shareOut(room, candidates.length);
+        const reads = await Promise.all(
+          candidates.slice(0, shares.length).map(async (saleId, i) => {
+            const stream = keys.lane(saleId, lane);
+            const got = (await this.#read(stream, shares[i]!)).flatMap((batch) => batch.entries);
+            for (const entry of got) entries.push({ saleId, lane, stream, entry });
+            return { saleId, got: got.length, full: got.length === shares[i] };
+          }),
+        );
+        room -= reads.reduce((n, r) => n + r.got, 0);
+        candidates = reads.filter((r) => r.full).map((r) => r.saleId);
       }
     }
     return this.#markProcessing(entries);

@@ -1,4 +1,7 @@
 import { describe, expect, test } from '../fixtures.js';
+import type { RedisPort } from '../../src/redis/port.js';
+import { scripts } from '../../src/redis/scripts.generated.js';
+import { SaleStore } from '../../src/sales/sale-store.js';
 import { admin, buyer, call, createSale, expectProblem, placeOrder, saleCounters, unique } from '../helpers.js';
 
 describe('PUT /admin/sales/{saleId}', () => {
@@ -106,5 +109,36 @@ describe('GET /v1/sales/{saleId}', () => {
 
   test('answers 404 sale_not_found for an unknown sale', async ({ app }) => {
     expectProblem(await call(app, 'GET', `/v1/sales/${unique('nope')}`), 404, 'sale_not_found');
+  });
+});
+
+describe('sale reads for sale pages (SaleStore.readRecent)', () => {
+  test('polls within max-age share one Redis read; an older answer, a missing sale and a PUT through the store are read again', async ({ app, redis }) => {
+    let readSales = 0;
+    const counted: RedisPort = {
+      ...redis,
+      evalsha: (...call: Parameters<RedisPort['evalsha']>) => {
+        if (call[0] === scripts.readSale.sha) readSales++;
+        return redis.evalsha(...call);
+      },
+    };
+    let nowMs = 1_000_000;
+    const store = new SaleStore(counted, () => nowMs);
+    const saleId = await createSale(app, { stock: 3 });
+    const first = await Promise.all(Array.from({ length: 20 }, () => store.readRecent(saleId, 1000)));
+    expect(first.map((s) => s?.sale.stock)).toEqual(Array(20).fill(3));
+    await placeOrder(app, saleId, (await buyer()).jwt);
+    nowMs += 999;
+    expect((await store.readRecent(saleId, 1000))?.sale.held).toBe(0);
+    expect(readSales).toBe(1);
+    nowMs += 1;
+    expect((await store.readRecent(saleId, 1000))?.sale.held).toBe(1);
+    expect(readSales).toBe(2);
+    await store.put(saleId, { stock: 5 });
+    expect((await store.readRecent(saleId, 1000))?.sale.stock).toBe(5);
+    const missing = unique('nope');
+    expect(await store.readRecent(missing, 1000)).toBeNull();
+    expect(await store.readRecent(missing, 1000)).toBeNull();
+    expect(readSales).toBe(5);
   });
 });

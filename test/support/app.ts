@@ -1,5 +1,4 @@
 import { serve, type ServerType } from '@hono/node-server';
-import { Redis } from 'ioredis';
 import type { AddressInfo } from 'node:net';
 import { afterAll } from 'vitest';
 import { createApp, type AppDeps } from '../../src/app.js';
@@ -9,8 +8,8 @@ import { LimitsWatcher } from '../../src/limits/limits-watcher.js';
 import type { Policies } from '../../src/limits/policies.js';
 import { silentLogger } from '../../src/logger.js';
 import { nodeCrypto, nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
-import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
-import { redisUrl } from './redis.js';
+import { ioredisPort, type RedisClient } from '../../src/runtime/node/ioredis-port.js';
+import { connected, openRedis, redisUrl } from './redis.js';
 import { ADMIN_TOKEN, CHANNEL_SECRET, JWT_SECRET, TOKEN_SECRET } from './secrets.js';
 
 /**
@@ -28,9 +27,8 @@ export async function startGateway(
   overrides: Partial<AppDeps> = {},
   defaults: Policies = PERMISSIVE_POLICIES,
 ) {
-  const client = new Redis(url, { ...gatewayRedisOptions(2000), lazyConnect: true });
-  await client.connect();
-  const redis = ioredisPort(client);
+  const client = await connected(openRedis(url, { gateway: true }));
+  const redis = ioredisPort(client as RedisClient);
   const limits = new LimitsWatcher(new LimitsStore(redis, defaults), silentLogger, { intervalMs: 200 });
   try {
     await limits.start();

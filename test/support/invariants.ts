@@ -3,13 +3,13 @@ import { afterAll, expect } from 'vitest';
 import { keys } from '../../src/redis/keys.js';
 import type { App } from './app.js';
 import { admin } from './http.js';
-import { redisUrl } from './redis.js';
+import { openRedis, redisUrl, scanKeys } from './redis.js';
 
 let inspector: Redis | undefined;
 
 function inspectorClient(): Redis {
   if (!inspector) {
-    const client = new Redis(redisUrl());
+    const client = openRedis(redisUrl());
     inspector = client;
     afterAll(() => client.quit());
   }
@@ -31,8 +31,8 @@ export async function saleCounters(app: App, saleId: string, raw: Redis = inspec
   let held = 0;
   let sold = 0;
   const units = new Map<string, number>();
-  for await (const found of raw.scanStream({ match: keys.order(saleId, '*'), count: 1000 })) {
-    for (const key of found as string[]) {
+  for await (const found of scanKeys(raw, keys.order(saleId, '*'))) {
+    for (const key of found) {
       const [status, quantity, userId] = await raw.hmget(key, 'status', 'quantity', 'userId');
       const q = Number(quantity);
       if (status === 'held' || status === 'paying') held += q;

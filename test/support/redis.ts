@@ -1,26 +1,106 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, inject } from 'vitest';
+import { parseClusterSeeds } from '../../src/config.js';
 import { startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
+import { gatewayRedisOptions } from '../../src/runtime/node/ioredis-port.js';
+import { clusterOptions } from '../../src/runtime/node/redis-client.js';
+import { startLocalCluster } from '../redis-cluster.js';
+
+/** This run's topology: one Redis, or a Redis Cluster (the vitest `cluster` project). */
+export const onCluster = () => inject('topology') === 'cluster';
+
+/**
+ * Clusters by the URL of their first node, which is what the rest of the support passes around
+ * as "the Redis" (a URL): a client opened on such a URL is a cluster client on all its seeds.
+ */
+const clusters = new Map<string, string>();
+const firstNodeUrl = (seeds: string) => `redis://${seeds.split(',')[0]}`;
+
+function seedsOf(url: string): string | undefined {
+  if (!onCluster()) return undefined;
+  const run = inject('clusterSeeds');
+  if (run && !clusters.has(firstNodeUrl(run))) clusters.set(firstNodeUrl(run), run);
+  return clusters.get(url);
+}
 
 let fileRedisUrl: string | undefined;
 
 /** The Redis this test file works on: its private one if it asked for one, else the run's. */
 export const redisUrl = () => fileRedisUrl ?? inject('redisUrl');
 
+/** The environment that points a child process (worker-main, main) at `url` (default the file's Redis). */
+export function redisEnv(url = redisUrl()): Record<string, string> {
+  const seeds = seedsOf(url);
+  return seeds ? { REDIS_CLUSTER_NODES: seeds } : { REDIS_URL: url };
+}
+
 /**
- * Gives the calling test file a redis-server of its own. Payment workers read every sale's
- * lanes, so a file that runs workers must not share Redis with files that expect `queued`.
+ * A redis-server of one's own on a free loopback port, or on the cluster topology a Redis
+ * Cluster of one's own (3 masters); `url` names it either way.
+ */
+export async function startPrivateRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
+  if (onCluster()) {
+    const cluster = await startLocalCluster({ masters: 3 });
+    const url = firstNodeUrl(cluster.seeds);
+    clusters.set(url, cluster.seeds);
+    return { url, stop: () => cluster.stop() };
+  }
+  const server = await startEmbeddedRedis();
+  return { url: server.url, stop: () => server.stop() };
+}
+
+/**
+ * Gives the calling test file a Redis of its own (see startPrivateRedis). Payment workers read
+ * every sale's lanes, so a file that runs workers must not share Redis with files that expect
+ * `queued`.
  */
 export async function privateRedis(): Promise<string> {
-  const server = await startEmbeddedRedis();
+  const server = await startPrivateRedis();
   afterAll(() => server.stop());
   fileRedisUrl = server.url;
   return server.url;
 }
 
+/**
+ * A client on the Redis at `url`: a cluster client when `url` names a test cluster. Typed as the
+ * one-node client: the cluster client takes the same keyed commands, which is all tests send (a
+ * scan goes through scanKeys). `gateway`: the gateway's own settings (timeouts, no offline queue),
+ * not yet connected (see connected()).
+ */
+export function openRedis(url: string, options: { gateway?: boolean } = {}): Redis {
+  const seeds = seedsOf(url);
+  if (seeds !== undefined) {
+    const parsed = parseClusterSeeds(seeds)!;
+    return new Cluster(parsed.nodes, options.gateway ? clusterOptions(parsed, 2000) : {}) as unknown as Redis;
+  }
+  return new Redis(url, options.gateway ? { ...gatewayRedisOptions(2000), lazyConnect: true } : {});
+}
+
+/** Waits until the client is ready (connecting a lazy one). */
+export async function connected(client: Redis): Promise<Redis> {
+  if (client.status === 'ready') return client;
+  if (client.status === 'wait') {
+    await client.connect();
+    return client;
+  }
+  await new Promise<void>((ok, ko) => {
+    client.once('ready', ok);
+    client.once('end', () => ko(new Error('the test Redis closed the connection')));
+  });
+  return client;
+}
+
 /** A raw client on the test Redis, for looking at state behind the API. */
 export function testRedis(): Redis {
-  const client = new Redis(redisUrl());
+  const client = openRedis(redisUrl());
   afterAll(() => client.quit());
   return client;
+}
+
+/** Keys matching `pattern`, on one Redis or on every master of the cluster. */
+export async function* scanKeys(client: Redis, pattern: string): AsyncGenerator<string[]> {
+  // a cluster client knows its masters once its slot map is read
+  await connected(client);
+  const nodes = client instanceof Cluster ? (client as Cluster).nodes('master') : [client];
+  for (const node of nodes) for await (const found of node.scanStream({ match: pattern, count: 1000 })) yield found as string[];
 }

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { keys } from '../../src/redis/keys.js';
-import { testRedis } from '../helpers.js';
+import { scanKeys, testRedis } from '../helpers.js';
 
 /**
  * The money rule across Redis and the ledger: every paid order of the sale has exactly one kept
@@ -10,8 +10,8 @@ import { testRedis } from '../helpers.js';
 export function chargesMatchOrders(ledger: Ledger) {
   const raw = testRedis();
   return async (saleId: string) => {
-    for await (const found of raw.scanStream({ match: keys.order(saleId, '*'), count: 1000 })) {
-      for (const key of found as string[]) {
+    for await (const found of scanKeys(raw, keys.order(saleId, '*'))) {
+      for (const key of found) {
         const [status, amount] = await raw.hmget(key, 'status', 'amount');
         if (Number(amount) === 0) continue;
         const orderId = key.slice(key.lastIndexOf(':o:') + 3);

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
-import { admin, buyer, call, createSale, parallel, pay, placeOrder, privateRedis, saleCounters, testApp, waitFor } from '../helpers.js';
+import { admin, buyer, call, createSale, parallel, pay, placeOrder, privateRedis, redisEnv, saleCounters, testApp, waitFor } from '../helpers.js';
 
 const root = join(import.meta.dirname, '../..');
 // workers read every sale's lanes: this file gets a Redis of its own
-const redisUrl = await privateRedis();
+await privateRedis();
 const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-redelivery-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -22,7 +22,7 @@ function worker(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/worker-main.ts')], {
     cwd: root,
     env: {
-      PATH: process.env.PATH ?? '', REDIS_URL: redisUrl, RUSHGATE_DATA_DIR: dataDir, RUSHGATE_LOG_LEVEL: 'warn',
+      PATH: process.env.PATH ?? '', ...redisEnv(), RUSHGATE_DATA_DIR: dataDir, RUSHGATE_LOG_LEVEL: 'warn',
       RUSHGATE_WORKER_VISIBILITY_MS: '1000', RUSHGATE_WORKER_BATCH: '20', ...env,
     },
   });

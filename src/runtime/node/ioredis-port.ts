@@ -1,4 +1,4 @@
-import { Redis, ReplyError, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, ReplyError, type RedisOptions } from 'ioredis';
 import type { Config } from '../../config.js';
 import { RedisUnavailableError, type RedisPort, type StreamEntry } from '../../redis/port.js';
 
@@ -19,8 +19,13 @@ export function gatewayRedisOptions(timeoutMs: number): RedisOptions {
   };
 }
 
-// replies that mean "this Redis cannot serve now" (failover, loading, busy script, full memory)
-const UNAVAILABLE_REPLY = /^(READONLY|LOADING|BUSY|MASTERDOWN|OOM|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)/;
+// replies that mean "this Redis cannot serve now" (failover, loading, busy script, full memory);
+// MOVED and ASK reach here from a one-node client pointed at a Redis Cluster node, or from a
+// cluster client past its redirections: the slot is served elsewhere, not a bug of the request
+const UNAVAILABLE_REPLY = /^(READONLY|LOADING|BUSY|MASTERDOWN|OOM|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|MOVED|ASK)\b/;
+
+/** A one-node client or a Redis Cluster client (docs/cluster.md). */
+export type RedisClient = Redis | Cluster;
 
 async function guard<T>(call: () => Promise<T>): Promise<T> {
   try {
@@ -50,13 +55,60 @@ export interface ReplicaWait {
  * replicas than asked is unavailable (503): the script did run on the primary, and the client's
  * retry (same ids, token or Idempotency-Key) is answered from it, never applied twice.
  */
-async function withWait(client: Redis, call: Promise<unknown>, wait: ReplicaWait | undefined, writes: boolean): Promise<unknown> {
+async function withWait(client: RedisClient, call: Promise<unknown>, wait: ReplicaWait | undefined, writes: boolean): Promise<unknown> {
   if (!wait || wait.replicas === 0 || !writes) return call;
   const [reply, acked] = await Promise.all([call, client.wait(wait.replicas, wait.timeoutMs)]);
+  return replicated(reply, acked, wait);
+}
+
+const waits = (wait: ReplicaWait | undefined, writes: boolean) => !!wait && wait.replicas > 0 && writes;
+
+function replicated(reply: unknown, acked: number, wait: ReplicaWait): unknown {
   if (acked < wait.replicas) {
     throw new RedisUnavailableError(`the write reached ${acked} of ${wait.replicas} replicas within ${wait.timeoutMs} ms`);
   }
   return reply;
+}
+
+/**
+ * A script on a Redis Cluster, followed by WAIT when it writes and replicas are asked for. WAIT
+ * names no key, so on its own it would go to any node: a pipeline sends it on the connection of
+ * the script's slot, right behind the script (ioredis routes a pipeline by its keyed commands).
+ * Without WAIT a script goes alone, so auto-pipelining still batches concurrent requests.
+ */
+async function clusterScript(
+  client: Cluster,
+  run: (p: ReturnType<Cluster['pipeline']>) => unknown,
+  wait: ReplicaWait | undefined,
+  writes: boolean,
+): Promise<unknown> {
+  const pipeline = client.pipeline();
+  run(pipeline);
+  if (waits(wait, writes)) pipeline.wait(wait!.replicas, wait!.timeoutMs);
+  const results = (await pipeline.exec()) ?? [];
+  const [err, reply] = results[0] ?? [new Error('the pipeline returned nothing')];
+  if (err) throw err;
+  if (!waits(wait, writes)) return reply;
+  const [waitErr, acked] = results[1]!;
+  if (waitErr) throw waitErr;
+  return replicated(reply, Number(acked), wait!);
+}
+
+/**
+ * A cluster's readiness: the node asked reports `cluster_state:ok` with every slot assigned and
+ * none failing, and every master in the client's slot map answers. The slots a process needs
+ * are any sale's (a sale's slot is its id's hash) and the fixed keys' ({limits}, {block}, the
+ * sale index): so all of them.
+ */
+async function clusterPing(client: Cluster): Promise<string> {
+  const info = String(await client.cluster('INFO'));
+  const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
+  if (field('cluster_state') !== 'ok') throw new RedisUnavailableError(`cluster_state is ${field('cluster_state') ?? 'unknown'}`);
+  if (field('cluster_slots_ok') !== '16384') throw new RedisUnavailableError(`${field('cluster_slots_ok') ?? 0} of 16384 slots are served`);
+  const masters = client.nodes('master');
+  if (masters.length === 0) throw new RedisUnavailableError('no master is known');
+  await Promise.all(masters.map((node) => node.ping()));
+  return 'PONG';
 }
 
 /** The replica wait the configuration asks for (RUSHGATE_REDIS_WAIT_REPLICAS, _WAIT_MS). */
@@ -65,13 +117,25 @@ export const replicaWait = (config: Pick<Config, 'RUSHGATE_REDIS_WAIT_REPLICAS' 
   timeoutMs: config.RUSHGATE_REDIS_WAIT_MS,
 });
 
-/** The RedisPort over one ioredis client; with `wait`, writes are acknowledged by replicas. */
-export function ioredisPort(client: Redis, wait?: ReplicaWait): RedisPort {
+/**
+ * The RedisPort over one ioredis client or a Redis Cluster client; with `wait`, writes are
+ * acknowledged by replicas.
+ */
+export function ioredisPort(client: RedisClient, wait?: ReplicaWait): RedisPort {
+  const cluster = client instanceof Cluster ? client : undefined;
   return {
     evalsha: (sha, keys, args, writes = true) =>
-      guard(() => withWait(client, client.evalsha(sha, keys.length, ...keys, ...args), wait, writes)),
+      guard(() =>
+        cluster && waits(wait, writes)
+          ? clusterScript(cluster, (p) => p.evalsha(sha, keys.length, ...keys, ...args), wait, writes)
+          : withWait(client, client.evalsha(sha, keys.length, ...keys, ...args), wait, writes),
+      ),
     eval: (source, keys, args, writes = true) =>
-      guard(() => withWait(client, client.eval(source, keys.length, ...keys, ...args), wait, writes)),
+      guard(() =>
+        cluster && waits(wait, writes)
+          ? clusterScript(cluster, (p) => p.eval(source, keys.length, ...keys, ...args), wait, writes)
+          : withWait(client, client.eval(source, keys.length, ...keys, ...args), wait, writes),
+      ),
     zrangeByScoreUpTo: (key, maxScore, limit) =>
       guard(() => client.zrangebyscore(key, '-inf', maxScore, 'LIMIT', 0, limit)),
     smembers: (key) => guard(() => client.smembers(key)),
@@ -120,8 +184,8 @@ export function ioredisPort(client: Redis, wait?: ReplicaWait): RedisPort {
         const [seconds, micros] = await client.time();
         return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
       }),
-    ping: () => guard(() => client.ping()),
+    ping: () => guard(() => (cluster ? clusterPing(cluster) : client.ping())),
   };
 }
 
-export { Redis };
+export { Cluster, Redis };

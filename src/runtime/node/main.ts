@@ -33,32 +33,12 @@ import { promMetrics, timedPort } from './metrics.js';
 import { nodeCrypto } from './crypto.js';
 import { embeddedLedgerDir, openLedger } from './ledger.js';
 import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort, Redis, replicaWait } from './ioredis-port.js';
+import { ioredisPort, replicaWait, type RedisClient } from './ioredis-port.js';
+import { connectRedis, describeTarget, redisTarget, targetEnv, type RedisTarget } from './redis-client.js';
 import { loadSecrets, type Secrets } from './secrets.js';
 import { nodeReferenceScript } from './api-reference.js';
 
 const fail: (message: string) => never = (message) => failStartup('rushgate', message);
-
-/** Connects and waits until Redis answers; connection errors are logged at most every 5 s. */
-async function connect(url: string, timeoutMs: number, log: Logger): Promise<Redis> {
-  const client = new Redis(url, gatewayRedisOptions(timeoutMs));
-  let lastErrorMs = 0;
-  client.on('error', (err: Error) => {
-    if (Date.now() - lastErrorMs > 5_000) log.warn({ err: err.message }, 'redis connection error');
-    lastErrorMs = Date.now();
-  });
-  await new Promise<void>((ok, ko) => {
-    const timer = setTimeout(() => {
-      client.disconnect();
-      ko(new Error(`cannot reach Redis at ${url}`));
-    }, 5_000);
-    client.once('ready', () => {
-      clearTimeout(timer);
-      ok();
-    });
-  });
-  return client;
-}
 
 /** `value` as one word for a POSIX shell: single-quoted, with each `'` closed, escaped and reopened. */
 const shellWord = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
@@ -92,14 +72,14 @@ function secondBuyerLine(config: Config, secrets: Secrets): string {
   return `JWT2=$(node -e ${shellWord(mint)})`;
 }
 
-async function banner(config: Config, secrets: Secrets, redisUrl: string, embedded: boolean, worker: boolean, processes: number) {
+async function banner(config: Config, secrets: Secrets, redisLabel: string, embedded: boolean, worker: boolean, processes: number) {
   const base = `http://${config.HOST}:${config.PORT}`;
   const demoJwt = await sign({ sub: 'demo', exp: Math.floor(Date.now() / 1000) + 3600 }, secrets.jwtSecret);
   const indent = (lines: string[]) => lines.map((line) => `  ${line}`);
   const lines = [
     `rushgate listening on ${base}`,
     ...(processes > 1 ? [`processes: ${processes} serving HTTP (RUSHGATE_PROCESSES), plus the primary (pid ${process.pid}) holding the ledger`] : []),
-    `redis: ${redisUrl}${embedded ? ` (embedded, AOF in ${embeddedRedisDir(resolve(config.RUSHGATE_DATA_DIR))})` : ''}`,
+    `redis: ${redisLabel}${embedded ? ` (embedded, AOF in ${embeddedRedisDir(resolve(config.RUSHGATE_DATA_DIR))})` : ''}`,
     `ledger: ${config.DATABASE_URL ? 'Postgres (DATABASE_URL)' : `PGlite in ${embeddedLedgerDir(resolve(config.RUSHGATE_DATA_DIR))}`}; payment worker: ${worker ? (processes > 1 ? 'in the primary process' : 'in this process') : 'off (RUSHGATE_WORKER=off)'}`,
     `payment channels: ${config.RUSHGATE_CHANNELS.length ? `${config.RUSHGATE_CHANNELS.join(', ')} (SIMULATED: no real money)` : 'none (wallet only)'}`,
     `admin token: ${secrets.adminToken}${secrets.generated.includes('adminToken') ? ` (generated, saved in ${config.RUSHGATE_DATA_DIR}/secrets.json)` : ''}`,
@@ -172,8 +152,8 @@ const processCount = (config: Config) =>
  * A child's environment on top of the primary's: the Redis the primary uses (its embedded one,
  * if so), no worker, and the secrets, so that no child writes secrets.json while another reads it.
  */
-const childEnv = (redisUrl: string, s: Secrets): Record<string, string> => ({
-  REDIS_URL: redisUrl,
+const childEnv = (target: RedisTarget, s: Secrets): Record<string, string> => ({
+  ...targetEnv(target),
   RUSHGATE_WORKER: 'off',
   RUSHGATE_JWT_SECRET: s.jwtSecret,
   RUSHGATE_ADMIN_TOKEN: s.adminToken,
@@ -206,7 +186,8 @@ async function main(): Promise<void> {
     })();
   process.on('SIGINT', duringStartup);
   process.on('SIGTERM', duringStartup);
-  if (config.REDIS_URL === undefined) {
+  const configured = redisTarget(config);
+  if (configured === undefined) {
     try {
       embeddedStarting = startEmbeddedRedis({ dir: embeddedRedisDir(dataDir), fsync: config.RUSHGATE_REDIS_FSYNC });
       embedded = await embeddedStarting;
@@ -214,13 +195,13 @@ async function main(): Promise<void> {
       fail(err instanceof RedisServerMissing ? err.message : `cannot start redis-server: ${(err as Error).message}`);
     }
   }
-  const redisUrl = config.REDIS_URL ?? embedded!.url;
-  let client: Redis;
+  const target: RedisTarget = configured ?? { kind: 'single', url: embedded!.url };
+  let client: RedisClient;
   try {
-    client = await connect(redisUrl, config.RUSHGATE_REDIS_TIMEOUT_MS, log);
+    client = await connectRedis(target, config.RUSHGATE_REDIS_TIMEOUT_MS, log);
   } catch (err) {
     await embedded?.stop();
-    fail(`${(err as Error).message}; set REDIS_URL to a reachable Redis, or unset it to run an embedded one`);
+    fail(`${(err as Error).message}; set REDIS_URL (or REDIS_CLUSTER_NODES) to a reachable Redis, or unset it to run an embedded one`);
   }
   const metrics = promMetrics();
   const redis = timedPort(ioredisPort(client, replicaWait(config)), metrics.redisSeconds);
@@ -243,7 +224,7 @@ async function main(): Promise<void> {
   let gateway: Gateway;
   try {
     if (processes > 1) {
-      const children = new GatewayCluster({ processes, env: childEnv(redisUrl, secrets), ledger, registry: metrics.registry, log });
+      const children = new GatewayCluster({ processes, env: childEnv(target, secrets), ledger, registry: metrics.registry, log });
       gateway = children;
       await children.start().catch(async (err) => {
         await children.stop();
@@ -265,7 +246,7 @@ async function main(): Promise<void> {
     if (err instanceof ChildExitedAtStartup && err.code === 1) process.exit(1);
     fail((err as Error).message);
   }
-  void banner(config, secrets, redisUrl, embedded !== undefined, worker !== undefined, processes);
+  void banner(config, secrets, describeTarget(target), embedded !== undefined, worker !== undefined, processes);
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -298,9 +279,9 @@ async function gatewayChild(): Promise<void> {
   const log = pino({ level: config.RUSHGATE_LOG_LEVEL, base: { service: 'rushgate', pid: process.pid } });
   // every secret is in the environment the primary gave: nothing is generated or written here
   const secrets = loadSecrets(config, resolve(config.RUSHGATE_DATA_DIR));
-  let client: Redis;
+  let client: RedisClient;
   try {
-    client = await connect(config.REDIS_URL!, config.RUSHGATE_REDIS_TIMEOUT_MS, log);
+    client = await connectRedis(redisTarget(config)!, config.RUSHGATE_REDIS_TIMEOUT_MS, log);
   } catch (err) {
     fail((err as Error).message);
   }

@@ -7,16 +7,19 @@ import { pino } from 'pino';
 import { configOrExit, failStartup, startTally, workerOptions } from './boot.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
-import { gatewayRedisOptions, ioredisPort, Redis, replicaWait } from './ioredis-port.js';
+import { ioredisPort, replicaWait } from './ioredis-port.js';
+import { openRedis, redisTarget } from './redis-client.js';
 import { simulatedChannels } from './channels.js';
 import { openLedger } from './ledger.js';
 import { loadSecrets } from './secrets.js';
 
 async function main(): Promise<void> {
   const config = configOrExit('rushgate worker');
-  if (!config.REDIS_URL) failStartup('rushgate worker', 'set REDIS_URL (npm start runs its own worker on embedded defaults)');
+  const target = redisTarget(config);
+  if (!target) failStartup('rushgate worker', 'set REDIS_URL or REDIS_CLUSTER_NODES (npm start runs its own worker on embedded defaults)');
   const log = pino({ level: config.RUSHGATE_LOG_LEVEL, base: { service: 'rushgate-worker' } });
-  const client = new Redis(config.REDIS_URL, { ...gatewayRedisOptions(config.RUSHGATE_REDIS_TIMEOUT_MS), enableOfflineQueue: true });
+  // it queues commands while reconnecting: no caller waits on its answers
+  const client = openRedis(target, config.RUSHGATE_REDIS_TIMEOUT_MS, true);
   client.on('error', () => {});
   const redis = ioredisPort(client, replicaWait(config));
   const dataDir = resolve(config.RUSHGATE_DATA_DIR);

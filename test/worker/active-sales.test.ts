@@ -1,0 +1,74 @@
+/**
+ * The index of active sales that the payment worker and the hold sweeper walk. Invariant: a sale
+ * leaves only when it can have no more work (nothing queued, nothing held, sold out or closed),
+ * and a PUT that re-opens it brings it back, even one that races the walker's check.
+ */
+import { describe, expect, it } from 'vitest';
+import { SaleStore } from '../../src/sales/sale-store.js';
+import { readActiveSales, retireFinished, type ActiveSale } from '../../src/sales/active-sales.js';
+import { admin, buyer, call, createSale, placeOrder, testApp } from '../helpers.js';
+
+const { app, redis } = await testApp();
+const sales = new SaleStore(redis);
+const read = (saleId: string) => sales.read(saleId);
+const noUnknown = async () => 0;
+
+async function listed(saleId: string): Promise<ActiveSale | undefined> {
+  return (await readActiveSales(redis)).find((s) => s.saleId === saleId);
+}
+
+/** Runs the walker's check on one sale, as it is listed now. */
+async function retire(saleId: string): Promise<boolean> {
+  const entry = await listed(saleId);
+  if (!entry) return false;
+  return (await retireFinished(redis, [entry], read, noUnknown)).includes(saleId);
+}
+
+describe('active sales index', () => {
+  it('an open sale stays; a closed one with nothing held leaves; a PUT that re-opens it joins again', async () => {
+    const open = await createSale(app, { stock: 3 });
+    expect(await listed(open)).toBeDefined();
+    expect(await retire(open)).toBe(false);
+    expect(await listed(open)).toBeDefined();
+
+    const closed = await createSale(app, { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00Z' });
+    expect(await retire(closed)).toBe(true);
+    expect(await listed(closed)).toBeUndefined();
+    expect((await admin(app, 'PUT', `/admin/sales/${closed}`, { closesAt: null })).status).toBe(200);
+    expect(await listed(closed)).toBeDefined();
+    expect(await retire(closed)).toBe(false);
+  });
+
+  it('a sold-out sale stays while an order holds stock, and leaves once it is released', async () => {
+    const saleId = await createSale(app, { stock: 2, perUserLimit: 2 });
+    const b = await buyer();
+    const order = await placeOrder(app, saleId, b.jwt, 2);
+    expect(await retire(saleId)).toBe(false);
+    // closed with the hold still there: it stays, the sweeper must still release it
+    expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { closesAt: new Date(Date.now() + 1).toISOString() })).status).toBe(200);
+    await expect.poll(async () => (await admin(app, 'GET', `/admin/sales/${saleId}`)).body.status).toBe('closed');
+    expect(await retire(saleId)).toBe(false);
+    expect((await call(app, 'DELETE', `/v1/orders/${order.orderId}`, { token: b.jwt })).status).toBe(200);
+    expect(await retire(saleId)).toBe(true);
+  });
+
+  it('a PUT between the walker reading the index and judging the sale keeps it listed', async () => {
+    const saleId = await createSale(app, { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00Z' });
+    const stale = (await listed(saleId))!;
+    // re-opened after the walker read its generation, before it judged the sale
+    const judged = async (id: string) => {
+      const snapshot = await read(id);
+      expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { closesAt: null })).status).toBe(200);
+      return snapshot;
+    };
+    expect(await retireFinished(redis, [stale], judged, noUnknown)).toEqual([]);
+    expect((await listed(saleId))!.generation).toBeGreaterThan(stale.generation);
+  });
+
+  it('a sale with a payment whose outcome is unknown stays', async () => {
+    const saleId = await createSale(app, { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00Z' });
+    const entry = (await listed(saleId))!;
+    expect(await retireFinished(redis, [entry], read, async () => 1)).toEqual([]);
+    expect(await listed(saleId)).toBeDefined();
+  });
+});
