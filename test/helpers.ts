@@ -37,6 +37,11 @@ export async function privateRedis(): Promise<string> {
   return server.url;
 }
 
+/** Points the calling test file at a Redis it runs itself (a fault test that kills and restarts it). */
+export function useRedis(url: string): void {
+  fileRedisUrl = url;
+}
+
 /** A raw client on the test Redis, for looking at state behind the API. */
 export function testRedis(): Redis {
   const client = new Redis(redisUrl());

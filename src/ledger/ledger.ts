@@ -79,6 +79,9 @@ export class ReferenceReused extends Error {
   }
 }
 
+/** What the reconciler needs of the ledger. */
+export type LedgerTruth = Pick<Ledger, 'keptCharges' | 'latestKeptCharges' | 'refundCharges'>;
+
 /**
  * What the HTTP side needs of the ledger (the wallet routes, /readyz). A cluster child of
  * `npm start` reaches the primary's ledger through it over IPC.
@@ -497,20 +500,20 @@ export class Ledger {
   }
 
   /** One sale's kept charges, the latest first, at most `limit`; and how many it keeps in all. */
-  async latestKeptCharges(saleId: string, limit: number): Promise<{ total: number; latest: KeptCharge[] }> {
+  async latestKeptCharges(saleId: string, limit: number): Promise<{ total: number; amount: number; latest: KeptCharge[] }> {
     const kept = `from ledger_accounts m
        join ledger_transfers c on c.credit_account = m.id and c.kind = 'charge' and c.retained
        join ledger_accounts p on p.id = c.debit_account
        where m.kind = 'merchant' and m.owner = $1
          and not exists (select 1 from ledger_transfers r where r.refund_of = c.id)`;
-    const [count] = await this.sql.query<{ n: string | number }>(`select count(*) as n ${kept}`, [saleId]);
+    const [count] = await this.sql.query<{ n: string | number; amount: string | number | null }>(`select count(*) as n, sum(c.amount) as amount ${kept}`, [saleId]);
     const rows = await this.sql.query<Parameters<typeof keptCharge>[0]>(
       `select c.id, c.order_id, m.owner as sale_id, p.kind as payer_kind, p.owner as payer_owner, c.user_id,
               c.amount, c.currency, floor(extract(epoch from c.created_at) * 1000)::bigint as created_ms, c.created_at::text as created_at_text
        ${kept} order by c.created_at desc, c.id desc limit $2`,
       [saleId, limit],
     );
-    return { total: Number(count!.n), latest: rows.map(keptCharge) };
+    return { total: Number(count!.n), amount: Number(count!.amount ?? 0), latest: rows.map(keptCharge) };
   }
 
   /**
