@@ -89,7 +89,7 @@ export function createApp(deps: AppDeps) {
   app.use('/v1/*', shedLoad({ maxInFlight: deps.maxInFlight ?? 4096 }));
 
   app.route('/', healthRoutes({ redis, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));
-  app.route('/', metricsRoutes({ metrics, sales }));
+  app.route('/', metricsRoutes({ metrics, sales, redis }));
   app.use('/admin/*', adminAuth({ token: deps.adminToken }));
   app.route('/admin/sales', adminSalesRoutes({ sales, gate }));
   app.route('/', opsRoutes({ redis, sales }));

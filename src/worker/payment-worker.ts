@@ -9,6 +9,7 @@ import { keys, type Lane } from '../redis/keys.js';
 import type { RedisPort, StreamEntry } from '../redis/port.js';
 import { callScript, runScript } from '../redis/run-script.js';
 import { scripts } from '../redis/scripts.generated.js';
+import { DEFAULT_UNKNOWN_POLICY, forgetUnknown, queryAgainLater, type UnknownPolicy } from './unknown.js';
 
 /** The consumer group every worker reads the lanes through. */
 export const WORKER_GROUP = 'workers';
@@ -32,6 +33,8 @@ export interface PaymentWorkerOptions {
   metrics?: Metrics;
   /** Payment outcomes per sale, for the ops view. */
   tally?: SaleTally;
+  /** Re-queries of payments their channel has not answered: backoff, and the review deadline. */
+  unknownPolicy?: UnknownPolicy;
   /** Test-only fault injection: die right after the first ledger commit, before settling. */
   crashAfterPost?: () => void;
 }
@@ -65,6 +68,7 @@ export class PaymentWorker {
   readonly #visibilityTimeoutMs: number;
   readonly #idleMs: number;
   readonly #unknownRecheckMs: number;
+  readonly #unknownPolicy: UnknownPolicy;
   #sales: string[] = [];
   #salesReadAtMs = 0;
   #claimedAtMs = 0;
@@ -85,6 +89,7 @@ export class PaymentWorker {
     this.#visibilityTimeoutMs = options.visibilityTimeoutMs ?? 30_000;
     this.#idleMs = options.idleMs ?? 20;
     this.#unknownRecheckMs = options.unknownRecheckMs ?? 2000;
+    this.#unknownPolicy = { ...DEFAULT_UNKNOWN_POLICY, baseMs: this.#unknownRecheckMs, ...options.unknownPolicy };
   }
 
   start(): void {
@@ -226,7 +231,7 @@ export class PaymentWorker {
         const channel = this.options.channels.get(h.method ?? '');
         if (!channel || !['unknown', 'failed'].includes(h.status ?? '')) {
           // settled meanwhile, or still being charged by a worker (its own outcome will settle it)
-          if (h.status !== 'processing') await this.redis.zrem(keys.unknown(saleId), paymentId);
+          if (h.status !== 'processing') await forgetUnknown(this.redis, saleId, paymentId);
           else await this.redis.zadd(keys.unknown(saleId), nowMs + this.#unknownRecheckMs, paymentId);
           continue;
         }
@@ -236,7 +241,7 @@ export class PaymentWorker {
         try {
           const answer = await channel.query(paymentId).catch((): ChargeResult => ({ status: 'unknown' }));
           if (answer.status === 'unknown') {
-            await this.redis.zadd(keys.unknown(saleId), nowMs + this.#unknownRecheckMs, paymentId);
+            await queryAgainLater(this.redis, this.log, saleId, paymentId, this.#unknownPolicy);
             continue;
           }
           // the ledger decides: a success for a payment already failed there is refunded
@@ -245,11 +250,11 @@ export class PaymentWorker {
               ? (await this.#post([posting])).get(paymentId)!
               : (await this.ledger.fail([{ paymentId, code: answer.code }])).get(paymentId)!;
           await this.#payments.settle(saleId, posting.orderId, paymentId, outcome.status, 'code' in outcome ? outcome.code : '');
-          await this.redis.zrem(keys.unknown(saleId), paymentId);
+          await forgetUnknown(this.redis, saleId, paymentId);
         } catch (err) {
           // one payment's trouble must not stop the others; it is checked again later
           this.log.warn({ err: (err as Error).message, paymentId }, 'could not resolve a payment yet');
-          await this.redis.zadd(keys.unknown(saleId), nowMs + this.#unknownRecheckMs, paymentId).catch(() => {});
+          await queryAgainLater(this.redis, this.log, saleId, paymentId, this.#unknownPolicy).catch(() => {});
         }
       }
     }

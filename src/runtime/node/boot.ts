@@ -31,6 +31,7 @@ export function workerOptions(config: Config, channels: ReadonlyMap<string, Paym
     batchSize: config.RUSHGATE_WORKER_BATCH,
     priorityWeight: config.RUSHGATE_WORKER_PRIORITY_WEIGHT,
     visibilityTimeoutMs: config.RUSHGATE_WORKER_VISIBILITY_MS,
+    unknownPolicy: { baseMs: 2000, maxMs: 60_000, reviewAfterMs: config.RUSHGATE_UNKNOWN_REVIEW_MS },
     channels,
   };
 }
