@@ -20,10 +20,12 @@
 ]]
 local rcall = redis.call
 -- @include now
+-- @include retire
 local saleKey, usersKey, holdsKey, lanesKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local price = tonumber(rcall('HGET', saleKey, 'price'))
 if not price then return { 10 } end
 local nowMs = redisNowMs()
+local ttlMs = recordTtlMs(saleKey)
 local ordersFixed, paymentsFixed = 0, 0
 for k = 1, (#KEYS - 4) / 2 do
   local orderKey, paymentKey = KEYS[3 + 2 * k], KEYS[4 + 2 * k]
@@ -36,12 +38,14 @@ for k = 1, (#KEYS - 4) / 2 do
     rcall('HSET', paymentKey, 'orderId', orderId, 'userId', userId, 'method', method,
       'amount', amount, 'currency', currency, 'status', 'succeeded', 'failureCode', '',
       'lane', 'standard', 'seq', 0, 'createdAt', createdAt, 'settledAt', nowMs, 'restored', '1')
+    rcall('PEXPIRE', paymentKey, ttlMs)
     paymentsFixed = paymentsFixed + 1
   elseif p[1] ~= 'succeeded' then
     -- a queued payment's lane entry is still to be read: count it served now, so the positions
     -- behind it stay right (the worker finds it settled and only acknowledges it)
     if p[1] == 'queued' then rcall('HINCRBY', lanesKey, p[2] .. ':srv', 1) end
     rcall('HSET', paymentKey, 'status', 'succeeded', 'failureCode', '', 'settledAt', nowMs)
+    rcall('PEXPIRE', paymentKey, ttlMs)
     paymentsFixed = paymentsFixed + 1
   end
 
@@ -57,6 +61,7 @@ for k = 1, (#KEYS - 4) / 2 do
     rcall('HINCRBY', saleKey, 'sold', quantity)
     rcall('HINCRBY', saleKey, 'orders', 1)
     rcall('HINCRBY', usersKey, userId, quantity)
+    rcall('PEXPIRE', orderKey, ttlMs)
     ordersFixed = ordersFixed + 1
   elseif ostatus ~= 'paid' then
     if ostatus == 'held' or ostatus == 'paying' then
@@ -66,8 +71,8 @@ for k = 1, (#KEYS - 4) / 2 do
       -- expired or cancelled: its units had gone back to the sale and out of its buyer's count
       rcall('HINCRBY', usersKey, owner, quantity)
       rcall('HDEL', orderKey, 'endedAt')
-      rcall('PERSIST', orderKey)
     end
+    rcall('PEXPIRE', orderKey, ttlMs)
     rcall('HINCRBY', saleKey, 'sold', quantity)
     rcall('HSET', orderKey, 'status', 'paid', 'tok', '', 'pid', paymentId, 'pmethod', method,
       'pstatus', 'succeeded', 'restored', '1')

@@ -19,6 +19,7 @@
 ]]
 local rcall = redis.call
 -- @include now
+-- @include retire
 local saleKey, usersKey, orderKey, paymentKey, oversellKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local paymentId = ARGV[1]
 local nowMs = redisNowMs()
@@ -35,5 +36,7 @@ if o[1] == 'paid' and o[2] == paymentId then
   rcall('HINCRBY', saleKey, 'sold', -quantity)
   rcall('HINCRBY', usersKey, o[4], -quantity)
   rcall('HSET', orderKey, 'status', 'cancelled', 'pstatus', 'refunded', 'endedAt', nowMs)
+  rcall('PEXPIRE', orderKey, recordTtlMs(saleKey))
 end
+rcall('PEXPIRE', paymentKey, recordTtlMs(saleKey))
 return { 0, 1 }

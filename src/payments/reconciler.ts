@@ -16,6 +16,8 @@ export interface ReconcilerOptions {
   lostAfterMs?: number;
   /** Charges per ledger page and per script call. */
   pageSize?: number;
+  /** Written on every sale (its recordTtlMs field): how long ended orders and settled payments are kept. */
+  recordTtlMs?: number;
 }
 
 export interface ReconcileReport {
@@ -32,6 +34,9 @@ export interface ReconcileReport {
 // the run id and whether the marker key exists, in one round trip
 const EPOCH = `return { string.match(redis.call('INFO', 'server'), 'run_id:(%w+)'), redis.call('EXISTS', KEYS[1]) }`;
 const MARK = `return redis.call('SET', KEYS[1], ARGV[1])`;
+// only on a sale that exists, and only when it changes
+const RECORD_TTL = `if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HGET', KEYS[1], 'recordTtlMs') ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'recordTtlMs', ARGV[1]) end return 0`;
 
 /**
  * Reconciles Redis to the ledger, which is the truth about money. Redis can lose acknowledged
@@ -66,7 +71,7 @@ export class Reconciler {
     private readonly redis: RedisPort,
     private readonly ledger: LedgerTruth,
     private readonly log: Logger,
-    options: ReconcilerOptions = {},
+    private readonly options: ReconcilerOptions = {},
   ) {
     this.#intervalMs = options.intervalMs ?? 60_000;
     this.#checkMs = options.checkMs ?? 1000;
@@ -130,6 +135,9 @@ export class Reconciler {
     const nowMs = await this.redis.timeMs();
     await this.#showRefunds();
     const sales = new Set(await this.redis.smembers(keys.sales));
+    if (this.options.recordTtlMs !== undefined) {
+      for (const saleId of sales) await this.redis.eval(RECORD_TTL, [keys.sale(saleId)], [String(this.options.recordTtlMs)]);
+    }
     const charged = new Set<string>();
     let after: KeptCharge | undefined;
     for (;;) {

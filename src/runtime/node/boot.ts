@@ -60,6 +60,7 @@ export function startReconciler(redis: RedisPort, ledger: LedgerTruth, log: Logg
     intervalMs: config.RUSHGATE_RECONCILE_INTERVAL_MS,
     lookbackMs: Math.max(1000, config.RUSHGATE_RECORD_TTL_SECONDS * 1000 - 60_000),
     lostAfterMs: 2 * config.RUSHGATE_WORKER_VISIBILITY_MS,
+    recordTtlMs: config.RUSHGATE_RECORD_TTL_SECONDS * 1000,
   });
   reconciler.start();
   return reconciler;
