@@ -31,6 +31,9 @@ export interface ReconcileReport {
   missingSales: string[];
 }
 
+/** How far before the previous pass an incremental pass looks (clock skew, long transactions). */
+const INCREMENTAL_OVERLAP_MS = 5 * 60_000;
+
 // the run id and whether the marker key exists, in one round trip
 const EPOCH = `return { string.match(redis.call('INFO', 'server'), 'run_id:(%w+)'), redis.call('EXISTS', KEYS[1]) }`;
 const MARK = `return redis.call('SET', KEYS[1], ARGV[1])`;
@@ -62,6 +65,8 @@ export class Reconciler {
   #running: Promise<unknown> | undefined;
   #runId: string | undefined;
   #lastPassMs = 0;
+  /** Redis time when the last pass began (incremental passes look back from there). */
+  #lastPassStartMs: number | undefined;
   #due = true;
   #failing = false;
   /** Oversold charges the ledger refunded but Redis has not shown yet (retried each pass). */
@@ -100,7 +105,9 @@ export class Reconciler {
         this.#due = true;
       }
       if (!this.#due && Date.now() - this.#lastPassMs < this.#intervalMs) return;
-      const report = await this.runOnce();
+      // a full pass at start and after a restart; the timer's passes look back INCREMENTAL_OVERLAP_MS
+      // before the previous one, so they stay cheap during a sale
+      const report = await this.runOnce(this.#due ? 'full' : 'incremental');
       if (report.ordersRepaired + report.paymentsRepaired + report.requeued > 0 || Object.keys(report.oversold).length > 0) {
         this.log.warn(report, 'reconciled redis to the ledger');
       }
@@ -128,11 +135,16 @@ export class Reconciler {
     return changed;
   }
 
-  /** One full pass (see the class); returns what it repaired. */
-  async runOnce(): Promise<ReconcileReport> {
+  /**
+   * One pass (see the class); returns what it repaired. `full` compares every kept charge within
+   * the lookback; `incremental` only those since INCREMENTAL_OVERLAP_MS before the last pass.
+   */
+  async runOnce(mode: 'full' | 'incremental' = 'full'): Promise<ReconcileReport> {
     this.#due = false;
     const report: ReconcileReport = { ordersRepaired: 0, paymentsRepaired: 0, requeued: 0, oversold: {}, missingSales: [] };
     const nowMs = await this.redis.timeMs();
+    let sinceMs = this.#lookbackMs > 0 ? nowMs - this.#lookbackMs : 0;
+    if (mode === 'incremental' && this.#lastPassStartMs !== undefined) sinceMs = Math.max(sinceMs, this.#lastPassStartMs - INCREMENTAL_OVERLAP_MS);
     await this.#showRefunds();
     const sales = new Set(await this.redis.smembers(keys.sales));
     if (this.options.recordTtlMs !== undefined) {
@@ -141,7 +153,7 @@ export class Reconciler {
     const charged = new Set<string>();
     let after: KeptCharge | undefined;
     for (;;) {
-      const page = await this.ledger.keptCharges({ after, sinceMs: this.#lookbackMs > 0 ? nowMs - this.#lookbackMs : 0, limit: this.#pageSize });
+      const page = await this.ledger.keptCharges({ after, sinceMs, limit: this.#pageSize });
       if (page.length === 0) break;
       after = page.at(-1);
       const bySale = new Map<string, KeptCharge[]>();
@@ -176,6 +188,7 @@ export class Reconciler {
       report.requeued += await this.#requeueLost(saleId);
     }
     this.#lastPassMs = Date.now();
+    this.#lastPassStartMs = nowMs;
     return report;
   }
 

@@ -134,7 +134,8 @@ describe('Redis faults: the ledger is the truth', () => {
     await server.kill();
     server.restoreAof();
     await server.start();
-    await waitFor('redis back', async () => ((await raw.ping()) === 'PONG' ? true : undefined));
+    // the gateway's own connection back (it refuses, 503, until it has reconnected)
+    await waitFor('redis back', async () => ((await redis.ping()) === 'PONG' && (await raw.ping()) === 'PONG' ? true : undefined));
     expect(await reconciler.restarted()).toBe(true);
     expect((await paymentOf(lost[0]!.b, lost[0]!.paymentId)).status).toBe(404); // what the reconciler repairs
 
