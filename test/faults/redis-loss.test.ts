@@ -12,6 +12,7 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { Reconciler } from '../../src/payments/reconciler.js';
 import { keys } from '../../src/redis/keys.js';
+import { promMetrics } from '../../src/runtime/node/metrics.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { chargesMatchOrders } from '../worker/money.js';
@@ -34,7 +35,7 @@ useRedis(server.url);
 const sql = await pgliteSql();
 const ledger = await Ledger.open(sql);
 afterAll(() => ledger.close());
-const { app, redis, client } = await testApp({ ledger });
+const { app, redis, client } = await testApp({ ledger, metrics: promMetrics() });
 client.on('error', () => {}); // refused while Redis is down: the requests answer 503
 const raw = testRedis();
 raw.on('error', () => {});
@@ -171,6 +172,8 @@ describe('Redis faults: the ledger is the truth', () => {
     for (const { b, paymentId } of extra) expect((await paymentOf(b, paymentId)).body).toMatchObject({ status: 'refunded' });
     for (const b of newcomers) expect(await ledger.balances(b.userId)).toEqual({ CNY: 100 });
     expect(await raw.hgetall(keys.oversell(saleId))).toMatchObject({ charges: '27', seats: '22', refunded: '5' });
+    const metrics = await (await app.request('/metrics')).text();
+    expect(metrics).toContain(`rushgate_oversell_alarm{sale="${saleId}"} 1`);
     for (const b of [...early, ...late, ...heldEarly]) expect(await ledger.balances(b.userId)).toEqual({ CNY: 0 });
     await invariants(saleId, all);
     expect(await saleCounters(app, saleId)).toMatchObject({ sold: 22, held: 0 });
