@@ -3,8 +3,9 @@
   gone, and put them back in their lane, so a worker takes them again. One SCAN page per call.
 
   Only payments accepted more than minAgeMs ago are looked at (a young one may be in a worker's
-  hands). Its entry is looked for in its lane around the time it was accepted (stream ids are
-  Redis times); the ledger answers a payment it already posted, so a second entry is harmless.
+  hands). Its entry is looked up by the id acceptPayment recorded (eid), or, for a payment
+  without one, in its lane within 100 ms of when it was accepted (stream ids are Redis times);
+  the ledger answers a payment it already posted, so a second entry is harmless.
 
   KEYS[1] lanes     rg:{s:<saleId>}:lanes
   KEYS[2] standard  rg:{s:<saleId>}:lane:standard
@@ -24,14 +25,16 @@ local nowMs = redisNowMs()
 local page = rcall('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', tonumber(ARGV[4]), 'TYPE', 'hash')
 local requeued = {}
 for _, paymentKey in ipairs(page[2]) do
-  local p = rcall('HMGET', paymentKey, 'status', 'createdAt', 'lane', 'orderId', 'seq')
+  local p = rcall('HMGET', paymentKey, 'status', 'createdAt', 'lane', 'orderId', 'seq', 'eid')
   local createdAt = tonumber(p[2])
   local laneKey = laneKeys[p[3] or '']
   if (p[1] == 'queued' or p[1] == 'processing') and createdAt and laneKey
     and nowMs - createdAt >= tonumber(ARGV[3]) then
     local paymentId = string.sub(paymentKey, #ARGV[2])
     local found = false
-    local entries = rcall('XRANGE', laneKey, createdAt - 2000, createdAt + 2000, 'COUNT', 10000)
+    local entries
+    if p[6] then entries = rcall('XRANGE', laneKey, p[6], p[6])
+    else entries = rcall('XRANGE', laneKey, createdAt - 100, createdAt + 100, 'COUNT', 2000) end
     for _, e in ipairs(entries) do
       local fields = e[2]
       for i = 1, #fields, 2 do
@@ -40,7 +43,8 @@ for _, paymentKey in ipairs(page[2]) do
       if found then break end
     end
     if not found then
-      rcall('XADD', laneKey, '*', 'paymentId', paymentId, 'orderId', p[4], 'seq', p[5] or 0)
+      local entryId = rcall('XADD', laneKey, '*', 'paymentId', paymentId, 'orderId', p[4], 'seq', p[5] or 0)
+      rcall('HSET', paymentKey, 'eid', entryId)
       requeued[#requeued + 1] = paymentId
     end
   end

@@ -32,7 +32,7 @@ export interface ReconcileReport {
 }
 
 /** How far before the previous pass an incremental pass looks (clock skew, long transactions). */
-const INCREMENTAL_OVERLAP_MS = 5 * 60_000;
+const INCREMENTAL_OVERLAP_MS = 60_000;
 
 // the run id and whether the marker key exists, in one round trip
 const EPOCH = `return { string.match(redis.call('INFO', 'server'), 'run_id:(%w+)'), redis.call('EXISTS', KEYS[1]) }`;
@@ -51,7 +51,7 @@ const RECORD_TTL = `if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HGET',
  *    sale's oversell hash, `rushgate_oversell_alarm`) and its latest charges are refunded until
  *    the charges fit the seats;
  * 3. payments that wait (queued, processing) but whose lane entry is gone are put back in their
- *    lane.
+ *    lane (full passes only: entries are lost only with Redis's data).
  * Passes run at start, after a detected Redis restart or data loss, and on a slow timer. Every
  * step is idempotent, so several processes may reconcile at once.
  */
@@ -185,7 +185,8 @@ export class Reconciler {
       if (report.missingSales.includes(saleId)) continue;
       const refunded = await this.#resolveOversell(saleId);
       if (refunded > 0) report.oversold[saleId] = refunded;
-      report.requeued += await this.#requeueLost(saleId);
+      // lane entries are lost only with Redis's data (a restart, a failover): full passes look
+      if (mode === 'full') report.requeued += await this.#requeueLost(saleId);
     }
     this.#lastPassMs = Date.now();
     this.#lastPassStartMs = nowMs;
