@@ -68,6 +68,8 @@ export class Reconciler {
   /** Redis time when the last pass began (incremental passes look back from there). */
   #lastPassStartMs: number | undefined;
   #due = true;
+  /** A sale was missing from Redis: the next timer pass is a full one, to restore it once recreated. */
+  #fullNext = false;
   #failing = false;
   /** Oversold charges the ledger refunded but Redis has not shown yet (retried each pass). */
   readonly #refundsToShow = new Map<string, { charge: KeptCharge; charges: number; seats: number }>();
@@ -107,7 +109,8 @@ export class Reconciler {
       if (!this.#due && Date.now() - this.#lastPassMs < this.#intervalMs) return;
       // a full pass at start and after a restart; the timer's passes look back INCREMENTAL_OVERLAP_MS
       // before the previous one, so they stay cheap during a sale
-      const report = await this.runOnce(this.#due ? 'full' : 'incremental');
+      const report = await this.runOnce(this.#due || this.#fullNext ? 'full' : 'incremental');
+      this.#fullNext = report.missingSales.length > 0;
       if (report.ordersRepaired + report.paymentsRepaired + report.requeued > 0 || Object.keys(report.oversold).length > 0) {
         this.log.warn(report, 'reconciled redis to the ledger');
       }
