@@ -8,6 +8,8 @@ const BOTH_TOPOLOGIES = ['test/orders/**/*.test.ts', 'test/payments/**/*.test.ts
 
 export default defineConfig({
   test: {
+    // the fault tests kill servers and processes: `npm run test:faults` (vitest.faults.config.ts)
+    exclude: ['test/faults/**', '**/node_modules/**'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,

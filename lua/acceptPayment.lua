@@ -69,10 +69,10 @@ if tok ~= nonce then return { 21 } end
 local seq = rcall('HINCRBY', lanesKey, lane .. ':enq', 1)
 local served = tonumber(rcall('HGET', lanesKey, lane .. ':srv') or '0')
 local position = seq - served
-rcall('XADD', laneKey, '*', 'paymentId', paymentId, 'orderId', orderId, 'seq', seq)
+local entryId = rcall('XADD', laneKey, '*', 'paymentId', paymentId, 'orderId', orderId, 'seq', seq)
 rcall('HSET', paymentKey, 'orderId', orderId, 'userId', userId, 'method', method,
   'amount', amount, 'currency', currency, 'status', 'queued', 'lane', lane, 'seq', seq,
-  'createdAt', nowMs)
+  'createdAt', nowMs, 'eid', entryId)
 rcall('HSET', orderKey, 'status', 'paying', 'tok', '', 'ptok', nonce, 'pid', paymentId,
   'pmethod', method, 'plane', lane, 'ppos', position, 'pstatus', 'queued')
 rcall('ZREM', holdsKey, orderId)

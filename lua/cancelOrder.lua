@@ -19,6 +19,7 @@
 local rcall = redis.call
 -- @include now
 -- @include releaseHold
+-- @include retire
 local orderKey, saleKey, usersKey, holdsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local orderId, userId = ARGV[1], ARGV[2]
 
@@ -35,5 +36,6 @@ if status == 'held' then
   releaseHold(saleKey, usersKey, userId, quantity)
   rcall('ZREM', holdsKey, orderId)
   rcall('HSET', orderKey, 'status', ended, 'tok', '', 'endedAt', nowMs)
+  rcall('PEXPIRE', orderKey, recordTtlMs(saleKey))
 end
 return { 0, rcall('HGETALL', orderKey), nowMs }

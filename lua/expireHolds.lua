@@ -18,9 +18,11 @@
 local rcall = redis.call
 -- @include now
 -- @include releaseHold
+-- @include retire
 local saleKey, usersKey, holdsKey = KEYS[1], KEYS[2], KEYS[3]
 
 local nowMs = redisNowMs()
+local ttlMs = recordTtlMs(saleKey)
 local expired = 0
 for i = 4, #KEYS do
   local orderId = ARGV[i - 3]
@@ -31,6 +33,7 @@ for i = 4, #KEYS do
       releaseHold(saleKey, usersKey, userId, quantity)
       rcall('ZREM', holdsKey, orderId)
       rcall('HSET', KEYS[i], 'status', 'expired', 'tok', '', 'endedAt', nowMs)
+      rcall('PEXPIRE', KEYS[i], ttlMs)
       expired = expired + 1
     end
   else

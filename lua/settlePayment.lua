@@ -24,6 +24,7 @@
 local rcall = redis.call
 -- @include now
 -- @include releaseHold
+-- @include retire
 local paymentKey, orderKey, saleKey, usersKey, holdsKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local paymentId, outcome, failureCode = ARGV[1], ARGV[2], ARGV[3]
 
@@ -39,6 +40,7 @@ local ostatus, pid, userId, quantity, expiresAt = o[1], o[2], o[3], tonumber(o[4
 -- the ledger: the payment shows it; the order has moved on and is left alone
 if pstatus == 'failed' and outcome == 'refunded' then
   rcall('HSET', paymentKey, 'status', 'refunded')
+  rcall('PEXPIRE', paymentKey, recordTtlMs(saleKey))
   return { 0, 'refunded', ostatus }
 end
 if pstatus == 'succeeded' or pstatus == 'failed' or pstatus == 'refunded' then
@@ -47,6 +49,9 @@ end
 
 local nowMs = redisNowMs()
 rcall('HSET', paymentKey, 'status', outcome, 'failureCode', failureCode, 'settledAt', nowMs)
+-- settled: kept for the record's TTL, then it expires (so does its order once ended)
+local ttlMs = recordTtlMs(saleKey)
+rcall('PEXPIRE', paymentKey, ttlMs)
 if pid == paymentId and ostatus == 'paying' then
   if outcome == 'succeeded' or outcome == 'refunded' then
     ostatus = 'paid'
@@ -61,5 +66,6 @@ if pid == paymentId and ostatus == 'paying' then
     rcall('ZADD', holdsKey, expiresAt, orderId)
   end
   rcall('HSET', orderKey, 'status', ostatus, 'pstatus', outcome)
+  if ostatus ~= 'held' then rcall('PEXPIRE', orderKey, ttlMs) end
 end
 return { 0, outcome, ostatus }

@@ -113,7 +113,7 @@ export function createApp(deps: AppDeps) {
   for (const path of deps.elsewhere?.paths ?? []) app.all(path, deps.elsewhere!.answer);
 
   app.route('/', healthRoutes({ redis, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));
-  app.route('/', metricsRoutes({ metrics, sales }));
+  app.route('/', metricsRoutes({ metrics, sales, redis }));
   app.route('/', docsRoutes({ referenceScript: deps.apiReferenceScript }));
   app.use('/admin/*', adminAuth({ token: deps.adminToken }));
   app.route('/admin/sales', adminSalesRoutes({ sales, gate }));

@@ -91,6 +91,12 @@ const EnvSchema = z.object({
   /** Replicas that must hold each mutating script's writes before it is answered (WAIT). */
   RUSHGATE_REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
   RUSHGATE_REDIS_WAIT_MS: positiveInt(250),
+  /** The reconciler's slow timer (a full pass); it also runs at start and after a Redis restart. */
+  RUSHGATE_RECONCILE_INTERVAL_MS: positiveInt(60_000),
+  /** A payment its channel has not answered for this long is marked for review (still re-queried). */
+  RUSHGATE_UNKNOWN_REVIEW_MS: positiveInt(600_000),
+  /** Ended orders and settled payments are kept this long in Redis (Idempotency-Key records: 25 h). */
+  RUSHGATE_RECORD_TTL_SECONDS: positiveInt(7 * 24 * 3600),
 });
 
 export type Config = Readonly<z.output<typeof EnvSchema>>;

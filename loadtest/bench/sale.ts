@@ -736,6 +736,19 @@ async function main(): Promise<number> {
     );
   }
 
+  // Redis memory now and MEMORY_WAIT_S later (the record TTLs, RUSHGATE_RECORD_TTL_SECONDS, run meanwhile)
+  const memory = () => {
+    const info = spawnSync('redis-cli', ['-p', String(redisPort), 'INFO', 'memory'], { encoding: 'utf8' }).stdout ?? '';
+    const keys = spawnSync('redis-cli', ['-p', String(redisPort), 'DBSIZE'], { encoding: 'utf8' }).stdout?.trim();
+    return `used_memory ${/used_memory_human:(\S+)/.exec(info)?.[1] ?? '?'} (${/used_memory:(\d+)/.exec(info)?.[1] ?? '?'} bytes), ${keys} keys`;
+  };
+  log(`redis after the sale: ${memory()}`);
+  const memoryWaitS = int('MEMORY_WAIT_S', 0);
+  if (memoryWaitS > 0) {
+    await sleep(memoryWaitS * 1000);
+    log(`redis ${memoryWaitS} s later: ${memory()}`);
+  }
+
   // stop the gateway (PGlite closes its files), then read the ledger
   log('stopping the gateway; auditing the ledger');
   if (gateway) await stop(gateway, 'SIGTERM', 30_000);

@@ -37,6 +37,40 @@ export interface SaleCharges {
   keptByOrder: Record<string, number>;
 }
 
+/** A charge the ledger keeps (retained, not refunded): Redis must show its order paid. */
+export interface KeptCharge {
+  paymentId: string;
+  orderId: string;
+  saleId: string;
+  /** The buyer ('' for a channel charge posted before the ledger recorded buyers). */
+  userId: string;
+  /** `wallet` or the channel's name. */
+  method: string;
+  amount: number;
+  currency: string;
+  createdAtMs: number;
+  /** Its exact creation time as the ledger wrote it (paging). */
+  cursor: string;
+}
+
+function keptCharge(r: {
+  id: string; order_id: string; sale_id: string; payer_kind: string; payer_owner: string; user_id: string | null;
+  amount: string | number; currency: string; created_ms: string | number; created_at_text: string;
+}): KeptCharge {
+  const wallet = r.payer_kind === 'wallet';
+  return {
+    paymentId: r.id,
+    orderId: r.order_id,
+    saleId: r.sale_id,
+    userId: r.user_id ?? (wallet ? r.payer_owner : ''),
+    method: wallet ? 'wallet' : r.payer_owner,
+    amount: Number(r.amount),
+    currency: r.currency,
+    createdAtMs: Number(r.created_ms),
+    cursor: r.created_at_text,
+  };
+}
+
 /** A credit reference already used for another amount or currency. */
 export class ReferenceReused extends Error {
   override name = 'ReferenceReused';
@@ -44,6 +78,9 @@ export class ReferenceReused extends Error {
     super('this reference was used for another amount or currency');
   }
 }
+
+/** What the reconciler needs of the ledger. */
+export type LedgerTruth = Pick<Ledger, 'keptCharges' | 'latestKeptCharges' | 'refundCharges'>;
 
 /**
  * What the HTTP side needs of the ledger (the wallet routes, /readyz). A cluster child of
@@ -260,10 +297,9 @@ export class Ledger {
     if (todo.length === 0) return outcomes;
 
     await this.#ensureAccounts(tx, todo);
-    todo = await this.#debitWallets(tx, todo, outcomes);
-    if (todo.length === 0) return outcomes;
-
-    // FIFO within the batch: the earliest success for an order is the one retained
+    // an order the ledger already charged (a token replayed after Redis lost its last second,
+    // say): its wallet payment is posted and refunded without a debit, so it answers `refunded`,
+    // never `insufficient_funds`, and needs no funds
     const charged = new Set(
       (
         await tx.query<{ order_id: string }>(
@@ -272,7 +308,13 @@ export class Ledger {
         )
       ).map((r) => r.order_id),
     );
-    const rows: unknown[][] = [[], [], [], [], [], [], [], [], []];
+    const undebited = new Set(todo.filter((p) => p.method === 'wallet' && charged.has(p.orderId)).map((p) => p.paymentId));
+    const debited = new Set(await this.#debitWallets(tx, todo.filter((p) => !undebited.has(p.paymentId)), outcomes));
+    todo = todo.filter((p) => undebited.has(p.paymentId) || debited.has(p));
+    if (todo.length === 0) return outcomes;
+
+    // FIFO within the batch: the earliest success for an order is the one retained
+    const rows: unknown[][] = [[], [], [], [], [], [], [], [], [], []];
     const push = (...values: unknown[]) => values.forEach((v, i) => void rows[i]!.push(v));
     const deltas = new Map<string, number>();
     for (const p of todo) {
@@ -282,11 +324,11 @@ export class Ledger {
       const retained = !charged.has(p.orderId) && !failed.has(p.paymentId);
       if (retained) charged.add(p.orderId);
       // booleans travel as text: postgres.js mistypes a JS boolean array parameter
-      push(p.paymentId, 'charge', payer, merchant, p.amount, p.currency, p.orderId, String(retained), null);
+      push(p.paymentId, 'charge', payer, merchant, p.amount, p.currency, p.orderId, String(retained), null, p.userId);
       add(deltas, merchant, p.amount);
-      if (p.method !== 'wallet') add(deltas, payer, -p.amount);
+      if (p.method !== 'wallet' || undebited.has(p.paymentId)) add(deltas, payer, -p.amount);
       if (!retained) {
-        push(refundId(p.paymentId), 'refund', merchant, payer, p.amount, p.currency, p.orderId, 'false', p.paymentId);
+        push(refundId(p.paymentId), 'refund', merchant, payer, p.amount, p.currency, p.orderId, 'false', p.paymentId, p.userId);
         add(deltas, merchant, -p.amount);
         add(deltas, payer, p.amount);
       }
@@ -295,8 +337,8 @@ export class Ledger {
     // a transfer id posted concurrently by another worker makes this insert fail: the whole
     // batch rolls back (wallet debits included) and is retried, then answers the recorded outcome
     await tx.query(
-      `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency, order_id, retained, refund_of)
-       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[]::boolean[], $9::text[])`,
+      `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency, order_id, retained, refund_of, user_id)
+       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[]::boolean[], $9::text[], $10::text[])`,
       rows,
     );
     const changed = [...deltas].filter(([, d]) => d !== 0).sort(([a], [b]) => (a < b ? -1 : 1));
@@ -402,7 +444,7 @@ export class Ledger {
   async saleCharges(saleId: string): Promise<SaleCharges> {
     const rows = await this.sql.query<{ order_id: string; currency: string; charges: string | number; refunds: string | number; retained: string | number }>(
       `select c.order_id, c.currency, count(*) as charges, count(r.id) as refunds,
-              coalesce(sum(c.amount) filter (where c.retained), 0) as retained
+              coalesce(sum(c.amount) filter (where c.retained and r.id is null), 0) as retained
        from ledger_accounts m
        join ledger_transfers c on c.credit_account = m.id and c.kind = 'charge'
        left join ledger_transfers r on r.refund_of = c.id
@@ -422,13 +464,92 @@ export class Ledger {
     return result;
   }
 
-  /** Retained charges of one order (0 or 1 by constraint). */
+  /** Retained charges of one order, not refunded since (0 or 1 by constraint). */
   async retainedCharges(orderId: string): Promise<number> {
     const [row] = await this.sql.query<{ n: string | number }>(
-      `select count(*) as n from ledger_transfers where kind = 'charge' and retained and order_id = $1`,
+      `select count(*) as n from ledger_transfers c where kind = 'charge' and retained and order_id = $1
+       and not exists (select 1 from ledger_transfers r where r.refund_of = c.id)`,
       [orderId],
     );
     return Number(row!.n);
+  }
+
+  /**
+   * Charges kept (retained and not refunded), in (created, id) order after `after`, at most
+   * `limit`, created at or after `sinceMs`: what the reconciler makes Redis agree with.
+   */
+  async keptCharges(opts: { after?: KeptCharge | undefined; sinceMs?: number | undefined; limit: number }): Promise<KeptCharge[]> {
+    const rows = await this.sql.query<{
+      id: string; order_id: string; sale_id: string; payer_kind: string; payer_owner: string; user_id: string | null;
+      amount: string | number; currency: string; created_ms: string | number; created_at_text: string;
+    }>(
+      `select c.id, c.order_id, m.owner as sale_id, p.kind as payer_kind, p.owner as payer_owner, c.user_id,
+              c.amount, c.currency, floor(extract(epoch from c.created_at) * 1000)::bigint as created_ms, c.created_at::text as created_at_text
+       from ledger_transfers c
+       join ledger_accounts m on m.id = c.credit_account
+       join ledger_accounts p on p.id = c.debit_account
+       where c.kind = 'charge' and c.retained
+         and c.created_at >= to_timestamp($1::double precision / 1000)
+         and (c.created_at, c.id) > ($2::timestamptz, $3::text)
+         and not exists (select 1 from ledger_transfers r where r.refund_of = c.id)
+       order by c.created_at, c.id
+       limit $4`,
+      [opts.sinceMs ?? 0, opts.after?.cursor ?? '-infinity', opts.after?.paymentId ?? '', opts.limit],
+    );
+    return rows.map(keptCharge);
+  }
+
+  /** One sale's kept charges, the latest first, at most `limit`; and how many it keeps in all. */
+  async latestKeptCharges(saleId: string, limit: number): Promise<{ total: number; amount: number; latest: KeptCharge[] }> {
+    const kept = `from ledger_accounts m
+       join ledger_transfers c on c.credit_account = m.id and c.kind = 'charge' and c.retained
+       join ledger_accounts p on p.id = c.debit_account
+       where m.kind = 'merchant' and m.owner = $1
+         and not exists (select 1 from ledger_transfers r where r.refund_of = c.id)`;
+    const [count] = await this.sql.query<{ n: string | number; amount: string | number | null }>(`select count(*) as n, sum(c.amount) as amount ${kept}`, [saleId]);
+    const rows = await this.sql.query<Parameters<typeof keptCharge>[0]>(
+      `select c.id, c.order_id, m.owner as sale_id, p.kind as payer_kind, p.owner as payer_owner, c.user_id,
+              c.amount, c.currency, floor(extract(epoch from c.created_at) * 1000)::bigint as created_ms, c.created_at::text as created_at_text
+       ${kept} order by c.created_at desc, c.id desc limit $2`,
+      [saleId, limit],
+    );
+    return { total: Number(count!.n), amount: Number(count!.amount ?? 0), latest: rows.map(keptCharge) };
+  }
+
+  /**
+   * Refunds kept charges (an oversold sale's latest): each gets one refund transfer back to its
+   * payer, idempotently (a charge refunded already is skipped). Answers the ids refunded now.
+   */
+  async refundCharges(paymentIds: readonly string[]): Promise<string[]> {
+    if (paymentIds.length === 0) return [];
+    return this.#retrying(async (tx) => {
+      await lockPayments(tx, paymentIds);
+      const rows = await tx.query<{ id: string; debit_account: string; credit_account: string; amount: string | number; currency: string; order_id: string; user_id: string | null }>(
+        `select c.id, c.debit_account, c.credit_account, c.amount, c.currency, c.order_id, c.user_id from ledger_transfers c
+         where c.kind = 'charge' and c.retained and c.id = any($1::text[])
+           and not exists (select 1 from ledger_transfers r where r.refund_of = c.id)`,
+        [[...paymentIds]],
+      );
+      if (rows.length === 0) return [];
+      await tx.query(
+        `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency, order_id, retained, refund_of, user_id)
+         select id || ':refund', 'refund', credit, debit, amount, currency, order_id, false, id, user_id
+         from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[]) as t(id, debit, credit, amount, currency, order_id, user_id)`,
+        [rows.map((r) => r.id), rows.map((r) => r.debit_account), rows.map((r) => r.credit_account), rows.map((r) => Number(r.amount)), rows.map((r) => r.currency), rows.map((r) => r.order_id), rows.map((r) => r.user_id)],
+      );
+      const deltas = new Map<string, number>();
+      for (const r of rows) {
+        add(deltas, r.credit_account, -Number(r.amount));
+        add(deltas, r.debit_account, Number(r.amount));
+      }
+      const changed = [...deltas].filter(([, d]) => d !== 0).sort(([a], [b]) => (a < b ? -1 : 1));
+      await tx.query(
+        `update ledger_accounts a set balance = a.balance + d.delta
+         from unnest($1::text[], $2::bigint[]) as d(id, delta) where a.id = d.id`,
+        [changed.map(([id]) => id), changed.map(([, d]) => d)],
+      );
+      return rows.map((r) => r.id);
+    });
   }
 
   /** Throws when the database does not answer. */

@@ -61,6 +61,12 @@ const MIGRATIONS: readonly string[] = [
   -- a sale's charges (Ledger.saleCharges) without a scan of every transfer
   create index ledger_transfers_charges_by_account on ledger_transfers (credit_account) where kind = 'charge';
   `,
+  `
+  -- the buyer of a charge (a channel's payer account does not name one), so the reconciler can
+  -- rebuild an order Redis lost; and the kept charges in the order the reconciler reads them
+  alter table ledger_transfers add column user_id text;
+  create index ledger_transfers_retained_by_time on ledger_transfers (created_at, id) where kind = 'charge' and retained;
+  `,
 ];
 
 /** Applies the migrations not yet applied; safe to run from several processes at once. */

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { problem } from '../http/problem.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
 import { available, type Sale } from '../sales/sale.js';
 import type { SaleStore } from '../sales/sale-store.js';
@@ -11,13 +12,24 @@ import { json } from '../http/respond.js';
 const METRIC_SALES = 200;
 
 /** Prometheus metrics; sale gauges are read from Redis when scraped. */
-export function metricsRoutes({ metrics, sales }: { metrics: Metrics; sales: SaleStore }) {
+export function metricsRoutes({ metrics, sales, redis }: { metrics: Metrics; sales: SaleStore; redis?: RedisPort }) {
   return new Hono().get('/metrics', async (c) => {
     const { contentType, body } = await metrics.render(async () => {
-      return (await sales.readMany(METRIC_SALES)).map((s) => ({ saleId: s.sale.saleId, ...counters(s.sale), queueDepth: s.laneDepths, queueServed: s.laneServed }));
+      return Promise.all(
+        (await sales.readMany(METRIC_SALES)).map(async (s) => ({
+          saleId: s.sale.saleId, ...counters(s.sale), queueDepth: s.laneDepths, queueServed: s.laneServed,
+          ...(redis ? await faultGauges(redis, s.sale.saleId) : {}),
+        })),
+      );
     });
     return c.body(body, 200, { 'Content-Type': contentType });
   });
+}
+
+/** Payments marked for review, and whether an oversell was detected (the reconciler's records). */
+async function faultGauges(redis: RedisPort, saleId: string): Promise<{ review: number; oversell: number }> {
+  const [review, oversell] = await Promise.all([redis.zrangeWithScoresFrom(keys.review(saleId), 0), redis.hgetall(keys.oversell(saleId))]);
+  return { review: review.length, oversell: oversell.detectedAt ? 1 : 0 };
 }
 
 const counters = (sale: Sale) => ({ available: available(sale), held: sale.held, sold: sale.sold });

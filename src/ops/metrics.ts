@@ -13,6 +13,10 @@ export interface SaleGauge {
   queueDepth: Record<string, number>;
   /** Per lane, the position served so far. */
   queueServed: Record<string, number>;
+  /** Payments marked for review: unknown past their deadline (`rushgate_payments_review`). */
+  review?: number;
+  /** 1 once the ledger was found keeping more charges than seats (`rushgate_oversell_alarm`). */
+  oversell?: number;
 }
 
 /**

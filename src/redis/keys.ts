@@ -42,12 +42,17 @@ export const keys = {
   tally: (saleId: string) => `${saleTag(saleId)}:tally`,
   /** The tally per second of Redis time for the last 900 s (hash second -> JSON counts; the ops view). */
   history: (saleId: string) => `${saleTag(saleId)}:history`,
-  /** Payments a human must look at: paymentId -> when flagged (ms). */
-  review: (saleId: string) => `${saleTag(saleId)}:review`,
-  /** An oversell found by reconciliation (hash: charges, seats, detectedAt, refunded); absent = none. */
-  oversell: (saleId: string) => `${saleTag(saleId)}:oversell`,
   /** Payments whose channel outcome is not known yet, by next check time (ms). */
   unknown: (saleId: string) => `${saleTag(saleId)}:unknown`,
+  /** Payments marked for review (unknown past their deadline): ZSET paymentId -> ms when marked. */
+  review: (saleId: string) => `${saleTag(saleId)}:review`,
+  /**
+   * Present once the ledger was found to keep more charges than the sale has seats: HASH
+   * { charges, seats, detectedAt, refunded } (the latest charges are refunded automatically).
+   */
+  oversell: (saleId: string) => `${saleTag(saleId)}:oversell`,
+  /** Marks a Redis the reconciler has seen: its absence means the data set was lost or replaced. */
+  reconciled: 'rg:{reconciler}:marker',
   channelEvent: (saleId: string, channel: string, eventId: string) => `${saleTag(saleId)}:evt:${channel}:${eventId}`,
   lane: (saleId: string, lane: Lane) => `${saleTag(saleId)}:lane:${lane}`,
   // a userId never holds '|', so the key after it cannot make two buyers' keys collide

@@ -12,6 +12,7 @@ import { callScript, runScript } from '../redis/run-script.js';
 import { scripts } from '../redis/scripts.generated.js';
 import { ActiveSales } from '../sales/active-sales.js';
 import { SaleStore } from '../sales/sale-store.js';
+import { DEFAULT_UNKNOWN_POLICY, forgetUnknown, queryAgainLater, type UnknownPolicy } from './unknown.js';
 
 /** The consumer group every worker reads the lanes through. */
 export const WORKER_GROUP = 'workers';
@@ -37,6 +38,8 @@ export interface PaymentWorkerOptions {
   metrics?: Metrics;
   /** Payment outcomes per sale, for the ops view. */
   tally?: SaleTally;
+  /** Re-queries of payments their channel has not answered: backoff, and the review deadline. */
+  unknownPolicy?: UnknownPolicy;
   /** Test-only fault injection: die right after the first ledger commit, before settling. */
   crashAfterPost?: () => void;
 }
@@ -82,6 +85,7 @@ export class PaymentWorker {
   /** Sales whose consumer groups this worker has made sure of. */
   readonly #grouped = new Set<string>();
   #idleRounds = 0;
+  readonly #unknownPolicy: UnknownPolicy;
   #claimedAtMs = 0;
   #rotation = 0;
   #running: Promise<void> | undefined;
@@ -103,6 +107,7 @@ export class PaymentWorker {
     const sales = new SaleStore(redis);
     this.#active = new ActiveSales(redis, (saleId) => sales.read(saleId));
     this.#unknownRecheckMs = options.unknownRecheckMs ?? 2000;
+    this.#unknownPolicy = { ...DEFAULT_UNKNOWN_POLICY, baseMs: this.#unknownRecheckMs, ...options.unknownPolicy };
   }
 
   start(): void {
@@ -252,7 +257,7 @@ export class PaymentWorker {
         const channel = this.options.channels.get(h.method ?? '');
         if (!channel || !['unknown', 'failed'].includes(h.status ?? '')) {
           // settled meanwhile, or still being charged by a worker (its own outcome will settle it)
-          if (h.status !== 'processing') await this.redis.zrem(keys.unknown(saleId), paymentId);
+          if (h.status !== 'processing') await forgetUnknown(this.redis, saleId, paymentId);
           else await this.redis.zadd(keys.unknown(saleId), nowMs + this.#unknownRecheckMs, paymentId);
           continue;
         }
@@ -262,7 +267,7 @@ export class PaymentWorker {
         try {
           const answer = await channel.query(paymentId).catch((): ChargeResult => ({ status: 'unknown' }));
           if (answer.status === 'unknown') {
-            await this.redis.zadd(keys.unknown(saleId), nowMs + this.#unknownRecheckMs, paymentId);
+            await queryAgainLater(this.redis, this.log, saleId, paymentId, this.#unknownPolicy);
             continue;
           }
           // the ledger decides: a success for a payment already failed there is refunded
@@ -271,11 +276,11 @@ export class PaymentWorker {
               ? (await this.#post([posting])).get(paymentId)!
               : (await this.ledger.fail([{ paymentId, code: answer.code }])).get(paymentId)!;
           await this.#payments.settle(saleId, posting.orderId, paymentId, outcome.status, 'code' in outcome ? outcome.code : '');
-          await this.redis.zrem(keys.unknown(saleId), paymentId);
+          await forgetUnknown(this.redis, saleId, paymentId);
         } catch (err) {
           // one payment's trouble must not stop the others; it is checked again later
           this.log.warn({ err: (err as Error).message, paymentId }, 'could not resolve a payment yet');
-          await this.redis.zadd(keys.unknown(saleId), nowMs + this.#unknownRecheckMs, paymentId).catch(() => {});
+          await queryAgainLater(this.redis, this.log, saleId, paymentId, this.#unknownPolicy).catch(() => {});
         }
       }
     }

@@ -62,6 +62,54 @@ describe.each(engines)('ledger on %s', (engine, make) => {
     expect(await ledger.retainedCharges(orderId)).toBe(1);
   });
 
+  it('a wallet payment for an order the ledger already charged is refunded without funds, never insufficient_funds', async () => {
+    const { ledger } = await setup();
+    const userId = unique('u');
+    await ledger.credit({ userId, currency: 'CNY', amount: 100, reference: 'r' });
+    const orderId = unique('ord');
+    const first = payment(userId, { orderId });
+    expect((await ledger.postPayments([first])).get(first.paymentId)).toEqual({ status: 'succeeded' });
+    // the wallet is empty now: a second payment for the same order (its token accepted again
+    // after Redis lost its last second) must not be decided by the wallet's balance
+    const again = payment(userId, { orderId });
+    expect((await ledger.postPayments([again])).get(again.paymentId)).toEqual({ status: 'refunded' });
+    expect(await ledger.balances(userId)).toEqual({ CNY: 0 });
+    expect(await ledger.retainedCharges(orderId)).toBe(1);
+    expect((await ledger.audit()).unbalancedCurrencies).toEqual([]);
+  });
+
+  it('refunding a sale\'s latest kept charges returns the money once and leaves them out of the kept charges', async () => {
+    const { ledger } = await setup();
+    const saleId = unique('sale');
+    const userId = unique('u');
+    await ledger.credit({ userId, currency: 'CNY', amount: 300, reference: 'r' });
+    const posted = [payment(userId, { saleId }), payment(userId, { saleId }), payment(userId, { saleId })];
+    for (const p of posted) await ledger.postPayments([p]);
+    const { total, latest } = await ledger.latestKeptCharges(saleId, 1);
+    expect(total).toBe(3);
+    expect(latest.map((c) => c.paymentId)).toEqual([posted[2]!.paymentId]);
+    expect(latest[0]).toMatchObject({ orderId: posted[2]!.orderId, userId, method: 'wallet', amount: 100, currency: 'CNY' });
+    expect(await ledger.refundCharges([posted[2]!.paymentId])).toEqual([posted[2]!.paymentId]);
+    expect(await ledger.refundCharges([posted[2]!.paymentId])).toEqual([]);
+    expect(await ledger.balances(userId)).toEqual({ CNY: 100 });
+    expect((await ledger.latestKeptCharges(saleId, 10)).total).toBe(2);
+    expect(await ledger.retainedCharges(posted[2]!.orderId)).toBe(0);
+    const charges = await ledger.saleCharges(saleId);
+    expect(charges.keptByOrder[posted[2]!.orderId]).toBe(0);
+    expect(charges.retained).toEqual({ CNY: 200 });
+    // paged in creation order, every kept charge once
+    const seen: string[] = [];
+    let after;
+    for (;;) {
+      const page = await ledger.keptCharges({ after, limit: 1 });
+      if (page.length === 0) break;
+      seen.push(...page.map((c) => c.paymentId));
+      after = page.at(-1);
+    }
+    expect(seen.filter((id) => posted.some((p) => p.paymentId === id))).toEqual([posted[0]!.paymentId, posted[1]!.paymentId]);
+    expect((await ledger.audit()).unbalancedCurrencies).toEqual([]);
+  });
+
   it('the database itself refuses a duplicate transfer id, a second retained charge, a negative wallet, and edits', async () => {
     const { ledger, sql } = await setup();
     const userId = unique('u');

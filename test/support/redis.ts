@@ -28,6 +28,11 @@ let fileRedisUrl: string | undefined;
 /** The Redis this test file works on: its private one if it asked for one, else the run's. */
 export const redisUrl = () => fileRedisUrl ?? inject('redisUrl');
 
+/** Points the calling test file at a Redis it runs itself (a fault test that kills and restarts it). */
+export function useRedis(url: string): void {
+  fileRedisUrl = url;
+}
+
 /** The environment that points a child process (worker-main, main) at `url` (default the file's Redis). */
 export function redisEnv(url = redisUrl()): Record<string, string> {
   const seeds = seedsOf(url);

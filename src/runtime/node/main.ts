@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { pino } from 'pino';
 import { createApp } from '../../app.js';
 import type { Config } from '../../config.js';
-import { configOrExit, failStartup, startTally, workerOptions } from './boot.js';
+import { configOrExit, failStartup, startTally, workerOptions, startReconciler } from './boot.js';
 import type { Logger } from '../../logger.js';
 import { LimitsStore } from '../../limits/limits-store.js';
 import { LimitsWatcher } from '../../limits/limits-watcher.js';
@@ -220,6 +220,8 @@ async function main(): Promise<void> {
   const outcomes = config.RUSHGATE_WORKER === 'on' ? startTally(redis, log) : undefined;
   const worker = outcomes && new PaymentWorker(redis, ledger, log, { ...workerOptions(config, channels), metrics, tally: outcomes });
   worker?.start();
+  // the ledger is the truth: Redis is reconciled to it where the worker runs
+  const reconciler = worker && startReconciler(redis, ledger, log, config);
 
   let gateway: Gateway;
   try {
@@ -236,6 +238,7 @@ async function main(): Promise<void> {
   } catch (err) {
     // stopped by a signal meanwhile (children killed, say): that handler exits
     if (stoppingEarly) return;
+    await reconciler?.stop();
     await worker?.stop();
     await outcomes?.stop();
     await sweeper.stop();
@@ -255,6 +258,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     // the children first: they may still be calling the ledger
     await gateway.stop();
+    await reconciler?.stop();
     await worker?.stop();
     await outcomes?.stop();
     await sweeper.stop();

@@ -56,6 +56,8 @@ export function promMetrics(options: { cluster?: ClusterScrape } = {}): PromMetr
   const stock = new Gauge({ name: 'rushgate_sale_units', help: 'Units of each sale by state', labelNames: ['sale', 'state'], registers: [scraped] });
   const depth = new Gauge({ name: 'rushgate_queue_depth', help: 'Payments waiting per sale and lane', labelNames: ['sale', 'lane'], registers: [scraped] });
   const position = new Gauge({ name: 'rushgate_queue_served', help: 'Position served so far per sale and lane (payments taken from it)', labelNames: ['sale', 'lane'], registers: [scraped] });
+  const review = new Gauge({ name: 'rushgate_payments_review', help: 'Payments marked for review per sale: their channel never answered within RUSHGATE_UNKNOWN_REVIEW_MS (stock still held)', labelNames: ['sale'], registers: [scraped] });
+  const oversell = new Gauge({ name: 'rushgate_oversell_alarm', help: '1 when the ledger was found keeping more charges than the sale has seats (the latest were refunded; see the sale\'s oversell record)', labelNames: ['sale'], registers: [scraped] });
   // in a cluster, which process served how much (a replaced process's series goes with it)
   const served = options.cluster
     ? new Counter({ name: 'rushgate_cluster_requests_total', help: 'HTTP requests answered, by serving process', labelNames: ['pid'], registers: [registry] }).labels(String(process.pid))
@@ -88,7 +90,11 @@ export function promMetrics(options: { cluster?: ClusterScrape } = {}): PromMetr
       stock.reset();
       depth.reset();
       position.reset();
+      review.reset();
+      oversell.reset();
       for (const s of await sales()) {
+        if (s.review !== undefined) review.set({ sale: s.saleId }, s.review);
+        if (s.oversell !== undefined) oversell.set({ sale: s.saleId }, s.oversell);
         for (const state of ['available', 'held', 'sold'] as const) stock.set({ sale: s.saleId, state }, s[state]);
         for (const [lane, n] of Object.entries(s.queueDepth)) depth.set({ sale: s.saleId, lane }, n);
         for (const [lane, n] of Object.entries(s.queueServed)) position.set({ sale: s.saleId, lane }, n);

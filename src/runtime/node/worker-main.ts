@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { pino } from 'pino';
-import { configOrExit, failStartup, startTally, workerOptions } from './boot.js';
+import { configOrExit, failStartup, startReconciler, startTally, workerOptions } from './boot.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
 import { ioredisPort, replicaWait } from './ioredis-port.js';
@@ -38,10 +38,12 @@ async function main(): Promise<void> {
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   worker.start();
   sweeper.start();
+  const reconciler = startReconciler(redis, ledger, log, config);
   log.info({ consumer: options.consumer }, 'payment worker started');
   process.stdout.write('rushgate worker started\n');
 
   const shutdown = async () => {
+    await reconciler.stop();
     await worker.stop();
     await sweeper.stop();
     await tally.stop();

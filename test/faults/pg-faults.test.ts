@@ -13,7 +13,7 @@ import { LedgerUnavailableError, sqlState } from '../../src/ledger/sql-port.js';
 import { openLedger } from '../../src/runtime/node/ledger.js';
 import { postgresSql } from '../../src/runtime/node/sql.js';
 import { admin, buyer, call, expectProblem, testApp, unique } from '../helpers.js';
-import { privatePostgresMissing, startPrivatePostgres, type PrivatePostgres } from './private-postgres.js';
+import { privatePostgresMissing, startPrivatePostgres, type PrivatePostgres } from '../ledger/private-postgres.js';
 
 if (privatePostgresMissing && process.env.CI) {
   throw new Error(`${privatePostgresMissing}: .ci/run installs Debian's postgresql`);
