@@ -4,7 +4,12 @@ import { defineConfig } from 'vitest/config';
  * The suites that run on both topologies (one suite, two topologies): the `cluster` project runs
  * them again against a 3-master Redis Cluster the global setup starts (docs/cluster.md).
  */
-const BOTH_TOPOLOGIES = ['test/orders/**/*.test.ts', 'test/payments/**/*.test.ts', 'test/limits/**/*.test.ts', 'test/worker/**/*.test.ts'];
+const BOTH_TOPOLOGIES = [
+  'test/orders/**/*.test.ts',
+  'test/payments/**/*.test.ts',
+  'test/limits/**/*.test.ts',
+  'test/worker/**/*.test.ts',
+];
 
 export default defineConfig({
   test: {

@@ -69,7 +69,14 @@ export default function ({ saleId }) {
   const order = buyerCall('POST', `/v1/sales/${saleId}/orders`, jwt, { quantity: 1 }, 'order', HELD);
   if (!check(order, { 'order held': (r) => r.status === 201 })) return;
   const { orderId, paymentToken } = order.json();
-  const click = buyerRequest('POST', `/v1/orders/${orderId}/payments`, jwt, { paymentToken, method: 'wallet' }, 'pay', QUEUED);
+  const click = buyerRequest(
+    'POST',
+    `/v1/orders/${orderId}/payments`,
+    jwt,
+    { paymentToken, method: 'wallet' },
+    'pay',
+    QUEUED
+  );
   const clicks = [];
   for (let i = 0; i < CLICKS; i++) clicks.push(click);
   const ids = http.batch(clicks).map((r) => (r.status === 202 ? r.json('paymentId') : null));

@@ -77,10 +77,19 @@ export function setup() {
 export default function ({ saleId }) {
   const jwt = buyerJwt(buyerId(saleId, exec.scenario.iterationInTest));
   const order = buyerCall('POST', `/v1/sales/${saleId}/orders`, jwt, { quantity: 1 }, 'order', ORDERED);
-  check(order, { 'order held, or refused sold out': (r) => r.status === 201 || (r.status === 409 && problemCode(r) === 'sold_out') });
+  check(order, {
+    'order held, or refused sold out': (r) => r.status === 201 || (r.status === 409 && problemCode(r) === 'sold_out'),
+  });
   if (order.status !== 201) return;
   const { orderId, paymentToken } = order.json();
-  const payment = buyerCall('POST', `/v1/orders/${orderId}/payments`, jwt, { paymentToken, method: 'wallet' }, 'pay', QUEUED);
+  const payment = buyerCall(
+    'POST',
+    `/v1/orders/${orderId}/payments`,
+    jwt,
+    { paymentToken, method: 'wallet' },
+    'pay',
+    QUEUED
+  );
   if (!check(payment, { 'payment queued': (r) => r.status === 202 })) return;
   const status = settlePayment(jwt, POLLS, payment.json('paymentId'));
   check(status, { 'payment succeeded': (s) => s === 'succeeded' });

@@ -73,12 +73,22 @@ export default function ({ saleId }) {
   const order = buyerCall('POST', `/v1/sales/${saleId}/orders`, jwt, { quantity: 1 }, 'order', HELD);
   if (!check(order, { 'order held': (r) => r.status === 201 })) return;
   const { orderId, paymentToken } = order.json();
-  const payment = buyerCall('POST', `/v1/orders/${orderId}/payments`, jwt, { paymentToken, method: 'wallet' }, 'pay', QUEUED);
+  const payment = buyerCall(
+    'POST',
+    `/v1/orders/${orderId}/payments`,
+    jwt,
+    { paymentToken, method: 'wallet' },
+    'pay',
+    QUEUED
+  );
   check(payment, { 'payment queued': (r) => r.status === 202 });
 }
 
 function residentBytes() {
-  const res = http.get(`${BASE_URL}/metrics`, { tags: { name: 'metrics' }, responseCallback: http.expectedStatuses(200) });
+  const res = http.get(`${BASE_URL}/metrics`, {
+    tags: { name: 'metrics' },
+    responseCallback: http.expectedStatuses(200),
+  });
   const match = /^rushgate_process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(res.body || '');
   return match ? Number(match[1]) : NaN;
 }

@@ -102,7 +102,9 @@ export function createApp(deps: AppDeps) {
   // a sale remembered sold out or closed is checked again in the background about once a second
   const gate = deps.gate ?? saleGate(redis, { freshMs: deps.saleCacheMs ?? 1000 });
   const tokens = new PaymentTokens((deps.crypto?.hmacSha256 ?? webHmacSha256)(deps.tokenSecret));
-  const auth = buyerAuth({ verifyJwt: cachedJwtVerifier((deps.crypto?.jwtVerifier ?? webJwtVerifier)(deps.jwtSecret)) });
+  const auth = buyerAuth({
+    verifyJwt: cachedJwtVerifier((deps.crypto?.jwtVerifier ?? webJwtVerifier)(deps.jwtSecret)),
+  });
 
   const app = new Hono<AppEnv>();
   const metrics = deps.metrics ?? noMetrics;
@@ -119,9 +121,19 @@ export function createApp(deps: AppDeps) {
   app.route('/admin/sales', adminSalesRoutes({ sales, gate }));
   app.route('/', opsRoutes({ redis, sales, ...(deps.ledger ? { ledger: deps.ledger } : {}) }));
   const limits: LimitsView = deps.limits ?? staticLimits;
-  app.route('/admin', adminLimitsRoutes({ store: deps.limits?.store ?? new LimitsStore(redis), refresh: () => deps.limits?.refresh() ?? Promise.resolve() }));
+  app.route(
+    '/admin',
+    adminLimitsRoutes({
+      store: deps.limits?.store ?? new LimitsStore(redis),
+      refresh: () => deps.limits?.refresh() ?? Promise.resolve(),
+    }),
+  );
   const others = buyerLimiter(redis, limits);
-  const admit = { limits, windows: new SaleWindows(limits), clientAddress: (c: Context) => normalizeAddress(deps.clientAddress?.(c)) ?? undefined };
+  const admit = {
+    limits,
+    windows: new SaleWindows(limits),
+    clientAddress: (c: Context) => normalizeAddress(deps.clientAddress?.(c)) ?? undefined,
+  };
   app.route('/v1/channels', notificationsRoutes({ channels: deps.channels ?? new Map(), redis }));
   if (deps.ledger) {
     app.route('/admin/wallets', adminWalletsRoutes({ ledger: deps.ledger }));
@@ -129,7 +141,19 @@ export function createApp(deps: AppDeps) {
     app.route('/v1', walletRoutes({ ledger: deps.ledger, auth, others }));
   }
   app.route('/v1/sales', publicSalesRoutes({ sales, gate }));
-  app.route('/v1', ordersRoutes({ orders: new OrderStore(redis), gate, tokens, inFlight: new InFlight(), auth, admission: admission('orders', admit), limits, others }));
+  app.route(
+    '/v1',
+    ordersRoutes({
+      orders: new OrderStore(redis),
+      gate,
+      tokens,
+      inFlight: new InFlight(),
+      auth,
+      admission: admission('orders', admit),
+      limits,
+      others,
+    }),
+  );
   app.route(
     '/v1',
     paymentsRoutes({
@@ -142,7 +166,9 @@ export function createApp(deps: AppDeps) {
     }),
   );
 
-  app.notFound((c) => problem('not_found', `no route for ${c.req.method} ${c.req.path}`).toResponse(c.req.path, c.get('requestId')));
+  app.notFound((c) =>
+    problem('not_found', `no route for ${c.req.method} ${c.req.path}`).toResponse(c.req.path, c.get('requestId')),
+  );
   app.onError((err, c) => {
     const id = c.get('requestId');
     if (err instanceof Refusal) {

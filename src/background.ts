@@ -16,7 +16,11 @@ export interface Repeating {
  * Runs `step` every `intervalMs`, never two rounds at once (a slow round skips ticks). A failed
  * round calls `onError`; the next tick tries again. The timer does not keep a process alive.
  */
-export function repeat(intervalMs: number, step: () => Promise<unknown>, onError: (err: unknown) => void = () => {}): Repeating {
+export function repeat(
+  intervalMs: number,
+  step: () => Promise<unknown>,
+  onError: (err: unknown) => void = () => {},
+): Repeating {
   let running: Promise<void> | undefined;
   const tick = () => {
     running ??= step()

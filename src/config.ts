@@ -19,7 +19,10 @@ export interface ClusterSeeds {
 /** `host:port,host:port` or `redis(s)://[user:pass@]host:port,…`: the seeds of a Redis Cluster. */
 export function parseClusterSeeds(list: string): ClusterSeeds | null {
   const seeds: ClusterSeeds = { nodes: [], tls: false };
-  for (const raw of list.split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const raw of list
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     let url: URL;
     try {
       url = new URL(/^rediss?:\/\//.test(raw) ? raw : `redis://${raw}`);
@@ -27,7 +30,14 @@ export function parseClusterSeeds(list: string): ClusterSeeds | null {
       return null;
     }
     const port = Number(url.port || 6379);
-    if (!url.hostname || !Number.isInteger(port) || port < 1 || port > 65535 || (url.pathname !== '' && url.pathname !== '/')) return null;
+    if (
+      !url.hostname ||
+      !Number.isInteger(port) ||
+      port < 1 ||
+      port > 65535 ||
+      (url.pathname !== '' && url.pathname !== '/')
+    )
+      return null;
     seeds.nodes.push({ host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port });
     if (url.protocol === 'rediss:') seeds.tls = true;
     if (url.password && seeds.password === undefined) {
@@ -61,7 +71,12 @@ const EnvSchema = z.object({
   RUSHGATE_CHANNELS: z
     .string()
     .default('')
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'channel names are lower-case words'))),
   /** `on` behind a reverse proxy: the per-address limits key on X-Forwarded-For's first hop. */
   RUSHGATE_TRUST_PROXY: z.enum(['on', 'off']).default('off'),
@@ -74,7 +89,9 @@ const EnvSchema = z.object({
    * `auto` is one per core (the Node runtime resolves it: core code does not ask the OS).
    */
   RUSHGATE_PROCESSES: z
-    .union([z.literal('auto'), z.coerce.number().int(PROCESSES_RULE).min(1, PROCESSES_RULE).max(64, PROCESSES_RULE)], { error: PROCESSES_RULE })
+    .union([z.literal('auto'), z.coerce.number().int(PROCESSES_RULE).min(1, PROCESSES_RULE).max(64, PROCESSES_RULE)], {
+      error: PROCESSES_RULE,
+    })
     .default(1),
   /** `npm start` runs a payment worker in-process unless this is `off`. */
   RUSHGATE_WORKER: z.enum(['on', 'off']).default('on'),
@@ -111,7 +128,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const blanks = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
   const parsed = EnvSchema.safeParse(blanks);
   if (parsed.success && parsed.data.REDIS_URL !== undefined && parsed.data.REDIS_CLUSTER_NODES !== undefined) {
-    throw new ConfigError('invalid REDIS_CLUSTER_NODES: set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
+    throw new ConfigError(
+      'invalid REDIS_CLUSTER_NODES: set REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both',
+    );
   }
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

@@ -47,7 +47,6 @@ export interface TestFixtures {
 
 export const test = base.extend<TestFixtures & FileFixtures>({
   redisUrl: [
-    // biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixtures a fixture uses from its first parameter
     async ({}, use) => {
       await use(inject('redisUrl'));
     },
@@ -102,7 +101,6 @@ export const test = base.extend<TestFixtures & FileFixtures>({
   },
 });
 
-// biome-ignore lint/correctness/noEmptyPattern: vitest reads the fixtures a fixture uses from its first parameter
 async function openLedger({}, use: (ledger: Ledger) => Promise<void>) {
   await use(await Ledger.open(await pgliteSql()));
 }
@@ -133,7 +131,6 @@ export function useLedger(): void {
 export function usePrivateRedis(): void {
   test.scoped({
     redisUrl: [
-      // biome-ignore lint/correctness/noEmptyPattern: see above
       async ({}, use) => {
         const server = await startPrivateRedis();
         await use(server.url);

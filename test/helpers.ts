@@ -13,6 +13,15 @@ export { admin, call, createSale, expectProblem, pay, placeOrder, type CallOptio
 export { saleCounters } from './support/invariants.js';
 export { saleKeyPattern } from './support/keys.js';
 export { unique } from './support/names.js';
-export { onCluster, openRedis, privateRedis, redisEnv, redisUrl, scanKeys, testRedis, useRedis } from './support/redis.js';
+export {
+  onCluster,
+  openRedis,
+  privateRedis,
+  redisEnv,
+  redisUrl,
+  scanKeys,
+  testRedis,
+  useRedis,
+} from './support/redis.js';
 export { ADMIN_TOKEN, CHANNEL_SECRET, JWT_SECRET, TOKEN_SECRET, buyer, buyerJwt } from './support/secrets.js';
 export { parallel, waitFor } from './support/wait.js';

@@ -38,7 +38,12 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
 
 /** Asks one node a question on a short-lived connection. */
 export async function ask<T>(port: number, question: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  const client = new Redis(port, '127.0.0.1', {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -82,16 +87,44 @@ export async function startLocalCluster(options: { masters?: number; replicas?: 
     for (let i = 0; i < size; i++) {
       const port = await freePort();
       const args = [
-        '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no',
-        '--loglevel', 'warning', '--dir', dir, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-        '--cluster-node-timeout', '1000',
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
+        '--dir',
+        dir,
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${port}.conf`,
+        '--cluster-node-timeout',
+        '1000',
       ];
       nodes.push({ port, args, child: spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'inherit'] }) });
     }
-    await Promise.all(nodes.map(({ port }) => until(`node ${port} answers`, () => ask(port, (c) => c.ping()).then((r) => r === 'PONG'))));
+    await Promise.all(
+      nodes.map(({ port }) =>
+        until(`node ${port} answers`, () => ask(port, (c) => c.ping()).then((r) => r === 'PONG')),
+      ),
+    );
     const created = spawnSync(
       'redis-cli',
-      ['--cluster', 'create', ...nodes.map((n) => node(n.port)), '--cluster-replicas', String(replicas), '--cluster-yes'],
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => node(n.port)),
+        '--cluster-replicas',
+        String(replicas),
+        '--cluster-yes',
+      ],
       { encoding: 'utf8', timeout: 60_000 },
     );
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
@@ -100,7 +133,9 @@ export async function startLocalCluster(options: { masters?: number; replicas?: 
       // a replica counts once its link to the master is up
       await until('every replica is in sync', async () => {
         const roles = await Promise.all(nodes.map(({ port }) => ask(port, (c) => c.info('replication'))));
-        return roles.filter((r) => /role:slave/.test(r) && /master_link_status:up/.test(r)).length === masters * replicas;
+        return (
+          roles.filter((r) => /role:slave/.test(r) && /master_link_status:up/.test(r)).length === masters * replicas
+        );
       });
     }
   } catch (err) {

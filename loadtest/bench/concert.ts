@@ -32,7 +32,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const work = mkdtempSync(join(tmpdir(), 'rushgate-concert-'));
 const jwtFile = join(work, 'jwts.txt');
-const minted = spawnSync(process.execPath, [join(HERE, 'mint-jwts.mjs'), JWT_SECRET, String(BUYERS)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 28 });
+const minted = spawnSync(process.execPath, [join(HERE, 'mint-jwts.mjs'), JWT_SECRET, String(BUYERS)], {
+  cwd: ROOT,
+  encoding: 'utf8',
+  maxBuffer: 1 << 28,
+});
 if (minted.status !== 0) throw new Error(`mint-jwts: ${minted.stderr}`);
 writeFileSync(jwtFile, minted.stdout);
 
@@ -77,34 +81,68 @@ async function run(name: string, env: Record<string, string>, ports: number[]): 
   const gateway = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/main.ts')], {
     cwd: ROOT,
     env: {
-      PATH: process.env.PATH ?? '', PORT: String(port), RUSHGATE_DATA_DIR: dataDir, RUSHGATE_LOG_LEVEL: 'warn', RUSHGATE_WORKER: 'off',
-      RUSHGATE_ADMIN_TOKEN: ADMIN, RUSHGATE_JWT_SECRET: JWT_SECRET, RUSHGATE_TOKEN_SECRET: 't'.repeat(40), RUSHGATE_CHANNEL_SECRET: 'c'.repeat(40),
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      RUSHGATE_DATA_DIR: dataDir,
+      RUSHGATE_LOG_LEVEL: 'warn',
+      RUSHGATE_WORKER: 'off',
+      RUSHGATE_ADMIN_TOKEN: ADMIN,
+      RUSHGATE_JWT_SECRET: JWT_SECRET,
+      RUSHGATE_TOKEN_SECRET: 't'.repeat(40),
+      RUSHGATE_CHANNEL_SECRET: 'c'.repeat(40),
       ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
   const adminCall = async (path: string, body: unknown) => {
-    const res = await fetch(`${base}${path}`, { method: 'PUT', headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${base}${path}`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     if (res.status >= 300) throw new Error(`PUT ${path}: ${res.status} ${await res.text()}`);
   };
   try {
     for (let i = 0; ; i++) {
-      if ((await fetch(`${base}/readyz`).then((r) => r.status, () => 0)) === 200) break;
+      if (
+        (await fetch(`${base}/readyz`).then(
+          (r) => r.status,
+          () => 0,
+        )) === 200
+      )
+        break;
       if (i > 600) throw new Error(`${name}: the gateway did not become ready`);
       await sleep(100);
     }
-    await adminCall('/admin/limits', { policies: { orders: { perUser: { limit: 1_000_000, windowSeconds: 1 } }, payments: { perUser: { limit: 1_000_000, windowSeconds: 1 } } } });
-    for (let t = 1; t <= TIERS; t++) await adminCall(`/admin/sales/tier-${t}`, { stock: 100_000_000, price: 1000 * t, currency: 'CNY', perUserLimit: 1000 });
+    await adminCall('/admin/limits', {
+      policies: {
+        orders: { perUser: { limit: 1_000_000, windowSeconds: 1 } },
+        payments: { perUser: { limit: 1_000_000, windowSeconds: 1 } },
+      },
+    });
+    for (let t = 1; t <= TIERS; t++)
+      await adminCall(`/admin/sales/tier-${t}`, {
+        stock: 100_000_000,
+        price: 1000 * t,
+        currency: 'CNY',
+        perUserLimit: 1000,
+      });
     // the limits reach the gateway within 1 s; a short warm-up
     await sleep(1500);
-    spawnSync('wrk', ['-t', THREADS, '-c', CONNS, '-d', '2s', '-s', join(HERE, 'wrk/concert.lua'), base], { env: { ...process.env, JWT_FILE: jwtFile, TIERS: String(TIERS) } });
+    spawnSync('wrk', ['-t', THREADS, '-c', CONNS, '-d', '2s', '-s', join(HERE, 'wrk/concert.lua'), base], {
+      env: { ...process.env, JWT_FILE: jwtFile, TIERS: String(TIERS) },
+    });
     await scriptTime(ports, true);
     const before = await cpu(ports);
-    const out = spawnSync('wrk', ['-t', THREADS, '-c', CONNS, '-d', DURATION, '-s', join(HERE, 'wrk/concert.lua'), base], {
-      env: { ...process.env, JWT_FILE: jwtFile, TIERS: String(TIERS) },
-      encoding: 'utf8',
-    });
+    const out = spawnSync(
+      'wrk',
+      ['-t', THREADS, '-c', CONNS, '-d', DURATION, '-s', join(HERE, 'wrk/concert.lua'), base],
+      {
+        env: { ...process.env, JWT_FILE: jwtFile, TIERS: String(TIERS) },
+        encoding: 'utf8',
+      },
+    );
     const after = await cpu(ports);
     const scripts = await scriptTime(ports, false);
     const result = /RESULT rps=([\d.]+) .*codes=(\S+)/.exec(out.stdout);
@@ -128,10 +166,14 @@ const single = await startEmbeddedRedis();
 const cluster = await startLocalCluster({ masters: 3 });
 try {
   const rows = [
-    '| topology | orders/s | answers | Redis CPU per node (% of a core) | Redis CPU per order | scripts\' own time per order | one slot\'s ceiling |',
+    "| topology | orders/s | answers | Redis CPU per node (% of a core) | Redis CPU per order | scripts' own time per order | one slot's ceiling |",
     '|---|---|---|---|---|---|---|',
     await run('one Redis', { REDIS_URL: single.url }, [Number(new URL(single.url).port)]),
-    await run('3-master cluster', { REDIS_CLUSTER_NODES: cluster.seeds }, cluster.nodes.map((n) => n.port)),
+    await run(
+      '3-master cluster',
+      { REDIS_CLUSTER_NODES: cluster.seeds },
+      cluster.nodes.map((n) => n.port),
+    ),
   ];
   process.stdout.write(`${TIERS} tiers, wrk -t${THREADS} -c${CONNS} -d${DURATION}\n${rows.join('\n')}\n`);
 } finally {

@@ -32,8 +32,15 @@ const port = await freePort();
 const gateway = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/main.ts')], {
   cwd: ROOT,
   env: {
-    PATH: process.env.PATH ?? '', PORT: String(port), REDIS_URL: redis.url, RUSHGATE_DATA_DIR: dataDir, RUSHGATE_LOG_LEVEL: 'warn',
-    RUSHGATE_ADMIN_TOKEN: ADMIN, RUSHGATE_JWT_SECRET: 'j'.repeat(40), RUSHGATE_TOKEN_SECRET: 't'.repeat(40), RUSHGATE_CHANNEL_SECRET: 'c'.repeat(40),
+    PATH: process.env.PATH ?? '',
+    PORT: String(port),
+    REDIS_URL: redis.url,
+    RUSHGATE_DATA_DIR: dataDir,
+    RUSHGATE_LOG_LEVEL: 'warn',
+    RUSHGATE_ADMIN_TOKEN: ADMIN,
+    RUSHGATE_JWT_SECRET: 'j'.repeat(40),
+    RUSHGATE_TOKEN_SECRET: 't'.repeat(40),
+    RUSHGATE_CHANNEL_SECRET: 'c'.repeat(40),
   },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
@@ -41,7 +48,13 @@ const base = `http://127.0.0.1:${port}`;
 const client = new Redis(redis.url);
 try {
   for (let i = 0; ; i++) {
-    if ((await fetch(`${base}/readyz`).then((r) => r.status, () => 0)) === 200) break;
+    if (
+      (await fetch(`${base}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      )) === 200
+    )
+      break;
     if (i > 600) throw new Error('the gateway did not become ready');
     await sleep(100);
   }
@@ -51,7 +64,12 @@ try {
         fetch(`${base}/admin/sales/idle-${i + j}`, {
           method: 'PUT',
           headers: { Authorization: `Bearer ${ADMIN}`, 'Content-Type': 'application/json' },
-          body: JSON.stringify({ stock: 10, price: 100, currency: 'CNY', ...(OPEN ? {} : { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00Z' }) }),
+          body: JSON.stringify({
+            stock: 10,
+            price: 100,
+            currency: 'CNY',
+            ...(OPEN ? {} : { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00Z' }),
+          }),
         }).then((r) => {
           if (r.status !== 201) throw new Error(`PUT sale: ${r.status}`);
         }),
@@ -62,11 +80,20 @@ try {
   await client.config('RESETSTAT');
   await sleep(WINDOW_S * 1000);
   const stats = await client.info('commandstats');
-  const rows = [...stats.matchAll(/^cmdstat_(\S+):calls=(\d+)/gm)].map(([, name, calls]) => [name!, Number(calls)] as const);
+  const rows = [...stats.matchAll(/^cmdstat_(\S+):calls=(\d+)/gm)].map(
+    ([, name, calls]) => [name!, Number(calls)] as const,
+  );
   // the bench's own INFO is not the gateway's
   const total = rows.filter(([n]) => n !== 'info').reduce((a, [, c]) => a + c, 0);
-  const top = rows.filter(([n]) => n !== 'info').sort((a, b) => b[1] - a[1]).slice(0, 6).map(([n, c]) => `${n} ${(c / WINDOW_S).toFixed(1)}/s`).join(', ');
-  process.stdout.write(`| ${SALES} ${OPEN ? 'open (idle)' : 'finished'} sales | ${(total / WINDOW_S).toFixed(1)} commands/s | ${top} |\n`);
+  const top = rows
+    .filter(([n]) => n !== 'info')
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 6)
+    .map(([n, c]) => `${n} ${(c / WINDOW_S).toFixed(1)}/s`)
+    .join(', ');
+  process.stdout.write(
+    `| ${SALES} ${OPEN ? 'open (idle)' : 'finished'} sales | ${(total / WINDOW_S).toFixed(1)} commands/s | ${top} |\n`,
+  );
 } finally {
   client.disconnect();
   gateway.kill('SIGTERM');

@@ -46,7 +46,12 @@ function counting(): RedisPort & { trips: number } {
     get: (target, name: string) => {
       if (name === 'trips') return counter.trips;
       const value = target[name as keyof RedisPort];
-      return typeof value === 'function' ? (...args: unknown[]) => (counter.trips++, (value as (...a: unknown[]) => unknown).apply(target, args)) : value;
+      return typeof value === 'function'
+        ? (...args: unknown[]) => {
+            counter.trips++;
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          }
+        : value;
     },
   }) as RedisPort & { trips: number };
 }
@@ -56,23 +61,42 @@ const buyerPort = counting();
 const viewPort = counting();
 const tallyPort = counting();
 const tally = new SaleTally(tallyPort);
-const secrets = { log: silentLogger, jwtSecret: JWT_SECRET, adminToken: ADMIN_TOKEN, tokenSecret: 'bench-token-secret-0123456789abcdef012345' };
+const secrets = {
+  log: silentLogger,
+  jwtSecret: JWT_SECRET,
+  adminToken: ADMIN_TOKEN,
+  tokenSecret: 'bench-token-secret-0123456789abcdef012345',
+};
 const app = createApp({ redis: buyerPort, tally, ...secrets });
 const view = createApp({ redis: viewPort, ...secrets });
 const adminHeaders = { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' };
 
 async function createSale(saleId: string, stock: number): Promise<void> {
-  const res = await app.request(`/admin/sales/${saleId}`, { method: 'PUT', headers: adminHeaders, body: JSON.stringify({ stock, price: 38000, currency: 'CNY', perUserLimit: 1 }) });
+  const res = await app.request(`/admin/sales/${saleId}`, {
+    method: 'PUT',
+    headers: adminHeaders,
+    body: JSON.stringify({ stock, price: 38000, currency: 'CNY', perUserLimit: 1 }),
+  });
   if (res.status !== 201) throw new Error(`cannot create ${saleId}: ${res.status} ${await res.text()}`);
 }
 
 const exp = Math.floor(Date.now() / 1000) + 3600;
 let buyerN = 0;
 async function orders(saleId: string, count: number): Promise<number> {
-  const jwts = await Promise.all(Array.from({ length: count }, () => sign({ sub: `bench-${buyerN++}`, exp }, JWT_SECRET)));
+  const jwts = await Promise.all(
+    Array.from({ length: count }, () => sign({ sub: `bench-${buyerN++}`, exp }, JWT_SECRET)),
+  );
   const before = buyerPort.trips;
   for (let i = 0; i < count; i += 50) {
-    await Promise.all(jwts.slice(i, i + 50).map((jwt) => app.request(`/v1/sales/${saleId}/orders`, { method: 'POST', headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' }, body: '{}' })));
+    await Promise.all(
+      jwts.slice(i, i + 50).map((jwt) =>
+        app.request(`/v1/sales/${saleId}/orders`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' },
+          body: '{}',
+        }),
+      ),
+    );
   }
   return (buyerPort.trips - before) / count;
 }
@@ -112,8 +136,12 @@ const flushBefore = tallyPort.trips;
 await tally.flush();
 const flushTrips = tallyPort.trips - flushBefore;
 lines.push(`| buyer order, no page open | ${quiet.toFixed(2)} round trips per order |`);
-lines.push(`| buyer order, a page polling every 1 s (${polls} polls in ${seconds.toFixed(1)} s) | ${watched.toFixed(2)} round trips per order |`);
-lines.push(`| tally flush (any number of requests since the last) | ${flushTrips} round trip(s) per sale with decisions, once a second |`);
+lines.push(
+  `| buyer order, a page polling every 1 s (${polls} polls in ${seconds.toFixed(1)} s) | ${watched.toFixed(2)} round trips per order |`,
+);
+lines.push(
+  `| tally flush (any number of requests since the last) | ${flushTrips} round trip(s) per sale with decisions, once a second |`,
+);
 
 // ---- 2. one poll, with full histories ----
 for (const sales of SALES) {
@@ -126,10 +154,24 @@ for (const sales of SALES) {
     const history: Record<string, string> = { first: String(nowSecond - 899) };
     for (let t = nowSecond - 899; t <= nowSecond; t++) {
       history[t] = JSON.stringify({
-        'order:admitted': 40, 'order:replayed': 3, 'order:sold_out': 900, 'order:rate_limited': 12, 'payment:admitted': 40, 'payment:replayed': 9,
-        'payment:token_invalid': 1, 'outcome:succeeded': 39, 'outcome:failed': 1, 'failure:insufficient_funds': 1, 'h.http:total': 1005,
-        [latencyField('lat', 3)]: 900, [latencyField('lat', 20)]: 100, [latencyField('lat', 200)]: 5, [latencyField('lag', 40)]: 30, [latencyField('lag', 300)]: 10,
-        'seats:held': 300, 'seats:sold': 20_000,
+        'order:admitted': 40,
+        'order:replayed': 3,
+        'order:sold_out': 900,
+        'order:rate_limited': 12,
+        'payment:admitted': 40,
+        'payment:replayed': 9,
+        'payment:token_invalid': 1,
+        'outcome:succeeded': 39,
+        'outcome:failed': 1,
+        'failure:insufficient_funds': 1,
+        'h.http:total': 1005,
+        [latencyField('lat', 3)]: 900,
+        [latencyField('lat', 20)]: 100,
+        [latencyField('lat', 200)]: 5,
+        [latencyField('lag', 40)]: 30,
+        [latencyField('lag', 300)]: 10,
+        'seats:held': 300,
+        'seats:sold': 20_000,
       });
     }
     await client.hset(keys.history(saleId), history);
@@ -140,8 +182,12 @@ for (const sales of SALES) {
     first.push(await poll(''));
     steady.push(await poll(`?since=${nowSecond - 3}`));
   }
-  lines.push(`| first read, ${sales} sale(s), 900 s of history each | ${first[0]!.trips} round trips, ${(median(first.map((p) => p.bytes)) / 1024).toFixed(0)} KiB, ${median(first.map((p) => p.ms)).toFixed(1)} ms (median of ${POLLS}) |`);
-  lines.push(`| steady poll (?since=), ${sales} sale(s) | ${steady[0]!.trips} round trips, ${(median(steady.map((p) => p.bytes)) / 1024).toFixed(1)} KiB, ${median(steady.map((p) => p.ms)).toFixed(1)} ms (median of ${POLLS}) |`);
+  lines.push(
+    `| first read, ${sales} sale(s), 900 s of history each | ${first[0]!.trips} round trips, ${(median(first.map((p) => p.bytes)) / 1024).toFixed(0)} KiB, ${median(first.map((p) => p.ms)).toFixed(1)} ms (median of ${POLLS}) |`,
+  );
+  lines.push(
+    `| steady poll (?since=), ${sales} sale(s) | ${steady[0]!.trips} round trips, ${(median(steady.map((p) => p.bytes)) / 1024).toFixed(1)} KiB, ${median(steady.map((p) => p.ms)).toFixed(1)} ms (median of ${POLLS}) |`,
+  );
 }
 
 process.stdout.write(['| what | cost |', '| --- | --- |', ...lines, ''].join('\n'));

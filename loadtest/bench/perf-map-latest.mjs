@@ -13,7 +13,9 @@ if (!file) {
   process.stderr.write('usage: node perf-map-latest.mjs /tmp/perf-<pid>.map\n');
   process.exit(2);
 }
-const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+const lines = readFileSync(file, 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '');
 const entries = lines.map((line, order) => {
   const [start = '0', size = '0'] = line.split(' ', 2);
   const s = BigInt(`0x${start}`);
@@ -44,4 +46,6 @@ for (let i = entries.length - 1; i >= 0; i--) {
 kept.sort((a, b) => a.order - b.order);
 copyFileSync(file, `${file}.orig`);
 writeFileSync(file, `${kept.map((e) => e.line).join('\n')}\n`);
-process.stderr.write(`${file}: kept ${kept.length} of ${entries.length} entries (${entries.length - kept.length} overlapped by newer code)\n`);
+process.stderr.write(
+  `${file}: kept ${kept.length} of ${entries.length} entries (${entries.length - kept.length} overlapped by newer code)\n`,
+);

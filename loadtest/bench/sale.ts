@@ -17,7 +17,18 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHmac, createSecretKey, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -85,7 +96,12 @@ const secs = (ms: number | undefined) => (ms === undefined ? '-' : (ms / 1000).t
 
 const children = new Set<ChildProcess>();
 
-function start(name: string, cmd: string, args: string[], options: { env?: NodeJS.ProcessEnv; logFile?: string; stdout?: 'pipe' }): ChildProcess {
+function start(
+  name: string,
+  cmd: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; logFile?: string; stdout?: 'pipe' },
+): ChildProcess {
   const out = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
   const child = spawn(cmd, args, {
     cwd: ROOT,
@@ -196,7 +212,8 @@ function procTable(): Map<number, Proc> {
 
 function descendants(root: number, table: Map<number, Proc>): number[] {
   const found = [root];
-  for (let i = 0; i < found.length; i++) for (const [pid, p] of table) if (p.ppid === found[i] && !found.includes(pid)) found.push(pid);
+  for (let i = 0; i < found.length; i++)
+    for (const [pid, p] of table) if (p.ppid === found[i] && !found.includes(pid)) found.push(pid);
   return found.filter((pid) => table.has(pid));
 }
 
@@ -239,7 +256,10 @@ let BASE = '';
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
   const res = await fetch(`${BASE}${path}`, {
     method,
-    headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    headers: {
+      Authorization: `Bearer ${ADMIN_TOKEN}`,
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    },
     body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await res.text();
@@ -293,7 +313,10 @@ function mintJwts(dir: string): string {
 async function fundInLedger(sql: SqlPort, amount: number): Promise<void> {
   await (await Ledger.open(sql)).ping(); // applies the migrations
   const funding = fundingAccount(CURRENCY);
-  await sql.query(`insert into ledger_accounts (id, kind, owner, currency) values ($1, 'funding', $2, $2) on conflict (id) do nothing`, [funding, CURRENCY]);
+  await sql.query(
+    `insert into ledger_accounts (id, kind, owner, currency) values ($1, 'funding', $2, $2) on conflict (id) do nothing`,
+    [funding, CURRENCY],
+  );
   for (let lo = 0; lo < BUYERS; lo += 20_000) {
     const users = Array.from({ length: Math.min(20_000, BUYERS - lo) }, (_, k) => buyerId(lo + k));
     await sql.transaction(async (tx) => {
@@ -305,22 +328,40 @@ async function fundInLedger(sql: SqlPort, amount: number): Promise<void> {
       await tx.query(
         `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency)
          select t, 'credit', $3, w, $4::bigint, $5 from unnest($1::text[], $2::text[]) as x(t, w)`,
-        [users.map((u) => creditTransfer(u, 'sale-replay')), users.map((u) => walletAccount(u, CURRENCY)), funding, amount, CURRENCY],
+        [
+          users.map((u) => creditTransfer(u, 'sale-replay')),
+          users.map((u) => walletAccount(u, CURRENCY)),
+          funding,
+          amount,
+          CURRENCY,
+        ],
       );
-      await tx.query(`update ledger_accounts set balance = balance - $2::bigint where id = $1`, [funding, amount * users.length]);
+      await tx.query(`update ledger_accounts set balance = balance - $2::bigint where id = $1`, [
+        funding,
+        amount * users.length,
+      ]);
     });
   }
 }
 
 /** `count` admin credits, `concurrency` at a time; answers credits per second. */
-async function creditOverHttp(users: (i: number) => string, count: number, amount: number, concurrency = 64): Promise<number> {
+async function creditOverHttp(
+  users: (i: number) => string,
+  count: number,
+  amount: number,
+  concurrency = 64,
+): Promise<number> {
   const started = performance.now();
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next < count) {
         const i = next++;
-        await mustCall('POST', `/admin/wallets/${users(i)}/credits`, { amount, currency: CURRENCY, reference: 'sale-replay' });
+        await mustCall('POST', `/admin/wallets/${users(i)}/credits`, {
+          amount,
+          currency: CURRENCY,
+          reference: 'sale-replay',
+        });
       }
     }),
   );
@@ -401,12 +442,23 @@ async function runWrk(
   hooks: { onStart?: (t0: number) => void; onDone?: (counts: Counts) => void } = {},
 ): Promise<LoadResult> {
   const goFile = join(dir, `go-${saleId}`);
-  const env = { ...process.env, JWT_PREFIX: jwtPrefix, SALE: saleId, GO_FILE: goFile, ...(buyerLimit ? { BUYER_LIMIT: String(buyerLimit) } : {}) };
-  const wrk = start('wrk', 'wrk', [`-t${THREADS}`, `-c${CONNS}`, `-d${LOAD_BOUND_S}s`, '--timeout', '30s', '-s', join(HERE, 'wrk', 'sale.lua'), BASE], {
-    env,
-    stdout: 'pipe',
-    logFile: join(dir, `wrk-${saleId}.err`),
-  });
+  const env = {
+    ...process.env,
+    JWT_PREFIX: jwtPrefix,
+    SALE: saleId,
+    GO_FILE: goFile,
+    ...(buyerLimit ? { BUYER_LIMIT: String(buyerLimit) } : {}),
+  };
+  const wrk = start(
+    'wrk',
+    'wrk',
+    [`-t${THREADS}`, `-c${CONNS}`, `-d${LOAD_BOUND_S}s`, '--timeout', '30s', '-s', join(HERE, 'wrk', 'sale.lua'), BASE],
+    {
+      env,
+      stdout: 'pipe',
+      logFile: join(dir, `wrk-${saleId}.err`),
+    },
+  );
   const raw: string[] = [];
   let ready = 0;
   let t0: number | undefined;
@@ -429,7 +481,11 @@ async function runWrk(
       if (t0 === undefined) {
         firstSeenAt = Date.now();
         const table = procTable();
-        cpuAtT0 = { gateway: treeCpu(gateway?.pid, table).seconds, redis: treeCpu(redis?.pid, table).seconds, bench: benchCpu() };
+        cpuAtT0 = {
+          gateway: treeCpu(gateway?.pid, table).seconds,
+          redis: treeCpu(redis?.pid, table).seconds,
+          bench: benchCpu(),
+        };
         wrkCpuAtT0 = treeCpu(wrk.pid, table).seconds;
         t0 = at;
         hooks.onStart?.(at);
@@ -447,13 +503,19 @@ async function runWrk(
       }
     } else if (word === 'SUMMARY') summary = parseCounts(rest);
   });
-  const timer = setTimeout(() => {
-    log(`wrk still running after ${LOAD_BOUND_S + 30} s: stopping it`);
-    wrk.kill('SIGINT');
-  }, (LOAD_BOUND_S + 30) * 1000);
+  const timer = setTimeout(
+    () => {
+      log(`wrk still running after ${LOAD_BOUND_S + 30} s: stopping it`);
+      wrk.kill('SIGINT');
+    },
+    (LOAD_BOUND_S + 30) * 1000,
+  );
   let died: string | undefined;
   const watchdog = setInterval(() => {
-    for (const [name, child] of [['the gateway', gateway], ['redis-server', redis]] as const) {
+    for (const [name, child] of [
+      ['the gateway', gateway],
+      ['redis-server', redis],
+    ] as const) {
       if (child && !alive(child) && died === undefined) {
         died = name;
         log(`${name} exited during the run: stopping wrk`);
@@ -492,7 +554,13 @@ async function runWrk(
 
 async function readSale(saleId: string) {
   const s = await mustCall('GET', `/admin/sales/${saleId}`);
-  return { stock: Number(s.stock), available: Number(s.available), held: Number(s.held), sold: Number(s.sold), depth: Number(s.queue?.depth ?? 0) };
+  return {
+    stock: Number(s.stock),
+    available: Number(s.available),
+    held: Number(s.held),
+    sold: Number(s.sold),
+    depth: Number(s.queue?.depth ?? 0),
+  };
 }
 
 async function replay(dir: string, jwtPrefix: string, run: number): Promise<RunResult> {
@@ -517,7 +585,13 @@ async function replay(dir: string, jwtPrefix: string, run: number): Promise<RunR
   const snapEnd = () => {
     const table = procTable();
     const g = treeCpu(gateway?.pid, table);
-    end = { gateway: g.seconds, redis: treeCpu(redis?.pid, table).seconds, bench: benchCpu(), at: Date.now(), gatewayProcesses: g.processes };
+    end = {
+      gateway: g.seconds,
+      redis: treeCpu(redis?.pid, table).seconds,
+      bench: benchCpu(),
+      at: Date.now(),
+      gatewayProcesses: g.processes,
+    };
   };
 
   const poller = (async () => {
@@ -544,7 +618,9 @@ async function replay(dir: string, jwtPrefix: string, run: number): Promise<RunR
         break;
       }
       if (t > ledgerDeadline) {
-        log(`payments not all in the ledger ${LEDGER_WAIT_S} s after the last answer: sold ${s.sold} of ${accepted} accepted`);
+        log(
+          `payments not all in the ledger ${LEDGER_WAIT_S} s after the last answer: sold ${s.sold} of ${accepted} accepted`,
+        );
         snapEnd();
         polling = false;
         break;
@@ -605,8 +681,24 @@ const median = (xs: number[]) => {
 };
 
 function commandLine(): string {
-  const names = ['BUYERS', 'SEATS', 'CONNS', 'THREADS', 'RUNS', 'PRICE', 'WARMUP', 'FUND', 'PROBE', 'POLL_MS', 'LEDGER_WAIT', 'MAX_SECONDS', 'RUSHGATE_PROCESSES'];
-  const set = names.filter((n) => process.env[n] !== undefined && process.env[n] !== '').map((n) => `${n}=${process.env[n]}`);
+  const names = [
+    'BUYERS',
+    'SEATS',
+    'CONNS',
+    'THREADS',
+    'RUNS',
+    'PRICE',
+    'WARMUP',
+    'FUND',
+    'PROBE',
+    'POLL_MS',
+    'LEDGER_WAIT',
+    'MAX_SECONDS',
+    'RUSHGATE_PROCESSES',
+  ];
+  const set = names
+    .filter((n) => process.env[n] !== undefined && process.env[n] !== '')
+    .map((n) => `${n}=${process.env[n]}`);
   if (DATABASE_URL) set.push('DATABASE_URL=…');
   return [...set, 'npm run bench:sale'].join(' ');
 }
@@ -657,12 +749,32 @@ async function main(): Promise<number> {
   }
 
   const redisPort = await freePort();
-  redis = start('redis-server', 'redis-server', [
-    '--port', String(redisPort), '--bind', '127.0.0.1', '--dir', join(tmp, 'redis'),
-    '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no', '--loglevel', 'warning',
-  ], { logFile: join(tmp, 'redis.log') });
+  redis = start(
+    'redis-server',
+    'redis-server',
+    [
+      '--port',
+      String(redisPort),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      join(tmp, 'redis'),
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+      '--loglevel',
+      'warning',
+    ],
+    { logFile: join(tmp, 'redis.log') },
+  );
   for (let i = 0; i < 100 && !(await redisPing(redisPort)); i++) await sleep(50);
-  if (!(await redisPing(redisPort))) throw new Error(`redis-server did not start: ${readFileSync(join(tmp, 'redis.log'), 'utf8')}`);
+  if (!(await redisPing(redisPort)))
+    throw new Error(`redis-server did not start: ${readFileSync(join(tmp, 'redis.log'), 'utf8')}`);
 
   const port = await freePort();
   BASE = `http://127.0.0.1:${port}`;
@@ -685,13 +797,19 @@ async function main(): Promise<number> {
     },
   });
   for (let i = 0; ; i++) {
-    if (!alive(gateway)) throw new Error(`the gateway exited at startup:\n${readFileSync(gatewayLog, 'utf8').slice(-3000)}`);
-    const ok = await fetch(`${BASE}/readyz`).then((r) => r.ok, () => false);
+    if (!alive(gateway))
+      throw new Error(`the gateway exited at startup:\n${readFileSync(gatewayLog, 'utf8').slice(-3000)}`);
+    const ok = await fetch(`${BASE}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     if (i > 600) throw new Error('the gateway is not ready after 60 s');
     await sleep(100);
   }
-  log(`gateway on ${BASE}, redis on 127.0.0.1:${redisPort}, ledger ${DATABASE_URL ? 'Postgres (DATABASE_URL)' : 'PGlite (temp dir)'}`);
+  log(
+    `gateway on ${BASE}, redis on 127.0.0.1:${redisPort}, ledger ${DATABASE_URL ? 'Postgres (DATABASE_URL)' : 'PGlite (temp dir)'}`,
+  );
 
   // the limiter must refuse nobody: a replay measures admission, not the limits
   await mustCall('PUT', '/admin/limits', {
@@ -705,7 +823,9 @@ async function main(): Promise<number> {
   if (FUND === 'http') {
     t = performance.now();
     const rate = await creditOverHttp(buyerId, BUYERS, walletAmount);
-    funding.push(`${fmt(BUYERS)} wallets credited over HTTP (POST /admin/wallets/…/credits, 64 at a time): ${((performance.now() - t) / 1000).toFixed(1)} s, ${rate.toFixed(0)} credits/s, untimed setup`);
+    funding.push(
+      `${fmt(BUYERS)} wallets credited over HTTP (POST /admin/wallets/…/credits, 64 at a time): ${((performance.now() - t) / 1000).toFixed(1)} s, ${rate.toFixed(0)} credits/s, untimed setup`,
+    );
     log(funding[0]!);
   } else if (PROBE > 0) {
     const rate = await creditOverHttp((i) => `${PREFIX}-probe-${i}`, PROBE, 1);
@@ -718,9 +838,16 @@ async function main(): Promise<number> {
 
   if (WARMUP > 0) {
     const warmSale = `warmup-${STAMP}`;
-    await mustCall('PUT', `/admin/sales/${warmSale}`, { stock: Math.max(1, Math.floor(WARMUP / 5)), price: PRICE, currency: CURRENCY, perUserLimit: 1 });
+    await mustCall('PUT', `/admin/sales/${warmSale}`, {
+      stock: Math.max(1, Math.floor(WARMUP / 5)),
+      price: PRICE,
+      currency: CURRENCY,
+      perUserLimit: 1,
+    });
     const w = await runWrk(tmp, jwtPrefix, warmSale, Math.ceil(WARMUP / THREADS));
-    log(`warm-up: ${fmt(w.counts.orders ?? 0)} orders and ${fmt(w.counts.pays ?? 0)} payments on sale ${warmSale} (untimed)`);
+    log(
+      `warm-up: ${fmt(w.counts.orders ?? 0)} orders and ${fmt(w.counts.pays ?? 0)} payments on sale ${warmSale} (untimed)`,
+    );
     await sleep(1000);
   }
 
@@ -764,8 +891,15 @@ async function main(): Promise<number> {
         `select count(*) filter (where retained) as retained, count(*) as all from ledger_transfers where kind = 'charge' and credit_account = $1`,
         [merchant],
       );
-      const [refunds] = await sql.query<{ n: string | number }>(`select count(*) as n from ledger_transfers where kind = 'refund' and debit_account = $1`, [merchant]);
-      charges.set(r.saleId, { retained: Number(row?.retained ?? 0), all: Number(row?.all ?? 0), refunds: Number(refunds?.n ?? 0) });
+      const [refunds] = await sql.query<{ n: string | number }>(
+        `select count(*) as n from ledger_transfers where kind = 'refund' and debit_account = $1`,
+        [merchant],
+      );
+      charges.set(r.saleId, {
+        retained: Number(row?.retained ?? 0),
+        all: Number(row?.all ?? 0),
+        refunds: Number(refunds?.n ?? 0),
+      });
     }
   } finally {
     await sql.close();
@@ -794,7 +928,13 @@ function report(
     all((r) => {
       const c = charges.get(r.saleId)!;
       const f = r.final;
-      return f.sold <= SEATS && f.stock === SEATS && f.available + f.held + f.sold === SEATS && (r.load.counts.o201 ?? 0) <= SEATS && c.retained <= SEATS;
+      return (
+        f.sold <= SEATS &&
+        f.stock === SEATS &&
+        f.available + f.held + f.sold === SEATS &&
+        (r.load.counts.o201 ?? 0) <= SEATS &&
+        c.retained <= SEATS
+      );
     }),
     `stock ${fmt(SEATS)}; sold ${list((r) => fmt(r.final.sold))}; held ${list((r) => r.final.held)}; available ${list((r) => r.final.available)}; ` +
       `orders held (201) ${list((r) => fmt(r.load.counts.o201 ?? 0))}; ledger charges kept ${list((r) => fmt(charges.get(r.saleId)!.retained))}`,
@@ -805,7 +945,11 @@ function report(
     `ledger audit: ${audit.ordersChargedTwice.length} orders charged twice, ${audit.negativeWallets.length} negative wallets, ` +
       `${audit.unbalancedCurrencies.length} unbalanced currencies; refunds on the replay sales: ${list((r) => charges.get(r.saleId)!.refunds)}`,
   );
-  check('5xx 0', all((r) => (r.load.counts.s5xx ?? 0) === 0), `5xx answers: ${list((r) => r.load.counts.s5xx ?? 0)}`);
+  check(
+    '5xx 0',
+    all((r) => (r.load.counts.s5xx ?? 0) === 0),
+    `5xx answers: ${list((r) => r.load.counts.s5xx ?? 0)}`,
+  );
   check(
     'every buyer ordered once',
     all((r) => r.load.complete && (r.load.counts.orders ?? 0) === BUYERS && ordersAnswered(r.load.counts) === BUYERS),
@@ -814,7 +958,14 @@ function report(
   );
   check(
     'every holder paid, every payment in the ledger',
-    all((r) => r.accepted === (r.load.counts.o201 ?? 0) && r.ledgerMs !== undefined && r.final.sold === r.accepted && charges.get(r.saleId)!.retained === r.accepted && audit.negativeWallets.length === 0),
+    all(
+      (r) =>
+        r.accepted === (r.load.counts.o201 ?? 0) &&
+        r.ledgerMs !== undefined &&
+        r.final.sold === r.accepted &&
+        charges.get(r.saleId)!.retained === r.accepted &&
+        audit.negativeWallets.length === 0,
+    ),
     `payments accepted (202) ${list((r) => fmt(r.accepted))}; sold ${list((r) => fmt(r.final.sold))}; ledger charges ${list((r) => fmt(charges.get(r.saleId)!.all))}`,
   );
   check(
@@ -832,7 +983,8 @@ function report(
     const xs = runs.map(f).filter((x): x is number => x !== undefined);
     return xs.length === runs.length ? median(xs) : undefined;
   };
-  const finished = (r: RunResult) => (r.ledgerMs === undefined || r.loadMs === undefined ? undefined : Math.max(r.ledgerMs, r.loadMs));
+  const finished = (r: RunResult) =>
+    r.ledgerMs === undefined || r.loadMs === undefined ? undefined : Math.max(r.ledgerMs, r.loadMs);
   const requests = (r: RunResult) => (r.load.counts.orders ?? 0) + (r.load.counts.pays ?? 0);
   const rps = (r: RunResult) => (r.loadMs ? requests(r) / (r.loadMs / 1000) : 0);
   const procs = process.env.RUSHGATE_PROCESSES;
@@ -840,7 +992,9 @@ function report(
   out(`# Sale replay — ${new Date().toISOString()}`);
   out();
   out(`- command: \`${commandLine()}\``);
-  out(`- machine: ${cores} cores (nproc), ${model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}, redis ${version('redis-server', ['--version'], /v=(\S+)/)}, wrk ${version('wrk', ['-v'], /wrk (\S+)/)}`);
+  out(
+    `- machine: ${cores} cores (nproc), ${model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}, redis ${version('redis-server', ['--version'], /v=(\S+)/)}, wrk ${version('wrk', ['-v'], /wrk (\S+)/)}`,
+  );
   out(
     `- gateway: \`node dist/runtime/node/main.js\`, ${runs[0]?.cpu.gatewayProcesses ?? '?'} process(es) (RUSHGATE_PROCESSES${procs ? `=${procs}` : ' unset'}), ` +
       `payment worker inside the gateway, ledger ${DATABASE_URL ? 'Postgres (DATABASE_URL)' : 'PGlite (fresh temp dir)'}, own redis-server (AOF everysec), limits set to refuse nobody, RUSHGATE_MAX_INFLIGHT ${process.env.RUSHGATE_MAX_INFLIGHT ?? '100000'}`,
@@ -850,10 +1004,16 @@ function report(
       `each buyer orders once (quantity 1), each 201 is paid at once with the wallet; sale: ${fmt(SEATS)} seats at ${fmt(PRICE)} ${CURRENCY}, perUserLimit 1`,
   );
   for (const f of funding) out(`- wallets: ${f}`);
-  out(`- warm-up: ${WARMUP > 0 ? `${fmt(WARMUP)} buyers on a sale of their own before the timed run(s) (untimed)` : 'none'}`);
-  out(`- t0 = the first request; sold out = \`available\` 0 in GET /admin/sales (polled every ${POLL_MS} ms); every payment in the ledger = \`sold\` equals the payments accepted (202), confirmed by the ledger's charges after the run`);
+  out(
+    `- warm-up: ${WARMUP > 0 ? `${fmt(WARMUP)} buyers on a sale of their own before the timed run(s) (untimed)` : 'none'}`,
+  );
+  out(
+    `- t0 = the first request; sold out = \`available\` 0 in GET /admin/sales (polled every ${POLL_MS} ms); every payment in the ledger = \`sold\` equals the payments accepted (202), confirmed by the ledger's charges after the run`,
+  );
   out();
-  out(`| run | buyers | seats | sold out (s) | every payment in ledger (s) | last buyer answered (s) | finished (s) | requests | req/s | held (201) | sold_out (409) | other answers | payments accepted |`);
+  out(
+    `| run | buyers | seats | sold out (s) | every payment in ledger (s) | last buyer answered (s) | finished (s) | requests | req/s | held (201) | sold_out (409) | other answers | payments accepted |`,
+  );
   out(`| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |`);
   for (const [i, r] of runs.entries()) {
     const c = r.load.counts;
@@ -876,8 +1036,12 @@ function report(
   out('| --- | --- | --- |');
   for (const c of checks) out(`| ${c.name} | ${c.ok ? 'ok' : '**FAIL**'} | ${c.detail} |`);
   out();
-  out(`CPU from the first request until every payment was in the ledger (wrk: until its last answer)${runs.length > 1 ? ', medians' : ''}:`);
-  out(`µs/request is the process's CPU time divided by the requests answered (orders + payments); the gateway's includes its payment worker.`);
+  out(
+    `CPU from the first request until every payment was in the ledger (wrk: until its last answer)${runs.length > 1 ? ', medians' : ''}:`,
+  );
+  out(
+    `µs/request is the process's CPU time divided by the requests answered (orders + payments); the gateway's includes its payment worker.`,
+  );
   out();
   out('| process | CPU s | cores | share | µs/request |');
   out('| --- | ---: | ---: | ---: | ---: |');
@@ -900,10 +1064,19 @@ function report(
       `${(m((r) => perRequestUs(r, total(r))) ?? 0).toFixed(1)} |`,
   );
   out();
-  out(`wrk's CPU including loading the JWTs before the run: ${list((r) => r.load.wrkCpuTotal.toFixed(1))} s. Whole benchmark (build, minting, funding, runs, audit): ${(totalMs / 1000).toFixed(0)} s.`);
+  out(
+    `wrk's CPU including loading the JWTs before the run: ${list((r) => r.load.wrkCpuTotal.toFixed(1))} s. Whole benchmark (build, minting, funding, runs, audit): ${(totalMs / 1000).toFixed(0)} s.`,
+  );
   const ok = checks.every((c) => c.ok);
   out();
-  out(ok ? 'All checks passed.' : `FAILED: ${checks.filter((c) => !c.ok).map((c) => c.name).join(', ')}`);
+  out(
+    ok
+      ? 'All checks passed.'
+      : `FAILED: ${checks
+          .filter((c) => !c.ok)
+          .map((c) => c.name)
+          .join(', ')}`,
+  );
 
   const text = `${lines.join('\n')}\n`;
   process.stdout.write(`\n${text}`);
@@ -913,7 +1086,10 @@ function report(
   writeFileSync(file, text);
   // the polled counters, for a curve of the sale: ms since t0, available, held, sold, queue depth
   for (const [i, r] of runs.entries()) {
-    const csv = ['ms,available,held,sold,queue_depth', ...r.samples.map((x) => `${x.t - r.load.t0},${x.available},${x.held},${x.sold},${x.depth}`)];
+    const csv = [
+      'ms,available,held,sold,queue_depth',
+      ...r.samples.map((x) => `${x.t - r.load.t0},${x.available},${x.held},${x.sold},${x.depth}`),
+    ];
     writeFileSync(join(resultsDir, `sale-${STAMP}-run${i + 1}.csv`), `${csv.join('\n')}\n`);
   }
   log(`written to ${relative(process.cwd(), file)} (and the polled counters to sale-${STAMP}-run<N>.csv)`);
@@ -926,7 +1102,10 @@ const perRequestUs = (r: RunResult, cpuSeconds: number) => {
   return requests > 0 ? (1e6 * cpuSeconds) / requests : 0;
 };
 
-const ordersAnswered = (c: Counts) => Object.entries(c).filter(([k]) => /^o\d+$/.test(k)).reduce((sum, [, v]) => sum + v, 0);
+const ordersAnswered = (c: Counts) =>
+  Object.entries(c)
+    .filter(([k]) => /^o\d+$/.test(k))
+    .reduce((sum, [, v]) => sum + v, 0);
 
 let code = 1;
 try {
@@ -937,7 +1116,8 @@ try {
     process.exit(130);
   }
   log(`failed: ${(err as Error).stack ?? String(err)}`);
-  if (tmp && existsSync(join(tmp, 'gateway.log'))) log(`gateway log (last lines):\n${readFileSync(join(tmp, 'gateway.log'), 'utf8').slice(-3000)}`);
+  if (tmp && existsSync(join(tmp, 'gateway.log')))
+    log(`gateway log (last lines):\n${readFileSync(join(tmp, 'gateway.log'), 'utf8').slice(-3000)}`);
   code = 1;
 }
 await cleanup();

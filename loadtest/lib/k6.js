@@ -118,7 +118,8 @@ export function settledSale(saleId) {
   for (;;) {
     const sale = adminRead(`/admin/sales/${saleId}`);
     if (sale === null || Date.now() > deadline) return sale;
-    if (previous !== null && sale.queue.depth === 0 && sale.sold === previous.sold && sale.held === previous.held) return sale;
+    if (previous !== null && sale.queue.depth === 0 && sale.sold === previous.sold && sale.held === previous.held)
+      return sale;
     previous = sale;
     sleep(0.5);
   }
@@ -148,11 +149,12 @@ export function judgeSale(saleId) {
   console.log(
     `sale ${saleId}: stock ${sale.stock}, sold ${sale.sold}, held ${sale.held}, available ${sale.available}, ` +
       `queue ${sale.queue.depth}; ledger: ${charges.charges} charges, ${charges.refunds} refunds, ` +
-      `${retained} ${sale.currency} retained (${sale.sold} x ${sale.price} sold)`,
+      `${retained} ${sale.currency} retained (${sale.sold} x ${sale.price} sold)`
   );
   if (problems.length > 0) console.error(`sale counters: ${problems.join('; ')}`);
   if (twice.length > 0) console.error(`orders charged twice: ${twice.join(', ')}`);
-  if (off > 0) console.error(`the ledger retained ${retained} ${sale.currency} for ${sale.sold} seats sold at ${sale.price}`);
+  if (off > 0)
+    console.error(`the ledger retained ${retained} ${sale.currency} for ${sale.sold} seats sold at ${sale.price}`);
   return { sale, charges };
 }
 

@@ -27,7 +27,8 @@ export function textSummary(script, data, jsonPath) {
       const aggregate = (AGGREGATE.exec(source) || [])[1];
       const value = aggregate === undefined ? undefined : metric.values[aggregate];
       let shown = value === undefined ? 'no data' : figure(value);
-      if (metric.type === 'rate') shown += ` (${metric.values.passes} of ${metric.values.passes + metric.values.fails})`;
+      if (metric.type === 'rate')
+        shown += ` (${metric.values.passes} of ${metric.values.passes + metric.values.fails})`;
       judged.push({ ok: metric.thresholds[source].ok, name, source, value: shown });
     }
   }
@@ -45,7 +46,8 @@ export function textSummary(script, data, jsonPath) {
   const checks = checksOf(data.root_group, []);
   if (checks.length > 0) {
     lines.push('checks:');
-    for (const c of checks) lines.push(`  ${c.fails === 0 ? '✓' : '✗'} ${c.name}: ${c.passes} passed, ${c.fails} failed`);
+    for (const c of checks)
+      lines.push(`  ${c.fails === 0 ? '✓' : '✗'} ${c.name}: ${c.passes} passed, ${c.fails} failed`);
   }
   const counts = [];
   for (const name of names) {
@@ -62,7 +64,9 @@ export function textSummary(script, data, jsonPath) {
     lines.push(`http_req_duration (ms; ${stats.join(', ')}):`);
     for (const name of durations) {
       const values = data.metrics[name].values;
-      lines.push(`  ${name.slice('http_req_duration'.length) || 'all'} ${stats.map((s) => figure(values[s])).join(' / ')}`);
+      lines.push(
+        `  ${name.slice('http_req_duration'.length) || 'all'} ${stats.map((s) => figure(values[s])).join(' / ')}`
+      );
     }
   }
   if (jsonPath) lines.push(`summary JSON: ${jsonPath}`);

@@ -94,8 +94,7 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
     path: '/v1/sales/{saleId}/orders',
     tag: 'Orders',
     summary: 'Hold stock for an order',
-    description:
-      '`Idempotency-Key`; `sale_not_open` (with Retry-After), `sale_closed`, `sold_out`, `limit_exceeded`.',
+    description: '`Idempotency-Key`; `sale_not_open` (with Retry-After), `sale_closed`, `sold_out`, `limit_exceeded`.',
     auth: 'buyer',
     body: OrderBody,
     headers: ['Idempotency-Key'],

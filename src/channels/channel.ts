@@ -45,11 +45,17 @@ export async function signNotification(mac: HmacSha256, body: string, nowMs: num
 }
 
 /** Checks a notification's signature and age; returns its parsed body. */
-export async function verifyNotification(mac: HmacSha256, body: string, header: string | undefined, nowMs: number): Promise<unknown> {
+export async function verifyNotification(
+  mac: HmacSha256,
+  body: string,
+  header: string | undefined,
+  nowMs: number,
+): Promise<unknown> {
   const match = header === undefined ? null : /^t=(\d{1,12}),v1=([A-Za-z0-9_-]{43})$/.exec(header);
   if (!match) throw new NotificationRefused('missing or malformed signature');
   const t = Number(match[1]);
-  if (Math.abs(nowMs - t * 1000) > NOTIFICATION_TOLERANCE_MS) throw new NotificationRefused('timestamp outside tolerance');
+  if (Math.abs(nowMs - t * 1000) > NOTIFICATION_TOLERANCE_MS)
+    throw new NotificationRefused('timestamp outside tolerance');
   if (!constantTimeEqual(await mac(`${t}.${body}`), match[2]!)) throw new NotificationRefused('bad signature');
   return JSON.parse(body);
 }

@@ -18,7 +18,13 @@ const EVENT_TTL_SECONDS = 7 * 86_400;
  * (HMAC over the body, with a timestamp tolerance) is checked, each event id counts once, and the
  * payment is queued for a worker to confirm by query and post to the ledger.
  */
-export function notificationsRoutes({ channels, redis }: { channels: ReadonlyMap<string, PaymentChannel>; redis: RedisPort }) {
+export function notificationsRoutes({
+  channels,
+  redis,
+}: {
+  channels: ReadonlyMap<string, PaymentChannel>;
+  redis: RedisPort;
+}) {
   return new Hono().post('/:channel/notifications', async (c) => {
     const channel = channels.get(c.req.param('channel'));
     if (!channel) throw problem('not_found', 'no such payment channel');

@@ -82,7 +82,11 @@ export class SimulatedChannel implements PaymentChannel {
     if (outcome === 'succeed') return this.#settle(request.paymentId, { status: 'succeeded' });
     this.#charges.set(request.paymentId, { status: 'unknown' });
     if (outcome === 'hang-then-pay') {
-      (setTimeout(() => void this.completeLater(request.paymentId, 'succeeded'), this.settings.paidLaterAfterMs) as { unref?: () => void }).unref?.();
+      (
+        setTimeout(() => void this.completeLater(request.paymentId, 'succeeded'), this.settings.paidLaterAfterMs) as {
+          unref?: () => void;
+        }
+      ).unref?.();
     }
     return this.#hang();
   }
@@ -99,12 +103,19 @@ export class SimulatedChannel implements PaymentChannel {
 
   /** A pending charge that has stayed unanswered is given up by the buyer: query says failed. */
   abandon(paymentId: string): void {
-    if (this.#charges.get(paymentId)?.status === 'unknown') this.#charges.set(paymentId, { status: 'failed', code: 'abandoned' });
+    if (this.#charges.get(paymentId)?.status === 'unknown')
+      this.#charges.set(paymentId, { status: 'failed', code: 'abandoned' });
   }
 
   async verify(body: string, header: string | undefined, nowMs: number): Promise<ChannelNotification> {
     const parsed = (await verifyNotification(this.mac, body, header, nowMs)) as Partial<ChannelNotification> | null;
-    if (typeof parsed !== 'object' || parsed === null || typeof parsed.eventId !== 'string' || typeof parsed.paymentId !== 'string' || (parsed.status !== 'succeeded' && parsed.status !== 'failed')) {
+    if (
+      typeof parsed !== 'object' ||
+      parsed === null ||
+      typeof parsed.eventId !== 'string' ||
+      typeof parsed.paymentId !== 'string' ||
+      (parsed.status !== 'succeeded' && parsed.status !== 'failed')
+    ) {
       throw new NotificationRefused('malformed notification');
     }
     return { eventId: parsed.eventId, paymentId: parsed.paymentId, status: parsed.status };
@@ -133,7 +144,8 @@ export class SimulatedChannel implements PaymentChannel {
       await this.notify(this.name, body, signature).catch(() => {});
       if (this.settings.duplicateNotifications) await this.notify(this.name, body, signature).catch(() => {});
     };
-    if (this.settings.outOfOrder) (setTimeout(() => void send(), 50 + this.random() * 200) as { unref?: () => void }).unref?.();
+    if (this.settings.outOfOrder)
+      (setTimeout(() => void send(), 50 + this.random() * 200) as { unref?: () => void }).unref?.();
     else void send();
     return result;
   }

@@ -31,7 +31,10 @@ async function api(method, path, body) {
   try {
     res = await fetch(`${base}${path}`, {
       method,
-      headers: { Authorization: `Bearer ${adminToken()}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+      headers: {
+        Authorization: `Bearer ${adminToken()}`,
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
@@ -74,7 +77,8 @@ if (command === 'limits' && sub === 'get') {
   } catch {
     fail(`${rest[0]} is neither a file nor JSON`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail('the policies must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    fail('the policies must be a JSON object');
   const result = await api('PUT', '/admin/limits', 'policies' in parsed ? parsed : { policies: parsed });
   process.stdout.write(`limits version ${result.version} in force (every gateway within 1 s)\n`);
 } else if (command === 'limits' && sub === 'history') {
@@ -89,7 +93,10 @@ if (command === 'limits' && sub === 'get') {
   process.stdout.write(`rolled back to v${rest[0]}'s policies as version ${result.version}\n`);
 } else if (command === 'block' && sub) {
   const ttl = Number(flag(rest, '--ttl') ?? 600);
-  const result = await api('PUT', `/admin/blocklist/${encodeURIComponent(sub)}`, { ttlSeconds: ttl, reason: flag(rest, '--reason') ?? '' });
+  const result = await api('PUT', `/admin/blocklist/${encodeURIComponent(sub)}`, {
+    ttlSeconds: ttl,
+    reason: flag(rest, '--reason') ?? '',
+  });
   process.stdout.write(`blocked ${result.userId} until ${result.until}\n`);
 } else if (command === 'unblock' && sub) {
   await api('DELETE', `/admin/blocklist/${encodeURIComponent(sub)}`);

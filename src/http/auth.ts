@@ -38,7 +38,10 @@ export function webJwtVerifier(secret: string): JwtVerifier {
  * fast-jwt's own cache hashes the token with SHA-256 first. Keyed by the whole signed text, so a
  * hit is exactly a token that verified; an expired one is verified (and refused) again.
  */
-export function cachedJwtVerifier(verify: JwtVerifier, options: { maxEntries?: number; now?: () => number } = {}): JwtVerifier {
+export function cachedJwtVerifier(
+  verify: JwtVerifier,
+  options: { maxEntries?: number; now?: () => number } = {},
+): JwtVerifier {
   const { maxEntries = 50_000, now = Date.now } = options;
   const verified = new Map<string, Readonly<Record<string, unknown>>>();
   const remember = (token: string, claims: Record<string, unknown>) => {
@@ -95,7 +98,9 @@ function basicPassword(header: string | undefined): string | null {
   if (!match) return null;
   let decoded: string;
   try {
-    decoded = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(Uint8Array.from(atob(match[1]!), (ch) => ch.charCodeAt(0)));
+    decoded = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(
+      Uint8Array.from(atob(match[1]!), (ch) => ch.charCodeAt(0)),
+    );
   } catch {
     return null;
   }
@@ -130,9 +135,13 @@ export function adminAuth(options: { token: string }): MiddlewareHandler {
     const viaBearer = bearer(header);
     const given = viaBearer ?? basicPassword(header);
     if (given === null || !(await timingSafeEqual(given, token))) {
-      throw problem('unauthenticated', 'send Authorization: Bearer <admin token> (in a browser: any user name, the admin token as password)', {
-        headers: { 'WWW-Authenticate': 'Basic realm="rushgate admin", charset="UTF-8"' },
-      });
+      throw problem(
+        'unauthenticated',
+        'send Authorization: Bearer <admin token> (in a browser: any user name, the admin token as password)',
+        {
+          headers: { 'WWW-Authenticate': 'Basic realm="rushgate admin", charset="UTF-8"' },
+        },
+      );
     }
     if (viaBearer === null && !SAFE_METHODS.has(c.req.method) && crossSite(c.req)) {
       throw problem('cross_site', 'a change with browser credentials must come from the ops view itself');

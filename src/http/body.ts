@@ -61,7 +61,10 @@ export async function bodyText(c: Context): Promise<string> {
     if (err instanceof ProblemError) throw err;
     // the body stream only fails when the client hung up mid-body (a reset, a closed socket):
     // the client's doing, answered (to nobody) as a 4xx, so it is neither a 5xx nor an error
-    throw problem('invalid_request', 'the request body ended before it was complete (the client closed the connection)');
+    throw problem(
+      'invalid_request',
+      'the request body ended before it was complete (the client closed the connection)',
+    );
   }
 }
 

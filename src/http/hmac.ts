@@ -12,7 +12,10 @@ function toBase64Url(bytes: ArrayBuffer): string {
 
 /** Imports an HMAC-SHA256 secret for Web Crypto once, not per request. */
 export function importHmacKey(secret: string): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+  return crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+    'verify',
+  ]);
 }
 
 /** HMAC-SHA256 over Web Crypto, for any runtime with `crypto.subtle`. */

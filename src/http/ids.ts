@@ -5,10 +5,7 @@ import { problem } from './problem.js';
 export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 const RANDOM_LENGTH = 21;
-const random = customAlphabet(
-  '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz',
-  RANDOM_LENGTH,
-);
+const random = customAlphabet('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', RANDOM_LENGTH);
 
 function toBase64Url(ascii: string): string {
   return btoa(ascii).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');

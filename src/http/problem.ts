@@ -71,7 +71,10 @@ export class ProblemError extends Error {
 
   /** The problem+json response; `instance` is the request path. */
   toResponse(instance: string, requestId: string | undefined): Response {
-    const headers: Record<string, string> = { 'Content-Type': 'application/problem+json; charset=utf-8', ...this.options.headers };
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/problem+json; charset=utf-8',
+      ...this.options.headers,
+    };
     if (requestId !== undefined) headers['X-Request-Id'] = requestId;
     if (this.options.retryAfterSeconds !== undefined) {
       headers['Retry-After'] = String(Math.max(1, Math.ceil(this.options.retryAfterSeconds)));

@@ -34,9 +34,13 @@ function render(refused: Refused): ProblemError {
         extra: { available: refused.available },
       });
     case 'limit_exceeded':
-      return problem('limit_exceeded', `you already have ${refused.units} of at most ${refused.perUserLimit} units in this sale`, {
-        extra: { perUserLimit: refused.perUserLimit },
-      });
+      return problem(
+        'limit_exceeded',
+        `you already have ${refused.units} of at most ${refused.perUserLimit} units in this sale`,
+        {
+          extra: { perUserLimit: refused.perUserLimit },
+        },
+      );
     case 'idempotency_key_reused':
       return problem('idempotency_key_reused', 'this key was used with another request body');
     case 'stock_conflict':
@@ -63,25 +67,38 @@ function render(refused: Refused): ProblemError {
     case 'order_closed':
       return problem('order_closed', 'the order has expired or was cancelled');
     case 'version_conflict':
-      return problem('request_in_progress', 'another change to the limits landed at the same time; read them and try again', {
-        retryAfterSeconds: 1,
-      });
+      return problem(
+        'request_in_progress',
+        'another change to the limits landed at the same time; read them and try again',
+        {
+          retryAfterSeconds: 1,
+        },
+      );
     case 'blocked':
       return problem('blocked', `blocked until ${iso(refused.untilMs)}`, { extra: { until: iso(refused.untilMs) } });
     case 'request_in_progress':
-      return problem('request_in_progress', 'a request with this Idempotency-Key is still running', { retryAfterSeconds: 1 });
+      return problem('request_in_progress', 'a request with this Idempotency-Key is still running', {
+        retryAfterSeconds: 1,
+      });
     case 'rate_limited': {
       const { policy } = refused;
-      if (!policy) return problem('rate_limited', `over the "${refused.scope}" limit`, { retryAfterSeconds: refused.resetMs / 1000 });
+      if (!policy)
+        return problem('rate_limited', `over the "${refused.scope}" limit`, {
+          retryAfterSeconds: refused.resetMs / 1000,
+        });
       // the IETF draft RateLimit-Policy / RateLimit headers name the window that refused
-      return problem('rate_limited', `over the "${policy.name}" limit of ${policy.limit} per ${policy.windowSeconds} s`, {
-        retryAfterSeconds: policy.retryAfterSeconds,
-        extra: { policy: policy.name },
-        headers: {
-          'RateLimit-Policy': `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`,
-          RateLimit: `"${policy.name}";r=0;t=${Math.max(0, Math.ceil(refused.resetMs / 1000))}`,
+      return problem(
+        'rate_limited',
+        `over the "${policy.name}" limit of ${policy.limit} per ${policy.windowSeconds} s`,
+        {
+          retryAfterSeconds: policy.retryAfterSeconds,
+          extra: { policy: policy.name },
+          headers: {
+            'RateLimit-Policy': `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`,
+            RateLimit: `"${policy.name}";r=0;t=${Math.max(0, Math.ceil(refused.resetMs / 1000))}`,
+          },
         },
-      });
+      );
     }
   }
 }

@@ -44,7 +44,8 @@ export function requestIds(): MiddlewareHandler<RequestIdEnv> {
   let counter = 0;
   return async function requestIds(c, next) {
     let id = c.req.header('X-Request-Id');
-    if (id === undefined || id.length === 0 || id.length > 128 || UNSAFE.test(id)) id = prefix + (++counter).toString(36);
+    if (id === undefined || id.length === 0 || id.length > 128 || UNSAFE.test(id))
+      id = prefix + (++counter).toString(36);
     c.set('requestId', id);
     await next();
     if (!stamped.has(c.res)) c.res.headers.set('X-Request-Id', id);

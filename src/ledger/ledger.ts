@@ -54,8 +54,16 @@ export interface KeptCharge {
 }
 
 function keptCharge(r: {
-  id: string; order_id: string; sale_id: string; payer_kind: string; payer_owner: string; user_id: string | null;
-  amount: string | number; currency: string; created_ms: string | number; created_at_text: string;
+  id: string;
+  order_id: string;
+  sale_id: string;
+  payer_kind: string;
+  payer_owner: string;
+  user_id: string | null;
+  amount: string | number;
+  currency: string;
+  created_ms: string | number;
+  created_at_text: string;
 }): KeptCharge {
   const wallet = r.payer_kind === 'wallet';
   return {
@@ -106,7 +114,9 @@ const refundId = (paymentId: string) => `${paymentId}:refund`;
  * processes; ids are locked in sorted order, so two batches cannot deadlock on them.
  */
 async function lockPayments(tx: SqlPort, paymentIds: readonly string[]): Promise<void> {
-  await tx.query(`select pg_advisory_xact_lock(hashtext(id)) from unnest($1::text[]) as id order by id`, [[...paymentIds].sort()]);
+  await tx.query(`select pg_advisory_xact_lock(hashtext(id)) from unnest($1::text[]) as id order by id`, [
+    [...paymentIds].sort(),
+  ]);
 }
 
 function payerAccount(p: PaymentPosting): { id: string; kind: 'wallet' | 'channel'; owner: string } {
@@ -191,7 +201,8 @@ export class Ledger {
         );
         credits.forEach((c, i) => {
           const row = first.get(ids[i]!);
-          if (!created[i] && (Number(row!.amount) !== c.amount || row!.currency !== c.currency)) throw new ReferenceReused();
+          if (!created[i] && (Number(row!.amount) !== c.amount || row!.currency !== c.currency))
+            throw new ReferenceReused();
         });
       }
       const deltas = new Map<string, number>();
@@ -212,9 +223,10 @@ export class Ledger {
       const wallets = credits.map((c) => walletAccount(c.userId, c.currency));
       const balances = new Map(
         (
-          await tx.query<{ id: string; balance: string | number }>(`select id, balance from ledger_accounts where id = any($1::text[])`, [
-            [...new Set(wallets)],
-          ])
+          await tx.query<{ id: string; balance: string | number }>(
+            `select id, balance from ledger_accounts where id = any($1::text[])`,
+            [[...new Set(wallets)]],
+          )
         ).map((r) => [r.id, Number(r.balance)]),
       );
       return credits.map((_, i) => ({ created: created[i]!, balance: balances.get(wallets[i]!)! }));
@@ -247,7 +259,9 @@ export class Ledger {
    * Records definite failures (a channel's refusal) before they are told to anyone, and answers
    * each payment's final outcome: `failed`, or the charge's outcome when money was posted first.
    */
-  async fail(failures: readonly { paymentId: string; code: string }[]): Promise<Map<string, PostingOutcome | { status: 'failed'; code: string }>> {
+  async fail(
+    failures: readonly { paymentId: string; code: string }[],
+  ): Promise<Map<string, PostingOutcome | { status: 'failed'; code: string }>> {
     return this.#retrying(async (tx) => {
       const ids = failures.map((f) => f.paymentId);
       await lockPayments(tx, ids);
@@ -273,7 +287,10 @@ export class Ledger {
 
   async #post(tx: SqlPort, batch: readonly PaymentPosting[]): Promise<Map<string, PostingOutcome>> {
     const outcomes = new Map<string, PostingOutcome>();
-    await lockPayments(tx, batch.map((p) => p.paymentId));
+    await lockPayments(
+      tx,
+      batch.map((p) => p.paymentId),
+    );
     const posted = await tx.query<{ id: string; retained: boolean }>(
       `select id, retained from ledger_transfers where kind = 'charge' and id = any($1::text[])`,
       [batch.map((p) => p.paymentId)],
@@ -308,8 +325,16 @@ export class Ledger {
         )
       ).map((r) => r.order_id),
     );
-    const undebited = new Set(todo.filter((p) => p.method === 'wallet' && charged.has(p.orderId)).map((p) => p.paymentId));
-    const debited = new Set(await this.#debitWallets(tx, todo.filter((p) => !undebited.has(p.paymentId)), outcomes));
+    const undebited = new Set(
+      todo.filter((p) => p.method === 'wallet' && charged.has(p.orderId)).map((p) => p.paymentId),
+    );
+    const debited = new Set(
+      await this.#debitWallets(
+        tx,
+        todo.filter((p) => !undebited.has(p.paymentId)),
+        outcomes,
+      ),
+    );
     todo = todo.filter((p) => undebited.has(p.paymentId) || debited.has(p));
     if (todo.length === 0) return outcomes;
 
@@ -328,7 +353,18 @@ export class Ledger {
       add(deltas, merchant, p.amount);
       if (p.method !== 'wallet' || undebited.has(p.paymentId)) add(deltas, payer, -p.amount);
       if (!retained) {
-        push(refundId(p.paymentId), 'refund', merchant, payer, p.amount, p.currency, p.orderId, 'false', p.paymentId, p.userId);
+        push(
+          refundId(p.paymentId),
+          'refund',
+          merchant,
+          payer,
+          p.amount,
+          p.currency,
+          p.orderId,
+          'false',
+          p.paymentId,
+          p.userId,
+        );
         add(deltas, merchant, -p.amount);
         add(deltas, payer, p.amount);
       }
@@ -363,7 +399,12 @@ export class Ledger {
     await tx.query(
       `insert into ledger_accounts (id, kind, owner, currency)
        select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]) on conflict (id) do nothing`,
-      [ids, ids.map((id) => accounts.get(id)![0]), ids.map((id) => accounts.get(id)![1]), ids.map((id) => accounts.get(id)![2])],
+      [
+        ids,
+        ids.map((id) => accounts.get(id)![0]),
+        ids.map((id) => accounts.get(id)![1]),
+        ids.map((id) => accounts.get(id)![2]),
+      ],
     );
   }
 
@@ -377,7 +418,8 @@ export class Ledger {
     outcomes: Map<string, PostingOutcome>,
   ): Promise<PaymentPosting[]> {
     const byWallet = new Map<string, PaymentPosting[]>();
-    for (const p of todo) if (p.method === 'wallet') byWallet.set(payerAccount(p).id, [...(byWallet.get(payerAccount(p).id) ?? []), p]);
+    for (const p of todo)
+      if (p.method === 'wallet') byWallet.set(payerAccount(p).id, [...(byWallet.get(payerAccount(p).id) ?? []), p]);
     const refused = new Set<string>();
     for (let round = 0; ; round++) {
       const payments = [...byWallet.values()].map((list) => list[round]).filter((p) => p !== undefined);
@@ -423,7 +465,9 @@ export class Ledger {
     const unbalanced = await this.sql.query<{ currency: string }>(
       `select currency from ledger_accounts group by currency having sum(balance) <> 0`,
     );
-    const negative = await this.sql.query<{ id: string }>(`select id from ledger_accounts where kind = 'wallet' and balance < 0`);
+    const negative = await this.sql.query<{ id: string }>(
+      `select id from ledger_accounts where kind = 'wallet' and balance < 0`,
+    );
     // one pass: charges kept = charges - refunds, per order
     const twice = await this.sql.query<{ order_id: string }>(
       `select order_id from ledger_transfers where order_id is not null group by order_id
@@ -442,7 +486,13 @@ export class Ledger {
    * charged twice shows as 2 whatever the constraints promise.
    */
   async saleCharges(saleId: string): Promise<SaleCharges> {
-    const rows = await this.sql.query<{ order_id: string; currency: string; charges: string | number; refunds: string | number; retained: string | number }>(
+    const rows = await this.sql.query<{
+      order_id: string;
+      currency: string;
+      charges: string | number;
+      refunds: string | number;
+      retained: string | number;
+    }>(
       `select c.order_id, c.currency, count(*) as charges, count(r.id) as refunds,
               coalesce(sum(c.amount) filter (where c.retained and r.id is null), 0) as retained
        from ledger_accounts m
@@ -459,7 +509,8 @@ export class Ledger {
       result.charges += charges;
       result.refunds += refunds;
       result.keptByOrder[row.order_id] = (result.keptByOrder[row.order_id] ?? 0) + charges - refunds;
-      if (Number(row.retained) > 0) result.retained[row.currency] = (result.retained[row.currency] ?? 0) + Number(row.retained);
+      if (Number(row.retained) > 0)
+        result.retained[row.currency] = (result.retained[row.currency] ?? 0) + Number(row.retained);
     }
     return result;
   }
@@ -478,10 +529,22 @@ export class Ledger {
    * Charges kept (retained and not refunded), in (created, id) order after `after`, at most
    * `limit`, created at or after `sinceMs`: what the reconciler makes Redis agree with.
    */
-  async keptCharges(opts: { after?: KeptCharge | undefined; sinceMs?: number | undefined; limit: number }): Promise<KeptCharge[]> {
+  async keptCharges(opts: {
+    after?: KeptCharge | undefined;
+    sinceMs?: number | undefined;
+    limit: number;
+  }): Promise<KeptCharge[]> {
     const rows = await this.sql.query<{
-      id: string; order_id: string; sale_id: string; payer_kind: string; payer_owner: string; user_id: string | null;
-      amount: string | number; currency: string; created_ms: string | number; created_at_text: string;
+      id: string;
+      order_id: string;
+      sale_id: string;
+      payer_kind: string;
+      payer_owner: string;
+      user_id: string | null;
+      amount: string | number;
+      currency: string;
+      created_ms: string | number;
+      created_at_text: string;
     }>(
       `select c.id, c.order_id, m.owner as sale_id, p.kind as payer_kind, p.owner as payer_owner, c.user_id,
               c.amount, c.currency, floor(extract(epoch from c.created_at) * 1000)::bigint as created_ms, c.created_at::text as created_at_text
@@ -500,13 +563,19 @@ export class Ledger {
   }
 
   /** One sale's kept charges, the latest first, at most `limit`; and how many it keeps in all. */
-  async latestKeptCharges(saleId: string, limit: number): Promise<{ total: number; amount: number; latest: KeptCharge[] }> {
+  async latestKeptCharges(
+    saleId: string,
+    limit: number,
+  ): Promise<{ total: number; amount: number; latest: KeptCharge[] }> {
     const kept = `from ledger_accounts m
        join ledger_transfers c on c.credit_account = m.id and c.kind = 'charge' and c.retained
        join ledger_accounts p on p.id = c.debit_account
        where m.kind = 'merchant' and m.owner = $1
          and not exists (select 1 from ledger_transfers r where r.refund_of = c.id)`;
-    const [count] = await this.sql.query<{ n: string | number; amount: string | number | null }>(`select count(*) as n, sum(c.amount) as amount ${kept}`, [saleId]);
+    const [count] = await this.sql.query<{ n: string | number; amount: string | number | null }>(
+      `select count(*) as n, sum(c.amount) as amount ${kept}`,
+      [saleId],
+    );
     const rows = await this.sql.query<Parameters<typeof keptCharge>[0]>(
       `select c.id, c.order_id, m.owner as sale_id, p.kind as payer_kind, p.owner as payer_owner, c.user_id,
               c.amount, c.currency, floor(extract(epoch from c.created_at) * 1000)::bigint as created_ms, c.created_at::text as created_at_text
@@ -524,7 +593,15 @@ export class Ledger {
     if (paymentIds.length === 0) return [];
     return this.#retrying(async (tx) => {
       await lockPayments(tx, paymentIds);
-      const rows = await tx.query<{ id: string; debit_account: string; credit_account: string; amount: string | number; currency: string; order_id: string; user_id: string | null }>(
+      const rows = await tx.query<{
+        id: string;
+        debit_account: string;
+        credit_account: string;
+        amount: string | number;
+        currency: string;
+        order_id: string;
+        user_id: string | null;
+      }>(
         `select c.id, c.debit_account, c.credit_account, c.amount, c.currency, c.order_id, c.user_id from ledger_transfers c
          where c.kind = 'charge' and c.retained and c.id = any($1::text[])
            and not exists (select 1 from ledger_transfers r where r.refund_of = c.id)`,
@@ -535,7 +612,15 @@ export class Ledger {
         `insert into ledger_transfers (id, kind, debit_account, credit_account, amount, currency, order_id, retained, refund_of, user_id)
          select id || ':refund', 'refund', credit, debit, amount, currency, order_id, false, id, user_id
          from unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[]) as t(id, debit, credit, amount, currency, order_id, user_id)`,
-        [rows.map((r) => r.id), rows.map((r) => r.debit_account), rows.map((r) => r.credit_account), rows.map((r) => Number(r.amount)), rows.map((r) => r.currency), rows.map((r) => r.order_id), rows.map((r) => r.user_id)],
+        [
+          rows.map((r) => r.id),
+          rows.map((r) => r.debit_account),
+          rows.map((r) => r.credit_account),
+          rows.map((r) => Number(r.amount)),
+          rows.map((r) => r.currency),
+          rows.map((r) => r.order_id),
+          rows.map((r) => r.user_id),
+        ],
       );
       const deltas = new Map<string, number>();
       for (const r of rows) {

@@ -74,8 +74,12 @@ export async function migrate(sql: SqlPort): Promise<void> {
   await sql.transaction(async (tx) => {
     // one migrator at a time (concurrent CREATE TABLE IF NOT EXISTS races in Postgres)
     await tx.query(`select pg_advisory_xact_lock(7210731)`);
-    await tx.exec(`create table if not exists ledger_migrations (version int primary key, applied_at timestamptz not null default now())`);
-    const done = new Set((await tx.query<{ version: number }>(`select version from ledger_migrations`)).map((r) => Number(r.version)));
+    await tx.exec(
+      `create table if not exists ledger_migrations (version int primary key, applied_at timestamptz not null default now())`,
+    );
+    const done = new Set(
+      (await tx.query<{ version: number }>(`select version from ledger_migrations`)).map((r) => Number(r.version)),
+    );
     for (const [i, text] of MIGRATIONS.entries()) {
       if (done.has(i + 1)) continue;
       await tx.exec(text);

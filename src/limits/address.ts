@@ -17,5 +17,8 @@ export function normalizeAddress(raw: string | undefined): string | null {
   const right = text.includes('::') ? (tail ? tail.split(':') : []) : [];
   const groups = text.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
   if (groups.length !== 8 || groups.some((g) => g.length === 0 || g.length > 4)) return null;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }

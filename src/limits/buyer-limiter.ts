@@ -15,7 +15,11 @@ import { upstashRedis } from './upstash-redis.js';
  * 503, never an allowance (`timeout: 0`). A buyer over its window is refused from memory until
  * it resets (the library's ephemeral cache). No policy, no round trip.
  */
-export function buyerLimiter(redis: RedisPort, limits: LimitsView, random: () => number = Math.random): MiddlewareHandler<BuyerEnv> {
+export function buyerLimiter(
+  redis: RedisPort,
+  limits: LimitsView,
+  random: () => number = Math.random,
+): MiddlewareHandler<BuyerEnv> {
   const client = upstashRedis(redis);
   let current: { key: string; limiter: Ratelimit } | undefined;
   const limiterFor = (limit: number, windowSeconds: number): Ratelimit => {
@@ -48,7 +52,14 @@ export function buyerLimiter(redis: RedisPort, limits: LimitsView, random: () =>
         await redis.hincrby(keys.limitsDryRun(limits.version), 'others.perUser', 1);
       } else if (!result.success) {
         limits.noteRefusal(userId);
-        throw rateLimited('others', 'others.perUser', policy.limit, policy.windowSeconds, (result.reset - Date.now()) / 1000, random);
+        throw rateLimited(
+          'others',
+          'others.perUser',
+          policy.limit,
+          policy.windowSeconds,
+          (result.reset - Date.now()) / 1000,
+          random,
+        );
       }
     }
     await next();

@@ -16,8 +16,16 @@ import { json } from '../http/respond.js';
 export const PutLimits = z
   .unknown()
   .transform((body, ctx) => {
-    if (body !== null && typeof body === 'object' && !('policies' in body) && ('orders' in body || 'payments' in body)) {
-      ctx.addIssue({ code: 'custom', message: 'wrap the policies as { "policies": { … } }, the shape GET /admin/limits returns' });
+    if (
+      body !== null &&
+      typeof body === 'object' &&
+      !('policies' in body) &&
+      ('orders' in body || 'payments' in body)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'wrap the policies as { "policies": { … } }, the shape GET /admin/limits returns',
+      });
       return z.NEVER;
     }
     return body;
@@ -25,7 +33,11 @@ export const PutLimits = z
   .pipe(z.strictObject({ policies: PoliciesSchema }));
 export const Rollback = z.strictObject({ version: z.number().int().min(1) });
 export const Block = z.strictObject({
-  ttlSeconds: z.number().int().min(1).max(30 * 86_400),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400),
   reason: z.string().max(500).default(''),
 });
 
@@ -42,7 +54,12 @@ function addressParam(value: string): string {
 }
 
 /** PUT /:id blocks (ttlSeconds, reason), DELETE /:id unblocks, for buyers or addresses. */
-function blockRoutes(kind: BlockKind, field: 'userId' | 'address', parse: (raw: string) => string, { store, refresh }: LimitsDeps) {
+function blockRoutes(
+  kind: BlockKind,
+  field: 'userId' | 'address',
+  parse: (raw: string) => string,
+  { store, refresh }: LimitsDeps,
+) {
   return new Hono()
     .put('/:id', async (c) => {
       const id = parse(c.req.param('id'));
@@ -114,7 +131,9 @@ export function admission(
     admit(c, saleId, { mayBeReplay }) {
       const { userId } = c.get('buyer');
       const address = deps.clientAddress(c);
-      const until = deps.limits.blockedUntil(userId) ?? (address === undefined ? undefined : deps.limits.addressBlockedUntil(address));
+      const until =
+        deps.limits.blockedUntil(userId) ??
+        (address === undefined ? undefined : deps.limits.addressBlockedUntil(address));
       if (until !== undefined) {
         throw new Refusal({ code: 'blocked', untilMs: until });
       }

@@ -38,7 +38,11 @@ export class LimitsStore {
   async current(): Promise<PolicyVersion> {
     const h = await this.redis.hgetall(keys.limits);
     if (!h.version) return { version: 0, policies: this.defaults, updatedAt: null };
-    return { version: Number(h.version), policies: PoliciesSchema.parse(JSON.parse(h.policies!)), updatedAt: new Date(Number(h.updatedAt)).toISOString() };
+    return {
+      version: Number(h.version),
+      policies: PoliciesSchema.parse(JSON.parse(h.policies!)),
+      updatedAt: new Date(Number(h.updatedAt)).toISOString(),
+    };
   }
 
   /** Installs new policies as the next version. */
@@ -67,10 +71,12 @@ export class LimitsStore {
     const prefix = `dry:v${version}:`;
     const saleIds = await this.redis.smembers(keys.sales);
     const counts: Record<string, number> = {};
-    for (const [field, n] of Object.entries(await this.redis.hgetall(keys.limitsDryRun(version)))) counts[field] = Number(n);
+    for (const [field, n] of Object.entries(await this.redis.hgetall(keys.limitsDryRun(version))))
+      counts[field] = Number(n);
     for (const h of await Promise.all(saleIds.map((id) => this.redis.hgetall(keys.admission(id))))) {
       for (const [field, n] of Object.entries(h)) {
-        if (field.startsWith(prefix)) counts[field.slice(prefix.length)] = (counts[field.slice(prefix.length)] ?? 0) + Number(n);
+        if (field.startsWith(prefix))
+          counts[field.slice(prefix.length)] = (counts[field.slice(prefix.length)] ?? 0) + Number(n);
       }
     }
     return counts;
@@ -80,9 +86,19 @@ export class LimitsStore {
   async history(): Promise<HistoryEntry[]> {
     const raw = await this.redis.lrange(keys.limitsHistory, 0, HISTORY_KEPT - 1);
     return raw.map((line) => {
-      const e = JSON.parse(line) as { version: number; at: number; policies: Policies; changes: HistoryEntry['changes'] | Record<string, never> };
+      const e = JSON.parse(line) as {
+        version: number;
+        at: number;
+        policies: Policies;
+        changes: HistoryEntry['changes'] | Record<string, never>;
+      };
       // cjson writes an empty array as {}
-      return { version: e.version, at: new Date(e.at).toISOString(), policies: e.policies, changes: Array.isArray(e.changes) ? e.changes : [] };
+      return {
+        version: e.version,
+        at: new Date(e.at).toISOString(),
+        policies: e.policies,
+        changes: Array.isArray(e.changes) ? e.changes : [],
+      };
     });
   }
 
@@ -94,7 +110,10 @@ export class LimitsStore {
   }
 
   /** Adds refusal tallies; returns the buyers they blocked (automatic blocking). */
-  async countRefusals(tallies: ReadonlyMap<string, number>, rule: { refusals: number; windowSeconds: number; blockSeconds: number }): Promise<string[]> {
+  async countRefusals(
+    tallies: ReadonlyMap<string, number>,
+    rule: { refusals: number; windowSeconds: number; blockSeconds: number },
+  ): Promise<string[]> {
     if (tallies.size === 0) return [];
     const reply = await runScript(
       this.redis,
@@ -111,7 +130,12 @@ export class LimitsStore {
   }
 
   /** Blocks a buyer (or, with kind 'address', a network address) until now + ttlSeconds. */
-  async block(kind: BlockKind, id: string, ttlSeconds: number, reason: string): Promise<{ until: string; reason: string }> {
+  async block(
+    kind: BlockKind,
+    id: string,
+    ttlSeconds: number,
+    reason: string,
+  ): Promise<{ until: string; reason: string }> {
     const untilMs = (await this.redis.timeMs()) + ttlSeconds * 1000;
     await this.redis.zadd(blockKey[kind], untilMs, id);
     if (kind === 'user') await this.redis.hset(keys.blockReasons, id, reason);

@@ -102,7 +102,10 @@ export class LimitsWatcher implements LimitsView {
     this.#offsetMs = nowMs - Math.round((before + Date.now()) / 2);
     if (++this.#refreshes % 120 === 0) await this.store.pruneBlocks(nowMs);
     // separately: a policy that cannot be read never costs the blocklist
-    const [blocked, addresses] = await Promise.all([this.store.blocked('user', nowMs), this.store.blocked('address', nowMs)]);
+    const [blocked, addresses] = await Promise.all([
+      this.store.blocked('user', nowMs),
+      this.store.blocked('address', nowMs),
+    ]);
     if (seq > this.#appliedBlocks) {
       this.#appliedBlocks = seq;
       this.#blocked = blocked;
@@ -118,7 +121,9 @@ export class LimitsWatcher implements LimitsView {
 
   /** Reads once, then keeps reading; a failed read keeps the last copy and is logged once. */
   async start(): Promise<void> {
-    await this.refresh().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'limits not loaded yet'));
+    await this.refresh().catch((err: unknown) =>
+      this.log.warn({ err: (err as Error).message }, 'limits not loaded yet'),
+    );
     this.#loop ??= repeat(
       this.options.intervalMs ?? 500,
       async () => {
@@ -126,7 +131,8 @@ export class LimitsWatcher implements LimitsView {
         this.#failing = false;
       },
       (err) => {
-        if (!this.#failing) this.log.warn({ err: (err as Error).message }, 'limits refresh failing; keeping the last copy');
+        if (!this.#failing)
+          this.log.warn({ err: (err as Error).message }, 'limits refresh failing; keeping the last copy');
         this.#failing = true;
       },
     );

@@ -14,7 +14,9 @@ export const PoliciesSchema = z.strictObject({
     perUser: window,
     perAddress: window.optional(),
     /** Admissions per second for one sale (the seed design's per-second control). */
-    perSale: z.strictObject({ perSecond: z.number().int().min(0).max(1_000_000), dryRun: z.boolean().default(false) }).optional(),
+    perSale: z
+      .strictObject({ perSecond: z.number().int().min(0).max(1_000_000), dryRun: z.boolean().default(false) })
+      .optional(),
   }),
   payments: z.strictObject({
     perUser: window,
@@ -31,7 +33,11 @@ export const PoliciesSchema = z.strictObject({
     .strictObject({
       refusals: z.number().int().min(1).max(1_000_000),
       windowSeconds: z.number().int().min(1).max(86_400),
-      blockSeconds: z.number().int().min(1).max(7 * 86_400),
+      blockSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(7 * 86_400),
     })
     .optional(),
 });

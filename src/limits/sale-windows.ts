@@ -34,14 +34,26 @@ export interface WindowArgs {
  * RateLimit-Policy / RateLimit headers), with a retry time spread over a few seconds, so refused
  * buyers do not all come back at the same instant.
  */
-export function rateLimited(scope: RateLimitScope, policy: string, quota: number, windowSeconds: number, resetInSeconds: number, random: () => number): Refusal {
+export function rateLimited(
+  scope: RateLimitScope,
+  policy: string,
+  quota: number,
+  windowSeconds: number,
+  resetInSeconds: number,
+  random: () => number,
+): Refusal {
   // spread over 0-2 s at least, up to the window (at most 5 s)
   const jitter = Math.floor(random() * Math.max(3, Math.min(windowSeconds, 5) + 1));
   return new Refusal({
     code: 'rate_limited',
     scope,
     resetMs: Math.max(0, resetInSeconds * 1000),
-    policy: { name: policy, limit: quota, windowSeconds, retryAfterSeconds: Math.max(1, Math.ceil(resetInSeconds)) + jitter },
+    policy: {
+      name: policy,
+      limit: quota,
+      windowSeconds,
+      retryAfterSeconds: Math.max(1, Math.ceil(resetInSeconds)) + jitter,
+    },
   });
 }
 
@@ -109,7 +121,13 @@ export class SaleWindows {
   }
 
   /** The `rate_limited` refusal (with its policy) for a script's refusal; remembers it until the window resets. */
-  refusal(action: LimitedAction, saleId: string, refused: RateLimited, userId: string, address: string | undefined): Refusal {
+  refusal(
+    action: LimitedAction,
+    saleId: string,
+    refused: RateLimited,
+    userId: string,
+    address: string | undefined,
+  ): Refusal {
     const { scope, resetMs } = refused;
     if (scope === 'perSale') {
       const perSecond = this.limits.policies.orders.perSale?.perSecond ?? 0;
@@ -119,13 +137,21 @@ export class SaleWindows {
     const policy = this.limits.policies[action][scope];
     const identifier = scope === 'perUser' ? userId : address;
     // the policy changed between the call and its answer: refuse without remembering
-    if (!policy || identifier === undefined) return rateLimited(scope, `${action}.${scope}`, 0, 1, resetMs / 1000, this.random);
+    if (!policy || identifier === undefined)
+      return rateLimited(scope, `${action}.${scope}`, 0, 1, resetMs / 1000, this.random);
     this.#forgetIfRaised(action, scope, policy);
     this.#refused.set(memoryKey(saleId, action, scope, policy, identifier), this.now() + resetMs);
     return this.#problem(action, scope, policy.limit, policy.windowSeconds, resetMs, userId);
   }
 
-  #problem(action: LimitedAction, scope: WindowScope, limit: number, windowSeconds: number, resetMs: number, userId: string) {
+  #problem(
+    action: LimitedAction,
+    scope: WindowScope,
+    limit: number,
+    windowSeconds: number,
+    resetMs: number,
+    userId: string,
+  ) {
     // only a buyer's own refusals count towards blocking it: not its shared address's
     if (scope === 'perUser') this.limits.noteRefusal(userId);
     return rateLimited(scope, `${action}.${scope}`, limit, windowSeconds, resetMs / 1000, this.random);
@@ -146,6 +172,12 @@ export class SaleWindows {
   }
 }
 
-function memoryKey(saleId: string, action: LimitedAction, scope: WindowScope, policy: Window, identifier: string): string {
+function memoryKey(
+  saleId: string,
+  action: LimitedAction,
+  scope: WindowScope,
+  policy: Window,
+  identifier: string,
+): string {
   return `${saleId}\n${action}.${scope}:w${policy.windowSeconds}\n${identifier}`;
 }

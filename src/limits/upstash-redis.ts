@@ -24,7 +24,15 @@ export function upstashRedis(redis: RedisPort) {
   async function load(original: string): Promise<LuaScript> {
     const source = original.replace(UPSTASH_SHEBANG, '');
     // its window counters are not worth a replica wait (readOnly: no WAIT)
-    const script: LuaScript = { name: 'upstash', numberOfKeys: null, keys: null, args: null, readOnly: true, sha: await sha1Hex(source), source };
+    const script: LuaScript = {
+      name: 'upstash',
+      numberOfKeys: null,
+      keys: null,
+      args: null,
+      readOnly: true,
+      sha: await sha1Hex(source),
+      source,
+    };
     known.set(await sha1Hex(original), script);
     return script;
   }

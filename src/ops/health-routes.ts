@@ -17,7 +17,10 @@ export function metricsRoutes({ metrics, sales, redis }: { metrics: Metrics; sal
     const { contentType, body } = await metrics.render(async () => {
       return Promise.all(
         (await sales.readMany(METRIC_SALES)).map(async (s) => ({
-          saleId: s.sale.saleId, ...counters(s.sale), queueDepth: s.laneDepths, queueServed: s.laneServed,
+          saleId: s.sale.saleId,
+          ...counters(s.sale),
+          queueDepth: s.laneDepths,
+          queueServed: s.laneServed,
           ...(redis ? await faultGauges(redis, s.sale.saleId) : {}),
         })),
       );
@@ -28,7 +31,10 @@ export function metricsRoutes({ metrics, sales, redis }: { metrics: Metrics; sal
 
 /** Payments marked for review, and whether an oversell was detected (the reconciler's records). */
 async function faultGauges(redis: RedisPort, saleId: string): Promise<{ review: number; oversell: number }> {
-  const [review, oversell] = await Promise.all([redis.zrangeWithScoresFrom(keys.review(saleId), 0), redis.hgetall(keys.oversell(saleId))]);
+  const [review, oversell] = await Promise.all([
+    redis.zrangeWithScoresFrom(keys.review(saleId), 0),
+    redis.hgetall(keys.oversell(saleId)),
+  ]);
   return { review: review.length, oversell: oversell.detectedAt ? 1 : 0 };
 }
 
@@ -40,10 +46,21 @@ export function healthRoutes({ redis, ledger }: { redis: RedisPort; ledger?: Pic
     .get('/healthz', (c) => json(c, { status: 'ok' }))
     .get('/readyz', async (c) => {
       const [redisUp, ledgerUp] = await Promise.all([
-        redis.ping().then(() => true, () => false),
-        ledger ? ledger.ping().then(() => true, () => false) : Promise.resolve(null),
+        redis.ping().then(
+          () => true,
+          () => false,
+        ),
+        ledger
+          ? ledger.ping().then(
+              () => true,
+              () => false,
+            )
+          : Promise.resolve(null),
       ]);
-      const checks = { redis: redisUp ? 'ok' : 'down', ...(ledgerUp === null ? {} : { ledger: ledgerUp ? 'ok' : 'down' }) };
+      const checks = {
+        redis: redisUp ? 'ok' : 'down',
+        ...(ledgerUp === null ? {} : { ledger: ledgerUp ? 'ok' : 'down' }),
+      };
       if (!redisUp || ledgerUp === false) {
         throw problem('unavailable', 'a store does not answer', { retryAfterSeconds: 1, extra: { checks } });
       }

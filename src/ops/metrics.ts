@@ -74,7 +74,15 @@ function decisionOf(method: string, path: string): { action: 'order' | 'payment'
  * that does not exist. Left out of the per-sale tally, so made-up sale ids sent without
  * credentials cannot crowd real sales out of it.
  */
-const NOT_ABOUT_THE_SALE = new Set(['invalid_request', 'unauthenticated', 'not_found', 'sale_not_found', 'payload_too_large', 'unsupported_media_type', 'method_not_allowed']);
+const NOT_ABOUT_THE_SALE = new Set([
+  'invalid_request',
+  'unauthenticated',
+  'not_found',
+  'sale_not_found',
+  'payload_too_large',
+  'unsupported_media_type',
+  'method_not_allowed',
+]);
 
 /**
  * Times every request and records order and payment decisions by reason: in the metrics, and per
@@ -92,7 +100,8 @@ export function metricsMiddleware(metrics: Metrics, tally?: SaleTally): Middlewa
       const { action, saleId } = decision;
       const reason = c.res.status < 300 ? 'admitted' : c.error instanceof ProblemError ? c.error.code : 'error';
       metrics.decision(action, reason);
-      if (tally && saleId && !NOT_ABOUT_THE_SALE.has(reason)) countForOpsView(tally, saleId, action, reason, c.res, elapsedMs);
+      if (tally && saleId && !NOT_ABOUT_THE_SALE.has(reason))
+        countForOpsView(tally, saleId, action, reason, c.res, elapsedMs);
     }
   };
 }
@@ -102,7 +111,14 @@ export function metricsMiddleware(metrics: Metrics, tally?: SaleTally): Middlewa
  * click storm makes) apart from a new admission, and the request's status class and latency
  * bucket for the health strip. Map updates only: the tally reaches Redis once a second.
  */
-function countForOpsView(tally: SaleTally, saleId: string, action: string, reason: string, res: Response, elapsedMs: number): void {
+function countForOpsView(
+  tally: SaleTally,
+  saleId: string,
+  action: string,
+  reason: string,
+  res: Response,
+  elapsedMs: number,
+): void {
   const replayed = reason === 'admitted' && res.headers.get('Idempotent-Replayed') === 'true';
   tally.count(saleId, `${action}:${replayed ? 'replayed' : reason}`);
   tally.count(saleId, 'h.http:total');

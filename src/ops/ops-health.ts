@@ -104,9 +104,19 @@ export interface SaleHealthInput {
   oversell: Record<string, string>;
 }
 
-export type SaleHealth = Record<'lag' | 'errors' | 'latency' | 'refusals' | 'unknown' | 'review' | 'oversell', Indicator>;
+export type SaleHealth = Record<
+  'lag' | 'errors' | 'latency' | 'refusals' | 'unknown' | 'review' | 'oversell',
+  Indicator
+>;
 
-const ms = (v: number | null) => (v === null ? '–' : v === Infinity ? `> ${LATENCY_BUCKETS_MS.at(-1)! / 1000} s` : v >= 1000 ? `≤ ${v / 1000} s` : `≤ ${v} ms`);
+const ms = (v: number | null) =>
+  v === null
+    ? '–'
+    : v === Infinity
+      ? `> ${LATENCY_BUCKETS_MS.at(-1)! / 1000} s`
+      : v >= 1000
+        ? `≤ ${v / 1000} s`
+        : `≤ ${v} ms`;
 const pct = (share: number) => `${(100 * share).toFixed(share < 0.1 ? 1 : 0)}%`;
 
 /** The sale's part of the health strip. */
@@ -117,26 +127,48 @@ export function saleHealth(input: SaleHealthInput): SaleHealth {
 
   const lagP50 = quantileMs(recent, 'lag', 0.5);
   const lagP99 = quantileMs(recent, 'lag', 0.99);
-  const settledRecently = input.history.some((s) => s.t > input.nowSecond - T.stalledSeconds && Object.keys(s.counts).some((f) => f.startsWith('outcome:')));
-  const acceptedBefore = input.history.some((s) => s.t <= input.nowSecond - T.stalledSeconds && (s.counts['payment:admitted'] ?? 0) > 0);
+  const settledRecently = input.history.some(
+    (s) => s.t > input.nowSecond - T.stalledSeconds && Object.keys(s.counts).some((f) => f.startsWith('outcome:')),
+  );
+  const acceptedBefore = input.history.some(
+    (s) => s.t <= input.nowSecond - T.stalledSeconds && (s.counts['payment:admitted'] ?? 0) > 0,
+  );
   const stalled = input.queueDepth > 0 && !settledRecently && acceptedBefore;
   const lag: Indicator = stalled
-    ? { state: 'bad', value: `${input.queueDepth} waiting`, reason: `payments wait and none settled in ${T.stalledSeconds} s: is the worker or the ledger down?` }
+    ? {
+        state: 'bad',
+        value: `${input.queueDepth} waiting`,
+        reason: `payments wait and none settled in ${T.stalledSeconds} s: is the worker or the ledger down?`,
+      }
     : lagP99 === null
       ? { state: 'idle', value: 'p50 – · p99 –', reason: `no payment settled in ${T.windowSeconds} s` }
-      : { state: lagP99 > T.lagP99Ms ? 'bad' : 'ok', value: `p50 ${ms(lagP50)} · p99 ${ms(lagP99)}`, reason: `accepted → settled over ${T.windowSeconds} s; red above ${T.lagP99Ms / 1000} s` };
+      : {
+          state: lagP99 > T.lagP99Ms ? 'bad' : 'ok',
+          value: `p50 ${ms(lagP50)} · p99 ${ms(lagP99)}`,
+          reason: `accepted → settled over ${T.windowSeconds} s; red above ${T.lagP99Ms / 1000} s`,
+        };
 
   const total = sum(recent, 'h.http:total');
   const errors5xx = sum(recent, 'h.http:5xx');
   const share = total > 0 ? errors5xx / total : 0;
-  const errors: Indicator = total === 0
-    ? { state: 'idle', value: '–', reason: `no buyer request in ${T.windowSeconds} s` }
-    : { state: share > T.http5xxShare && errors5xx >= T.http5xxMin ? 'bad' : errors5xx > 0 ? 'warn' : 'ok', value: `${pct(share)} (${errors5xx} of ${total})`, reason: `5xx of order and payment requests over ${T.windowSeconds} s; red above ${pct(T.http5xxShare)}` };
+  const errors: Indicator =
+    total === 0
+      ? { state: 'idle', value: '–', reason: `no buyer request in ${T.windowSeconds} s` }
+      : {
+          state: share > T.http5xxShare && errors5xx >= T.http5xxMin ? 'bad' : errors5xx > 0 ? 'warn' : 'ok',
+          value: `${pct(share)} (${errors5xx} of ${total})`,
+          reason: `5xx of order and payment requests over ${T.windowSeconds} s; red above ${pct(T.http5xxShare)}`,
+        };
 
   const p99 = quantileMs(recent, 'lat', 0.99);
-  const latency: Indicator = p99 === null
-    ? { state: 'idle', value: '–', reason: `no buyer request in ${T.windowSeconds} s` }
-    : { state: p99 > T.httpP99Ms ? 'bad' : 'ok', value: `p99 ${ms(p99)}`, reason: `order and payment requests over ${T.windowSeconds} s; red above ${T.httpP99Ms} ms` };
+  const latency: Indicator =
+    p99 === null
+      ? { state: 'idle', value: '–', reason: `no buyer request in ${T.windowSeconds} s` }
+      : {
+          state: p99 > T.httpP99Ms ? 'bad' : 'ok',
+          value: `p99 ${ms(p99)}`,
+          reason: `order and payment requests over ${T.windowSeconds} s; red above ${T.httpP99Ms} ms`,
+        };
 
   let decisions = 0;
   let unexpected = 0;
@@ -150,7 +182,14 @@ export function saleHealth(input: SaleHealthInput): SaleHealth {
   }
   const spikeShare = decisions > 0 ? unexpected / decisions : 0;
   const refusals: Indicator = {
-    state: unexpected >= T.spikeMin && spikeShare >= T.spikeShare ? 'bad' : unexpected > 0 ? 'warn' : decisions > 0 ? 'ok' : 'idle',
+    state:
+      unexpected >= T.spikeMin && spikeShare >= T.spikeShare
+        ? 'bad'
+        : unexpected > 0
+          ? 'warn'
+          : decisions > 0
+            ? 'ok'
+            : 'idle',
     value: `${unexpected} in ${T.spikeSeconds} s (${pct(spikeShare)})`,
     reason: `refusals other than sold out / closed / not open; red at ${T.spikeMin}+ and ${pct(T.spikeShare)} of decisions`,
   };
@@ -160,7 +199,11 @@ export function saleHealth(input: SaleHealthInput): SaleHealth {
     value: `${input.unknown}${input.unknownOverdue > 0 ? ` (${input.unknownOverdue} overdue)` : ''}`,
     reason: `channel outcome not known yet; red when a check is ${T.unknownOverdueMs / 1000} s overdue`,
   };
-  const review: Indicator = { state: input.review > 0 ? 'bad' : 'ok', value: String(input.review), reason: 'payments flagged for a human to review' };
+  const review: Indicator = {
+    state: input.review > 0 ? 'bad' : 'ok',
+    value: String(input.review),
+    reason: 'payments flagged for a human to review',
+  };
 
   const o = input.oversell;
   let oversell: Indicator = { state: 'ok', value: 'none', reason: 'charges never exceeded seats' };

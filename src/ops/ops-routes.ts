@@ -35,12 +35,18 @@ function pageHeaders(nonce: string): Record<string, string> {
 async function ledgerIndicator(ledger: Pick<LedgerView, 'ping'> | undefined): Promise<Indicator> {
   if (!ledger) return { state: 'idle', value: 'not in this process', reason: 'this gateway has no ledger' };
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${LEDGER_PING_MS} ms`)), LEDGER_PING_MS)));
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${LEDGER_PING_MS} ms`)), LEDGER_PING_MS)),
+  );
   try {
     await Promise.race([ledger.ping(), late]);
     return { state: 'ok', value: 'up', reason: 'answers select 1' };
   } catch (err) {
-    return { state: 'bad', value: 'down', reason: `the ledger does not answer (${(err as Error).message}): payments cannot settle` };
+    return {
+      state: 'bad',
+      value: 'down',
+      reason: `the ledger does not answer (${(err as Error).message}): payments cannot settle`,
+    };
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
@@ -62,10 +68,24 @@ async function opsSale(redis: RedisPort, snapshot: SaleSnapshot, since: number |
   const reply = await callScript(
     redis,
     scripts.readOpsView,
-    { tally: keys.tally(saleId), history: keys.history(saleId), unknown: keys.unknown(saleId), review: keys.review(saleId), oversell: keys.oversell(saleId) },
+    {
+      tally: keys.tally(saleId),
+      history: keys.history(saleId),
+      unknown: keys.unknown(saleId),
+      review: keys.review(saleId),
+      oversell: keys.oversell(saleId),
+    },
     { fromSecond: since === null ? undefined : fromSecond, overdueMs: THRESHOLDS.unknownOverdueMs },
   );
-  const [, tallyPairs, historyPairs, unknown, unknownOverdue, review, oversellPairs] = reply as [number, string[], string[], number, number, number, string[]];
+  const [, tallyPairs, historyPairs, unknown, unknownOverdue, review, oversellPairs] = reply as [
+    number,
+    string[],
+    string[],
+    number,
+    number,
+    number,
+    string[],
+  ];
   const history = parseHistory(historyPairs);
   const tallyHash = pairsToRecord(tallyPairs);
   const tally = tallyView(tallyHash);
@@ -77,8 +97,18 @@ async function opsSale(redis: RedisPort, snapshot: SaleSnapshot, since: number |
     tally,
     soldOutAt: soldOutAtMs === undefined ? null : new Date(soldOutAtMs).toISOString(),
     // the latency buckets (h.*) are the health strip's, judged here: the page gets decisions and seats
-    history: history.filter((s) => since === null || s.t > since).map((s) => ({ t: s.t, counts: withoutHealthFields(s.counts) })),
-    health: saleHealth({ nowSecond, history, queueDepth: snapshot.queueDepth, unknown, unknownOverdue, review, oversell: pairsToRecord(oversellPairs) }),
+    history: history
+      .filter((s) => since === null || s.t > since)
+      .map((s) => ({ t: s.t, counts: withoutHealthFields(s.counts) })),
+    health: saleHealth({
+      nowSecond,
+      history,
+      queueDepth: snapshot.queueDepth,
+      unknown,
+      unknownOverdue,
+      review,
+      oversell: pairsToRecord(oversellPairs),
+    }),
     nowMs: snapshot.nowMs,
   };
 }
@@ -102,27 +132,51 @@ function pairsToRecord(pairs: readonly string[]): Record<string, string> {
  * last 15 minutes, or only the seconds after `?since=`), and the health strip. Everything read is
  * an aggregate the tally flush keeps; a poll costs one sale read and one script call per sale.
  */
-export function opsRoutes({ redis, sales, ledger }: { redis: RedisPort; sales: SaleStore; ledger?: Pick<LedgerView, 'ping'> }) {
+export function opsRoutes({
+  redis,
+  sales,
+  ledger,
+}: {
+  redis: RedisPort;
+  sales: SaleStore;
+  ledger?: Pick<LedgerView, 'ping'>;
+}) {
   return new Hono()
     .get('/admin', (c) => c.redirect('/admin/', 301))
     .get('/admin/', (c) => {
       const nonce = crypto.randomUUID();
-      return c.body(OPS_PAGE.replace('<script type="module">', `<script type="module" nonce="${nonce}">`), 200, pageHeaders(nonce));
+      return c.body(
+        OPS_PAGE.replace('<script type="module">', `<script type="module" nonce="${nonce}">`),
+        200,
+        pageHeaders(nonce),
+      );
     })
     .get('/admin/ops', async (c) => {
       const since = sinceOf(c.req.query('since'));
       const ledgerCheck = ledgerIndicator(ledger);
-      let read;
+      let read: Awaited<ReturnType<typeof opsSale>>[];
       try {
         read = await Promise.all((await sales.readMany(OPS_SALES)).map((snapshot) => opsSale(redis, snapshot, since)));
       } catch (err) {
         if (!(err instanceof RedisUnavailableError)) throw err;
         // the page keeps what it last had and turns Redis red
-        const redisDown: Indicator = { state: 'bad', value: 'down', reason: `Redis does not answer (${err.message}): buyers get 503` };
-        throw problem('unavailable', 'Redis does not answer', { retryAfterSeconds: 1, extra: { health: { redis: redisDown, ledger: await ledgerCheck } } });
+        const redisDown: Indicator = {
+          state: 'bad',
+          value: 'down',
+          reason: `Redis does not answer (${err.message}): buyers get 503`,
+        };
+        throw problem('unavailable', 'Redis does not answer', {
+          retryAfterSeconds: 1,
+          extra: { health: { redis: redisDown, ledger: await ledgerCheck } },
+        });
       }
-      const health = { redis: { state: 'ok', value: 'up', reason: 'answers' } satisfies Indicator, ledger: await ledgerCheck };
-      const shown = read.sort((a, b) => (b.opensAt ?? '').localeCompare(a.opensAt ?? '') || a.saleId.localeCompare(b.saleId));
+      const health = {
+        redis: { state: 'ok', value: 'up', reason: 'answers' } satisfies Indicator,
+        ledger: await ledgerCheck,
+      };
+      const shown = read.sort(
+        (a, b) => (b.opensAt ?? '').localeCompare(a.opensAt ?? '') || a.saleId.localeCompare(b.saleId),
+      );
       return json(c, { health, sales: shown }, 200, { 'Cache-Control': 'no-store' });
     });
 }

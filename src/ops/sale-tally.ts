@@ -70,7 +70,12 @@ export class SaleTally {
       [...batch].map(async ([saleId, counts]) => {
         const args = [...counts].flat();
         try {
-          await runScript(this.redis, scripts.addTally, [keys.sale(saleId), keys.tally(saleId), keys.history(saleId)], args);
+          await runScript(
+            this.redis,
+            scripts.addTally,
+            [keys.sale(saleId), keys.tally(saleId), keys.history(saleId)],
+            args,
+          );
         } catch (err) {
           for (const [field, n] of counts) this.count(saleId, field, n);
           this.options.onError?.(err);

@@ -10,7 +10,9 @@ export function shedLoad(options: { maxInFlight: number; retryAfterSeconds?: num
   let inFlight = 0;
   return async function shedLoad(_c, next) {
     if (inFlight >= options.maxInFlight) {
-      throw problem('overloaded', 'the gateway is at capacity; retry shortly', { retryAfterSeconds: options.retryAfterSeconds ?? 1 });
+      throw problem('overloaded', 'the gateway is at capacity; retry shortly', {
+        retryAfterSeconds: options.retryAfterSeconds ?? 1,
+      });
     }
     inFlight++;
     try {

@@ -56,7 +56,8 @@ export class OrderStore {
         users: keys.saleUsers(saleId),
         holds: keys.holds(saleId),
         order: keys.order(saleId, orderId),
-        idempotency: idempotencyKey === undefined ? keys.noIdempotency(saleId) : keys.idempotency(saleId, userId, idempotencyKey),
+        idempotency:
+          idempotencyKey === undefined ? keys.noIdempotency(saleId) : keys.idempotency(saleId, userId, idempotencyKey),
         admission: keys.admission(saleId),
         ...windows.keys,
       },
@@ -114,7 +115,12 @@ export class OrderStore {
     const reply = await callScript(
       this.redis,
       scripts.cancelOrder,
-      { order: keys.order(saleId, orderId), sale: keys.sale(saleId), users: keys.saleUsers(saleId), holds: keys.holds(saleId) },
+      {
+        order: keys.order(saleId, orderId),
+        sale: keys.sale(saleId),
+        users: keys.saleUsers(saleId),
+        holds: keys.holds(saleId),
+      },
       { orderId, userId },
     );
     if (reply[0] !== ScriptCode.OK) throw refusalOf(reply, 'order');
@@ -123,7 +129,12 @@ export class OrderStore {
 
   /** Makes `nonce` the order's only valid token; returns the hold's end. */
   async reissueToken(saleId: string, orderId: string, userId: string, nonce: string): Promise<number> {
-    const reply = await callScript(this.redis, scripts.reissueToken, { order: keys.order(saleId, orderId) }, { userId, nonce });
+    const reply = await callScript(
+      this.redis,
+      scripts.reissueToken,
+      { order: keys.order(saleId, orderId) },
+      { userId, nonce },
+    );
     if (reply[0] !== ScriptCode.OK) throw refusalOf(reply, 'order');
     return Number(reply[1]);
   }

@@ -99,7 +99,8 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
           headers,
         );
       } catch (err) {
-        if (err instanceof Refusal && err.refused.code === 'rate_limited') throw admission.refusal(c, saleId, err.refused);
+        if (err instanceof Refusal && err.refused.code === 'rate_limited')
+          throw admission.refusal(c, saleId, err.refused);
         gate.learnFrom(saleId, err);
         throw err;
       } finally {
@@ -124,7 +125,8 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
       const { userId } = c.get('buyer');
       const nonce = tokens.newNonce();
       const expiresAtMs = await orders.reissueToken(saleId, orderId, userId, nonce);
-      return json(c, 
+      return json(
+        c,
         {
           paymentToken: await tokens.sign(orderId, userId, nonce),
           expiresAt: new Date(expiresAtMs).toISOString(),

@@ -48,7 +48,15 @@ export class PaymentStore {
         admission: keys.admission(p.saleId),
         ...p.windows.keys,
       },
-      { orderId: p.orderId, userId: p.userId, nonce: p.nonce, method: p.method, lane: p.lane, paymentId: p.paymentId, ...p.windows.args },
+      {
+        orderId: p.orderId,
+        userId: p.userId,
+        nonce: p.nonce,
+        method: p.method,
+        lane: p.lane,
+        paymentId: p.paymentId,
+        ...p.windows.args,
+      },
     );
     if (reply[0] !== ScriptCode.OK && reply[0] !== ScriptCode.REPLAYED) throw refusalOf(reply);
     const [code, paymentId, position, amount, currency, lane] = reply;
@@ -64,7 +72,12 @@ export class PaymentStore {
 
   /** The buyer's own payment with its current place in its lane; someone else's is 404. */
   async read(saleId: string, paymentId: string, userId: string) {
-    const reply = await callScript(this.redis, scripts.readPayment, { payment: keys.payment(saleId, paymentId), lanes: keys.lanes(saleId) }, { userId });
+    const reply = await callScript(
+      this.redis,
+      scripts.readPayment,
+      { payment: keys.payment(saleId, paymentId), lanes: keys.lanes(saleId) },
+      { userId },
+    );
     if (reply[0] !== ScriptCode.OK) throw refusalOf(reply, 'payment');
     const p = hashReply(reply[1]);
     const served = Number(reply[2]);

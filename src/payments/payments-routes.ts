@@ -49,7 +49,9 @@ export function paymentsRoutes({ payments, tokens, methods, auth, admission, oth
       const payment = await payments
         .accept({ saleId, orderId, userId, nonce, method, lane, paymentId: mintId('pay', saleId), windows })
         .catch((err: unknown) => {
-          throw err instanceof Refusal && err.refused.code === 'rate_limited' ? admission.refusal(c, saleId, err.refused) : err;
+          throw err instanceof Refusal && err.refused.code === 'rate_limited'
+            ? admission.refusal(c, saleId, err.refused)
+            : err;
         });
       const headers: Record<string, string> = { Location: `/v1/payments/${payment.paymentId}` };
       if (payment.replayed) headers['Idempotent-Replayed'] = 'true';

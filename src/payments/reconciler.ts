@@ -111,7 +111,10 @@ export class Reconciler {
       // before the previous one, so they stay cheap during a sale
       const report = await this.runOnce(this.#due || this.#fullNext ? 'full' : 'incremental');
       this.#fullNext = report.missingSales.length > 0;
-      if (report.ordersRepaired + report.paymentsRepaired + report.requeued > 0 || Object.keys(report.oversold).length > 0) {
+      if (
+        report.ordersRepaired + report.paymentsRepaired + report.requeued > 0 ||
+        Object.keys(report.oversold).length > 0
+      ) {
         this.log.warn(report, 'reconciled redis to the ledger');
       }
       if (this.#failing) this.log.info({}, 'reconciler recovered');
@@ -144,14 +147,22 @@ export class Reconciler {
    */
   async runOnce(mode: 'full' | 'incremental' = 'full'): Promise<ReconcileReport> {
     this.#due = false;
-    const report: ReconcileReport = { ordersRepaired: 0, paymentsRepaired: 0, requeued: 0, oversold: {}, missingSales: [] };
+    const report: ReconcileReport = {
+      ordersRepaired: 0,
+      paymentsRepaired: 0,
+      requeued: 0,
+      oversold: {},
+      missingSales: [],
+    };
     const nowMs = await this.redis.timeMs();
     let sinceMs = this.#lookbackMs > 0 ? nowMs - this.#lookbackMs : 0;
-    if (mode === 'incremental' && this.#lastPassStartMs !== undefined) sinceMs = Math.max(sinceMs, this.#lastPassStartMs - INCREMENTAL_OVERLAP_MS);
+    if (mode === 'incremental' && this.#lastPassStartMs !== undefined)
+      sinceMs = Math.max(sinceMs, this.#lastPassStartMs - INCREMENTAL_OVERLAP_MS);
     await this.#showRefunds();
     const sales = new Set(await this.redis.smembers(keys.sales));
     if (this.options.recordTtlMs !== undefined) {
-      for (const saleId of sales) await this.redis.eval(RECORD_TTL, [keys.sale(saleId)], [String(this.options.recordTtlMs)]);
+      for (const saleId of sales)
+        await this.redis.eval(RECORD_TTL, [keys.sale(saleId)], [String(this.options.recordTtlMs)]);
     }
     const charged = new Set<string>();
     let after: KeptCharge | undefined;
@@ -167,7 +178,10 @@ export class Reconciler {
           this.redis,
           scripts.reconcileCharges,
           [
-            keys.sale(saleId), keys.saleUsers(saleId), keys.holds(saleId), keys.lanes(saleId),
+            keys.sale(saleId),
+            keys.saleUsers(saleId),
+            keys.holds(saleId),
+            keys.lanes(saleId),
             ...charges.flatMap((c) => [keys.order(saleId, c.orderId), keys.payment(saleId, c.paymentId)]),
           ],
           charges.flatMap((c) => [c.orderId, c.paymentId, c.userId, c.method, c.amount, c.currency, c.createdAtMs]),
@@ -182,7 +196,10 @@ export class Reconciler {
       if (page.length < this.#pageSize) break;
     }
     if (report.missingSales.length > 0) {
-      this.log.error({ sales: report.missingSales }, 'the ledger holds charges for sales redis does not know; recreate the sale (PUT) to restore them');
+      this.log.error(
+        { sales: report.missingSales },
+        'the ledger holds charges for sales redis does not know; recreate the sale (PUT) to restore them',
+      );
     }
     for (const saleId of new Set([...sales, ...charged])) {
       if (report.missingSales.includes(saleId)) continue;
@@ -210,7 +227,10 @@ export class Reconciler {
     const kept = price > 0 ? Math.round(amount / price) : total;
     if (kept <= seats) return 0;
     const excess = kept - seats;
-    this.log.error({ saleId, charges: kept, seats }, 'oversell: the ledger keeps more charges than the sale has seats; refunding the latest');
+    this.log.error(
+      { saleId, charges: kept, seats },
+      'oversell: the ledger keeps more charges than the sale has seats; refunding the latest',
+    );
     const { latest } = await this.ledger.latestKeptCharges(saleId, excess);
     const chosen: KeptCharge[] = [];
     let units = 0;
@@ -220,7 +240,8 @@ export class Reconciler {
       units += unitsOf(c.amount);
     }
     const refunded = new Set(await this.ledger.refundCharges(chosen.map((c) => c.paymentId)));
-    for (const c of chosen) if (refunded.has(c.paymentId)) this.#refundsToShow.set(c.paymentId, { charge: c, charges: kept, seats });
+    for (const c of chosen)
+      if (refunded.has(c.paymentId)) this.#refundsToShow.set(c.paymentId, { charge: c, charges: kept, seats });
     await this.#showRefunds();
     return refunded.size;
   }
@@ -231,7 +252,13 @@ export class Reconciler {
       await runScript(
         this.redis,
         scripts.refundOversold,
-        [keys.sale(c.saleId), keys.saleUsers(c.saleId), keys.order(c.saleId, c.orderId), keys.payment(c.saleId, c.paymentId), keys.oversell(c.saleId)],
+        [
+          keys.sale(c.saleId),
+          keys.saleUsers(c.saleId),
+          keys.order(c.saleId, c.orderId),
+          keys.payment(c.saleId, c.paymentId),
+          keys.oversell(c.saleId),
+        ],
         [paymentId, charges, seats],
       );
       this.#refundsToShow.delete(paymentId);
@@ -251,7 +278,8 @@ export class Reconciler {
       );
       cursor = String(reply[1]);
       const ids = reply[2] as string[];
-      if (ids.length > 0) this.log.warn({ saleId, paymentIds: ids }, 'payments had lost their lane entry: put back in their lane');
+      if (ids.length > 0)
+        this.log.warn({ saleId, paymentIds: ids }, 'payments had lost their lane entry: put back in their lane');
       requeued += ids.length;
     } while (cursor !== '0');
     return requeued;

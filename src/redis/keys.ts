@@ -56,8 +56,7 @@ export const keys = {
   channelEvent: (saleId: string, channel: string, eventId: string) => `${saleTag(saleId)}:evt:${channel}:${eventId}`,
   lane: (saleId: string, lane: Lane) => `${saleTag(saleId)}:lane:${lane}`,
   // a userId never holds '|', so the key after it cannot make two buyers' keys collide
-  idempotency: (saleId: string, userId: string, key: string) =>
-    `${saleTag(saleId)}:idem:${userId}|${key}`,
+  idempotency: (saleId: string, userId: string, key: string) => `${saleTag(saleId)}:idem:${userId}|${key}`,
   /** Passed as the idempotency key slot when a request has none; never written. */
   noIdempotency: (saleId: string) => `${saleTag(saleId)}:idem:-`,
 } as const;

@@ -46,14 +46,18 @@ export async function joinActiveSales(redis: RedisPort, saleId: string): Promise
 
 /** The active sales, read straight from Redis. */
 export async function readActiveSales(redis: RedisPort): Promise<ActiveSale[]> {
-  return (await redis.zrangeWithScoresFrom(ACTIVE_SALES_KEY, 0)).map(([saleId, generation]) => ({ saleId, generation }));
+  return (await redis.zrangeWithScoresFrom(ACTIVE_SALES_KEY, 0)).map(([saleId, generation]) => ({
+    saleId,
+    generation,
+  }));
 }
 
 /** Adds every sale of `rg:sales` not in the index yet; each leaves again on its first check if finished. */
 export async function adoptListedSales(redis: RedisPort): Promise<number> {
   const listed = await redis.smembers(keys.sales);
   let adopted = 0;
-  for (let i = 0; i < listed.length; i += 500) adopted += Number(await redis.eval(ADOPT, [ACTIVE_SALES_KEY], listed.slice(i, i + 500)));
+  for (let i = 0; i < listed.length; i += 500)
+    adopted += Number(await redis.eval(ADOPT, [ACTIVE_SALES_KEY], listed.slice(i, i + 500)));
   return adopted;
 }
 

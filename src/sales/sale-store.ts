@@ -103,8 +103,15 @@ export class SaleStore {
 
   /** The sale in one consistent read, or null when it does not exist. */
   async read(saleId: string): Promise<(SaleSnapshot & { admissionDryRunRefusals: number }) | null> {
-    const reply = await callScript(this.redis, scripts.readSale, { sale: keys.sale(saleId), lanes: keys.lanes(saleId), admission: keys.admission(saleId) }, {});
-    return reply[0] === ScriptCode.OK ? { ...snapshot(saleId, reply, 1), admissionDryRunRefusals: Number(reply[4]) } : null;
+    const reply = await callScript(
+      this.redis,
+      scripts.readSale,
+      { sale: keys.sale(saleId), lanes: keys.lanes(saleId), admission: keys.admission(saleId) },
+      {},
+    );
+    return reply[0] === ScriptCode.OK
+      ? { ...snapshot(saleId, reply, 1), admissionDryRunRefusals: Number(reply[4]) }
+      : null;
   }
 
   /** Up to `limit` sales (any of them when there are more), each read in one snapshot. */

@@ -65,7 +65,6 @@ export function laneServed(lanes: Record<string, string>): Record<string, number
   return served;
 }
 
-
 export const available = (sale: Sale): number => sale.stock - sale.held - sale.sold;
 
 /** closed wins over scheduled, which wins over sold_out. */

@@ -15,10 +15,18 @@ const instant = z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))
 /** PUT /admin/sales/{saleId}: every field optional here; a new sale needs stock, price, currency. */
 export const SaleBody = z.strictObject({
   // a lone surrogate cannot cross into Redis (its JSON decoder refuses it)
-  name: z.string().min(1).max(200).refine((s) => !LONE_SURROGATE.test(s), 'not valid Unicode').optional(),
+  name: z
+    .string()
+    .min(1)
+    .max(200)
+    .refine((s) => !LONE_SURROGATE.test(s), 'not valid Unicode')
+    .optional(),
   stock: z.number().int().min(1).max(1_000_000_000).optional(),
   price: z.number().int().min(0).max(10_000_000_000).optional(),
-  currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as "CNY"').optional(),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as "CNY"')
+    .optional(),
   perUserLimit: z.number().int().min(1).max(1000).optional(),
   holdSeconds: z.number().int().min(10).max(86_400).optional(),
   opensAt: instant.optional(),

@@ -10,7 +10,11 @@ import { json } from '../http/respond.js';
 export const CreditBody = z.strictObject({
   amount: z.number().int().min(1).max(1_000_000_000_000),
   currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as "CNY"'),
-  reference: z.string().min(1).max(200).regex(/^[\x20-\x7e]+$/, 'printable ASCII'),
+  reference: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[\x20-\x7e]+$/, 'printable ASCII'),
 });
 
 /** Credits in one call; the 16 KiB body limit allows about 150 with the longest userIds. */
@@ -51,7 +55,11 @@ export function adminWalletsRoutes({ ledger }: { ledger: Pick<LedgerView, 'credi
 }
 
 /** The calling buyer's balances, mounted under /v1. */
-export function walletRoutes(deps: { ledger: Pick<LedgerView, 'balances'>; auth: MiddlewareHandler<BuyerEnv>; others: MiddlewareHandler<BuyerEnv> }) {
+export function walletRoutes(deps: {
+  ledger: Pick<LedgerView, 'balances'>;
+  auth: MiddlewareHandler<BuyerEnv>;
+  others: MiddlewareHandler<BuyerEnv>;
+}) {
   const { ledger, auth, others } = deps;
   return new Hono<BuyerEnv>().get('/wallet', auth, others, async (c) => {
     const { userId } = c.get('buyer');

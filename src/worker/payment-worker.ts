@@ -135,7 +135,9 @@ export class PaymentWorker {
       // idle: 20 ms, 40, 80 … up to maxIdleMs, so an idle worker costs Redis a few rounds a second
       this.#idleRounds = handled === 0 ? this.#idleRounds + 1 : 0;
       if (handled === 0) {
-        const pauseMs = this.#failing ? 500 : Math.min(this.#idleMs * 2 ** Math.min(this.#idleRounds - 1, 20), this.#maxIdleMs);
+        const pauseMs = this.#failing
+          ? 500
+          : Math.min(this.#idleMs * 2 ** Math.min(this.#idleRounds - 1, 20), this.#maxIdleMs);
         await new Promise((r) => setTimeout(r, pauseMs));
       }
     }
@@ -162,17 +164,29 @@ export class PaymentWorker {
         }),
     );
     // a free order (price 0) moves no money: nothing to post
-    for (const t of open) if (t.posting.method === 'wallet' && t.posting.amount === 0) outcomes.set(t.posting.paymentId, { status: 'succeeded' });
-    const toPost = [...open.filter((t) => t.posting.method === 'wallet' && t.posting.amount > 0).map((t) => t.posting), ...collected];
+    for (const t of open)
+      if (t.posting.method === 'wallet' && t.posting.amount === 0)
+        outcomes.set(t.posting.paymentId, { status: 'succeeded' });
+    const toPost = [
+      ...open.filter((t) => t.posting.method === 'wallet' && t.posting.amount > 0).map((t) => t.posting),
+      ...collected,
+    ];
     if (toPost.length > 0) {
       for (const [id, outcome] of await this.#post(toPost)) outcomes.set(id, outcome);
       this.options.crashAfterPost?.();
     }
     // a channel's refusal is recorded in the ledger before anyone is told, so money that arrives
     // for it later is refunded, never kept (and a charge that won the race is answered instead)
-    const refusals = open.filter((t) => outcomes.get(t.posting.paymentId)?.status === 'failed' && !toPost.includes(t.posting));
+    const refusals = open.filter(
+      (t) => outcomes.get(t.posting.paymentId)?.status === 'failed' && !toPost.includes(t.posting),
+    );
     if (refusals.length > 0) {
-      const decided = await this.ledger.fail(refusals.map((t) => ({ paymentId: t.posting.paymentId, code: (outcomes.get(t.posting.paymentId) as { code: string }).code })));
+      const decided = await this.ledger.fail(
+        refusals.map((t) => ({
+          paymentId: t.posting.paymentId,
+          code: (outcomes.get(t.posting.paymentId) as { code: string }).code,
+        })),
+      );
       for (const [id, outcome] of decided) outcomes.set(id, outcome);
     }
     await Promise.all(open.map((t) => this.#record(t.saleId, t.posting, outcomes.get(t.posting.paymentId)!)));
@@ -218,7 +232,13 @@ export class PaymentWorker {
     const channel = this.options.channels?.get(p.method);
     if (!channel) return { status: 'failed', code: 'channel_unavailable' };
     try {
-      return await channel.charge({ paymentId: p.paymentId, orderId: p.orderId, userId: p.userId, amount: p.amount, currency: p.currency });
+      return await channel.charge({
+        paymentId: p.paymentId,
+        orderId: p.orderId,
+        userId: p.userId,
+        amount: p.amount,
+        currency: p.currency,
+      });
     } catch (err) {
       // an error is no answer: the charge may have gone through, so it is resolved by query
       this.log.warn({ err: (err as Error).message, paymentId: p.paymentId }, 'channel charge failed');
@@ -233,7 +253,11 @@ export class PaymentWorker {
       await callScript(
         this.redis,
         scripts.markUnknown,
-        { payment: keys.payment(saleId, p.paymentId), order: keys.order(saleId, p.orderId), unknown: keys.unknown(saleId) },
+        {
+          payment: keys.payment(saleId, p.paymentId),
+          order: keys.order(saleId, p.orderId),
+          unknown: keys.unknown(saleId),
+        },
         { paymentId: p.paymentId, nextCheckMs: nowMs + this.#unknownRecheckMs },
       );
       return;
@@ -262,7 +286,13 @@ export class PaymentWorker {
           continue;
         }
         const posting: PaymentPosting = {
-          paymentId, orderId: h.orderId!, saleId, userId: h.userId!, method: h.method!, amount: Number(h.amount), currency: h.currency!,
+          paymentId,
+          orderId: h.orderId!,
+          saleId,
+          userId: h.userId!,
+          method: h.method!,
+          amount: Number(h.amount),
+          currency: h.currency!,
         };
         try {
           const answer = await channel.query(paymentId).catch((): ChargeResult => ({ status: 'unknown' }));
@@ -275,7 +305,13 @@ export class PaymentWorker {
             answer.status === 'succeeded'
               ? (await this.#post([posting])).get(paymentId)!
               : (await this.ledger.fail([{ paymentId, code: answer.code }])).get(paymentId)!;
-          await this.#payments.settle(saleId, posting.orderId, paymentId, outcome.status, 'code' in outcome ? outcome.code : '');
+          await this.#payments.settle(
+            saleId,
+            posting.orderId,
+            paymentId,
+            outcome.status,
+            'code' in outcome ? outcome.code : '',
+          );
           await forgetUnknown(this.redis, saleId, paymentId);
         } catch (err) {
           // one payment's trouble must not stop the others; it is checked again later
@@ -294,10 +330,13 @@ export class PaymentWorker {
   async #knownSales(): Promise<string[]> {
     const sales = await this.#active.ids();
     const fresh = sales.filter((s) => !this.#grouped.has(s));
-    await Promise.all(fresh.flatMap((s) => LANES.map((lane) => this.redis.xgroupCreate(keys.lane(s, lane), WORKER_GROUP))));
+    await Promise.all(
+      fresh.flatMap((s) => LANES.map((lane) => this.redis.xgroupCreate(keys.lane(s, lane), WORKER_GROUP))),
+    );
     for (const s of fresh) this.#grouped.add(s);
     // sales that left are forgotten, so one that comes back has its groups checked again
-    if (this.#grouped.size > sales.length) for (const s of this.#grouped) if (!sales.includes(s)) this.#grouped.delete(s);
+    if (this.#grouped.size > sales.length)
+      for (const s of this.#grouped) if (!sales.includes(s)) this.#grouped.delete(s);
     return sales;
   }
 
@@ -305,7 +344,15 @@ export class PaymentWorker {
   async #claim(streamOf: ReadonlyMap<string, { saleId: string; lane: Lane }>) {
     const claimed = await Promise.all(
       [...streamOf].map(async ([stream, at]) =>
-        (await this.redis.xautoclaim(stream, WORKER_GROUP, this.options.consumer, this.#visibilityTimeoutMs, this.#batchSize)).map((entry) => ({ ...at, stream, entry })),
+        (
+          await this.redis.xautoclaim(
+            stream,
+            WORKER_GROUP,
+            this.options.consumer,
+            this.#visibilityTimeoutMs,
+            this.#batchSize,
+          )
+        ).map((entry) => ({ ...at, stream, entry })),
       ),
     );
     return claimed.flat();
@@ -361,7 +408,9 @@ export class PaymentWorker {
     }
   }
 
-  async #markProcessing(entries: { saleId: string; lane: Lane; stream: string; entry: StreamEntry }[]): Promise<Taken[]> {
+  async #markProcessing(
+    entries: { saleId: string; lane: Lane; stream: string; entry: StreamEntry }[],
+  ): Promise<Taken[]> {
     const groups = new Map<string, typeof entries>();
     for (const e of entries) groups.set(e.stream, [...(groups.get(e.stream) ?? []), e]);
     const taken: Taken[] = [];
@@ -370,7 +419,13 @@ export class PaymentWorker {
       const reply = await runScript(
         this.redis,
         scripts.takePayments,
-        [keys.lanes(saleId), ...group.flatMap((e) => [keys.payment(saleId, e.entry.fields.paymentId!), keys.order(saleId, e.entry.fields.orderId!)])],
+        [
+          keys.lanes(saleId),
+          ...group.flatMap((e) => [
+            keys.payment(saleId, e.entry.fields.paymentId!),
+            keys.order(saleId, e.entry.fields.orderId!),
+          ]),
+        ],
         [lane, ...group.map((e) => e.entry.fields.paymentId!)],
       );
       const rows = reply[1] as (string | null)[][];

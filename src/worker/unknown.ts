@@ -20,14 +20,24 @@ export const DEFAULT_UNKNOWN_POLICY: UnknownPolicy = { baseMs: 2000, maxMs: 60_0
  * A query went unanswered (or failed): the payment is queried again after a backoff, and marked
  * for review past its deadline (logged once, counted in `rushgate_payments_review`).
  */
-export async function queryAgainLater(redis: RedisPort, log: Logger, saleId: string, paymentId: string, policy: UnknownPolicy): Promise<void> {
+export async function queryAgainLater(
+  redis: RedisPort,
+  log: Logger,
+  saleId: string,
+  paymentId: string,
+  policy: UnknownPolicy,
+): Promise<void> {
   const reply = await callScript(
     redis,
     scripts.scheduleRecheck,
     { payment: keys.payment(saleId, paymentId), unknown: keys.unknown(saleId), review: keys.review(saleId) },
     { paymentId, baseMs: policy.baseMs, maxMs: policy.maxMs, reviewAfterMs: policy.reviewAfterMs },
   );
-  if (Number(reply[2]) === 1) log.error({ saleId, paymentId, afterMs: policy.reviewAfterMs }, 'payment unanswered by its channel past its deadline: marked for review (stock still held)');
+  if (Number(reply[2]) === 1)
+    log.error(
+      { saleId, paymentId, afterMs: policy.reviewAfterMs },
+      'payment unanswered by its channel past its deadline: marked for review (stock still held)',
+    );
 }
 
 /** The payment is settled (or no longer waits on its channel): off the re-query and review lists. */

@@ -20,8 +20,7 @@ const { app } = await testApp({ ledger, apiReferenceScript: nodeReferenceScript 
 const shape = (method: string, path: string) =>
   `${method.toUpperCase()} ${path.replace(/:[^/]+/g, '{}').replace(/\{[^}]+\}/g, '{}')}`;
 
-const routeShapes = () =>
-  new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => shape(r.method, r.path)));
+const routeShapes = () => new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => shape(r.method, r.path)));
 
 type Document = {
   openapi: string;
@@ -47,8 +46,14 @@ describe('GET /openapi.json', () => {
       Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => shape(method, path))),
     );
     const routes = routeShapes();
-    expect([...routes].filter((r) => !documented.has(r)), 'routes missing from the document').toEqual([]);
-    expect([...documented].filter((d) => !routes.has(d)), 'documented operations with no route').toEqual([]);
+    expect(
+      [...routes].filter((r) => !documented.has(r)),
+      'routes missing from the document',
+    ).toEqual([]);
+    expect(
+      [...documented].filter((d) => !routes.has(d)),
+      'documented operations with no route',
+    ).toEqual([]);
     expect(documented.size).toBe(API_OPERATIONS.length);
     // OpenAPI requires each operationId to be unique
     const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.operationId));
@@ -60,7 +65,10 @@ describe('GET /openapi.json', () => {
     const body = doc.paths['/v1/sales/{saleId}/orders']?.post?.requestBody?.content['application/json']?.schema;
     const { $schema: _, ...own } = z.toJSONSchema(OrderBody, { io: 'input' });
     expect(body).toEqual(own);
-    expect(body).toMatchObject({ properties: { quantity: { minimum: 1, maximum: 1000 } }, additionalProperties: false });
+    expect(body).toMatchObject({
+      properties: { quantity: { minimum: 1, maximum: 1000 } },
+      additionalProperties: false,
+    });
     // every operation with a body in the list shows one
     for (const op of API_OPERATIONS.filter((o) => o.body)) {
       expect(doc.paths[op.path]?.[op.method]?.requestBody, `${op.method} ${op.path}`).toBeDefined();

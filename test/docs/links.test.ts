@@ -20,9 +20,7 @@ const docs = [
 
 /** The markdown without fenced code blocks and inline code, where a `[x](y)` is not a link. */
 function prose(markdown: string): string {
-  return markdown
-    .replace(/^ {0,3}(`{3,}|~{3,})[^\n]*\n[\s\S]*?^ {0,3}\1[^\n]*$/gm, '')
-    .replace(/(`+)[\s\S]*?\1/g, '');
+  return markdown.replace(/^ {0,3}(`{3,}|~{3,})[^\n]*\n[\s\S]*?^ {0,3}\1[^\n]*$/gm, '').replace(/(`+)[\s\S]*?\1/g, '');
 }
 
 /** Every link target: inline links and images, reference definitions, HTML href and src. */
@@ -115,7 +113,11 @@ describe('the link checker', () => {
   });
 
   it('reads links, not code, and slugs headings as GitHub does', () => {
-    expect(linkTargets('[a](x.md) ![b](y.png "t") `[c](z.md)`\n```\n[d](w.md)\n```\n[e]: v.md')).toEqual(['x.md', 'y.png', 'v.md']);
+    expect(linkTargets('[a](x.md) ![b](y.png "t") `[c](z.md)`\n```\n[d](w.md)\n```\n[e]: v.md')).toEqual([
+      'x.md',
+      'y.png',
+      'v.md',
+    ]);
     expect(slug('Where API.md is silent, and what rushgate does')).toBe('where-apimd-is-silent-and-what-rushgate-does');
     expect(slug('The ops view (`/admin/`)')).toBe('the-ops-view-admin');
     expect([...anchors('# A\n## A\n```\n# not a heading\n```\n')]).toEqual(['a', 'a-1']);

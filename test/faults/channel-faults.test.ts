@@ -17,14 +17,29 @@ import { promMetrics } from '../../src/runtime/node/metrics.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { chargesMatchOrders } from '../worker/money.js';
-import { buyer, call, CHANNEL_SECRET, createSale, pay, placeOrder, privateRedis, saleCounters, testApp, testRedis, unique, type App } from '../helpers.js';
+import {
+  buyer,
+  call,
+  CHANNEL_SECRET,
+  createSale,
+  pay,
+  placeOrder,
+  privateRedis,
+  saleCounters,
+  testApp,
+  testRedis,
+  unique,
+  type App,
+} from '../helpers.js';
 
 await privateRedis();
 const ledger = await Ledger.open(await pgliteSql());
 let appRef: App | undefined;
 const notify = async (channel: string, body: string, signature: string) => {
   await appRef!.request(`/v1/channels/${channel}/notifications`, {
-    method: 'POST', body, headers: { 'Content-Type': 'application/json', 'Rushgate-Signature': signature },
+    method: 'POST',
+    body,
+    headers: { 'Content-Type': 'application/json', 'Rushgate-Signature': signature },
   });
 };
 const fast = { ...DEFAULT_SIMULATOR, latencyMs: 5, timeoutMs: 100, paidLaterAfterMs: 300 };
@@ -55,7 +70,11 @@ const chargesMatch = chargesMatchOrders(ledger);
 const workers: PaymentWorker[] = [];
 const startWorker = (reviewAfterMs = 60_000) => {
   const w = new PaymentWorker(redis, ledger, silentLogger, {
-    consumer: unique('w'), idleMs: 10, channels, unknownRecheckMs: 100, unknownPolicy: { baseMs: 100, maxMs: 400, reviewAfterMs },
+    consumer: unique('w'),
+    idleMs: 10,
+    channels,
+    unknownRecheckMs: 100,
+    unknownPolicy: { baseMs: 100, maxMs: 400, reviewAfterMs },
   });
   w.start();
   workers.push(w);
@@ -88,7 +107,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     await new Promise((r) => setTimeout(r, 25));
   }
 }
-const status = async (jwt: string, paymentId: string) => (await call(app, 'GET', `/v1/payments/${paymentId}`, { token: jwt })).body.status as string;
+const status = async (jwt: string, paymentId: string) =>
+  (await call(app, 'GET', `/v1/payments/${paymentId}`, { token: jwt })).body.status as string;
 const gauge = async (name: string, saleId: string) => {
   const res = await app.request('/metrics');
   expect(res.status).toBe(200);
@@ -107,7 +127,9 @@ describe('channel faults', () => {
     sim.script('hang');
     const payment = await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay');
     const paymentId = payment.body.paymentId as string;
-    await until('marked for review', async () => ((await raw.zscore(keys.review(saleId), paymentId)) !== null ? true : undefined));
+    await until('marked for review', async () =>
+      (await raw.zscore(keys.review(saleId), paymentId)) !== null ? true : undefined,
+    );
     expect(await status(b.jwt, paymentId)).toBe('unknown');
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('paying');
     expect(await saleCounters(app, saleId)).toMatchObject({ held: 1, sold: 0 });
@@ -135,21 +157,37 @@ describe('channel faults', () => {
     sim.script('hang');
     const payment = await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay');
     failQueries.set(payment.body.paymentId, 3);
-    await until('three failed queries', async () => ((queries.get(payment.body.paymentId) ?? 0) >= 3 && failQueries.get(payment.body.paymentId) === 0 ? true : undefined));
+    await until('three failed queries', async () =>
+      (queries.get(payment.body.paymentId) ?? 0) >= 3 && failQueries.get(payment.body.paymentId) === 0
+        ? true
+        : undefined,
+    );
     expect(await status(b.jwt, payment.body.paymentId)).toBe('unknown');
     await sim.completeLater(payment.body.paymentId, 'succeeded');
-    await until('succeeded', async () => ((await status(b.jwt, payment.body.paymentId)) === 'succeeded' ? true : undefined));
+    await until('succeeded', async () =>
+      (await status(b.jwt, payment.body.paymentId)) === 'succeeded' ? true : undefined,
+    );
     expect(Date.now()).toBeLessThan(Date.parse(order.expiresAt));
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('paid');
   });
 
   it('timeouts, late answers, duplicated, reordered and lost notifications over 30 payments: one kept charge per paid order', async () => {
-    sim.settings = { ...fast, timeoutRate: 0.5, paidLaterRate: 0.7, lostNotificationRate: 0.5, duplicateNotifications: true, outOfOrder: true, declineRate: 0.1 };
+    sim.settings = {
+      ...fast,
+      timeoutRate: 0.5,
+      paidLaterRate: 0.7,
+      lostNotificationRate: 0.5,
+      duplicateNotifications: true,
+      outOfOrder: true,
+      declineRate: 0.1,
+    };
     startWorker();
     const saleId = await sale(30);
     const buyers = await Promise.all(Array.from({ length: 30 }, () => buyer()));
     const orders = await Promise.all(buyers.map((b) => placeOrder(app, saleId, b.jwt)));
-    const payments = await Promise.all(buyers.map((b, i) => pay(app, orders[i]!.orderId, b.jwt, orders[i]!.paymentToken, 'alipay')));
+    const payments = await Promise.all(
+      buyers.map((b, i) => pay(app, orders[i]!.orderId, b.jwt, orders[i]!.paymentToken, 'alipay')),
+    );
     // every payment reaches an answer, or stays unknown only while its channel has none
     await until('every answered payment settled', async () => {
       for (const [i, b] of buyers.entries()) {

@@ -34,9 +34,16 @@ async function startGateway(): Promise<{ child: ChildProcess; output: () => stri
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/main.ts')], {
     cwd: root,
     env: {
-      PATH: process.env.PATH ?? '', PORT: String(port), REDIS_URL: redis.url, RUSHGATE_DATA_DIR: dataDir,
-      RUSHGATE_JWT_SECRET: JWT_SECRET, RUSHGATE_ADMIN_TOKEN: ADMIN_TOKEN, RUSHGATE_TOKEN_SECRET: TOKEN_SECRET,
-      RUSHGATE_LOG_LEVEL: 'warn', RUSHGATE_WORKER_BATCH: '10', RUSHGATE_WORKER_VISIBILITY_MS: '1000',
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      REDIS_URL: redis.url,
+      RUSHGATE_DATA_DIR: dataDir,
+      RUSHGATE_JWT_SECRET: JWT_SECRET,
+      RUSHGATE_ADMIN_TOKEN: ADMIN_TOKEN,
+      RUSHGATE_TOKEN_SECRET: TOKEN_SECRET,
+      RUSHGATE_LOG_LEVEL: 'warn',
+      RUSHGATE_WORKER_BATCH: '10',
+      RUSHGATE_WORKER_VISIBILITY_MS: '1000',
     },
   });
   gateway = child;
@@ -55,7 +62,9 @@ async function startGateway(): Promise<{ child: ChildProcess; output: () => stri
 async function http(method: string, path: string, token: string, body?: unknown) {
   try {
     const res = await fetch(`${base}${path}`, {
-      method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      method,
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : null };
@@ -76,12 +85,25 @@ describe('gateway SIGKILL with the embedded PGlite ledger', () => {
   it('killed mid-batch and restarted: the ledger opens, no committed transfer is lost, every payment charged exactly once', async () => {
     let g = await startGateway();
     const saleId = unique('sale');
-    expect((await http('PUT', `/admin/sales/${saleId}`, ADMIN_TOKEN, { stock: 120, price: 100, currency: 'CNY', perUserLimit: 1 })).status).toBe(201);
-    const buyers = await Promise.all(Array.from({ length: 100 }, async () => {
-      const userId = unique('u');
-      return { userId, jwt: await buyerJwt(userId) };
-    }));
-    const credits = await http('POST', '/admin/wallets/credits', ADMIN_TOKEN, { credits: buyers.map((b) => ({ userId: b.userId, amount: 100, currency: 'CNY', reference: 'topup' })) });
+    expect(
+      (
+        await http('PUT', `/admin/sales/${saleId}`, ADMIN_TOKEN, {
+          stock: 120,
+          price: 100,
+          currency: 'CNY',
+          perUserLimit: 1,
+        })
+      ).status,
+    ).toBe(201);
+    const buyers = await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const userId = unique('u');
+        return { userId, jwt: await buyerJwt(userId) };
+      }),
+    );
+    const credits = await http('POST', '/admin/wallets/credits', ADMIN_TOKEN, {
+      credits: buyers.map((b) => ({ userId: b.userId, amount: 100, currency: 'CNY', reference: 'topup' })),
+    });
     expect(credits.status).toBe(201);
 
     const payments = new Map<string, { jwt: string; orderId: string; paymentId?: string }>();
@@ -94,9 +116,16 @@ describe('gateway SIGKILL with the embedded PGlite ledger', () => {
       // new orders, so a buyer whose first answer was lost might hold a second; perUserLimit 1
       // refuses that, and the test then reads no order for the buyer
       if (order.status !== 201) return;
-      const entry = { jwt: b.jwt, orderId: order.body.orderId as string } as { jwt: string; orderId: string; paymentId?: string };
+      const entry = { jwt: b.jwt, orderId: order.body.orderId as string } as {
+        jwt: string;
+        orderId: string;
+        paymentId?: string;
+      };
       payments.set(b.userId, entry);
-      const paid = await retrying('POST', `/v1/orders/${entry.orderId}/payments`, b.jwt, { paymentToken: order.body.paymentToken, method: 'wallet' });
+      const paid = await retrying('POST', `/v1/orders/${entry.orderId}/payments`, b.jwt, {
+        paymentToken: order.body.paymentToken,
+        method: 'wallet',
+      });
       expect(paid.status).toBe(202);
       entry.paymentId = paid.body.paymentId;
     };
@@ -132,10 +161,16 @@ describe('gateway SIGKILL with the embedded PGlite ledger', () => {
     const charges = (await retrying('GET', `/admin/sales/${saleId}/charges`, ADMIN_TOKEN)).body;
     const kept = Object.entries(charges.keptByOrder as Record<string, number>);
     // every order whose payment was acknowledged: exactly one kept charge, and no other
-    expect(kept.filter(([, n]) => n > 0).map(([o]) => o).sort()).toEqual(acknowledged.map((p) => p.orderId).sort());
+    expect(
+      kept
+        .filter(([, n]) => n > 0)
+        .map(([o]) => o)
+        .sort(),
+    ).toEqual(acknowledged.map((p) => p.orderId).sort());
     expect(kept.every(([, n]) => n <= 1)).toBe(true);
     // no committed transfer lost: what was seen succeeded before the kill is still charged
-    for (const p of acknowledged.filter((p) => seenSucceeded.has(p.paymentId!))) expect(charges.keptByOrder[p.orderId]).toBe(1);
+    for (const p of acknowledged.filter((p) => seenSucceeded.has(p.paymentId!)))
+      expect(charges.keptByOrder[p.orderId]).toBe(1);
     const sale = (await retrying('GET', `/admin/sales/${saleId}`, ADMIN_TOKEN)).body;
     expect(sale.sold).toBe(acknowledged.length);
     expect(sale.sold).toBeLessThanOrEqual(sale.stock);

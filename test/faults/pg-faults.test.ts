@@ -23,19 +23,25 @@ if (privatePostgresMissing) console.warn(`ledger fault tests skipped: ${privateP
 const RECOVERY_MS = 2_000;
 
 const it = base.extend<{ server: PrivatePostgres; ledger: Ledger }>({
-  server: [async ({}, use) => {
-    const server = await startPrivatePostgres();
-    await use(server);
-    await server.destroy();
-  }, { scope: 'file' }],
+  server: [
+    async ({}, use) => {
+      const server = await startPrivatePostgres();
+      await use(server);
+      await server.destroy();
+    },
+    { scope: 'file' },
+  ],
   // one gateway-side ledger lives through every fault below, wired as the gateway wires it
   // (DATABASE_URL -> node-postgres pool -> Ledger)
-  ledger: [async ({ server }, use) => {
-    const ledger = await openLedger(parseConfig({ DATABASE_URL: server.url }), '.');
-    current = ledger;
-    await use(ledger);
-    await ledger.close();
-  }, { scope: 'file' }],
+  ledger: [
+    async ({ server }, use) => {
+      const ledger = await openLedger(parseConfig({ DATABASE_URL: server.url }), '.');
+      current = ledger;
+      await use(ledger);
+      await ledger.close();
+    },
+    { scope: 'file' },
+  ],
 });
 
 // the HTTP side, over whichever ledger the fixture opened
@@ -124,7 +130,13 @@ class Buyer {
     await calls.try(() => ledger.balances(this.userId)); // a read outside a transaction
     const orderId = unique('ord');
     const pay = (): PaymentPosting => ({
-      paymentId: unique('pay'), orderId, saleId: 'storm', userId: this.userId, method: 'wallet', amount: 30, currency: 'CNY',
+      paymentId: unique('pay'),
+      orderId,
+      saleId: 'storm',
+      userId: this.userId,
+      method: 'wallet',
+      amount: 30,
+      currency: 'CNY',
     });
     const batch = [pay(), pay()];
     this.batches.push(batch);
@@ -193,7 +205,8 @@ describe.skipIf(privatePostgresMissing !== undefined)('ledger on Postgres under 
     }
   });
 
-  const storm = 'survives a connection storm: calls succeed or answer unavailable, recover, nothing lost or charged twice';
+  const storm =
+    'survives a connection storm: calls succeed or answer unavailable, recover, nothing lost or charged twice';
   it(storm, async ({ server, ledger }) => {
     const watch = watchProcess();
     try {

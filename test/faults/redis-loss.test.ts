@@ -16,7 +16,19 @@ import { promMetrics } from '../../src/runtime/node/metrics.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { chargesMatchOrders } from '../worker/money.js';
-import { admin, buyer, call, createSale, pay, placeOrder, saleCounters, testApp, testRedis, unique, useRedis } from '../helpers.js';
+import {
+  admin,
+  buyer,
+  call,
+  createSale,
+  pay,
+  placeOrder,
+  saleCounters,
+  testApp,
+  testRedis,
+  unique,
+  useRedis,
+} from '../helpers.js';
 import { killableRedis } from './redis-server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -39,7 +51,11 @@ const { app, redis, client } = await testApp({ ledger, metrics: promMetrics() })
 client.on('error', () => {}); // refused while Redis is down: the requests answer 503
 const raw = testRedis();
 raw.on('error', () => {});
-const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), idleMs: 10, visibilityTimeoutMs: 2000 });
+const worker = new PaymentWorker(redis, ledger, silentLogger, {
+  consumer: unique('w'),
+  idleMs: 10,
+  visibilityTimeoutMs: 2000,
+});
 worker.start();
 afterAll(() => worker.stop());
 const reconciler = new Reconciler(redis, ledger, silentLogger, { lostAfterMs: 500 });
@@ -47,7 +63,15 @@ const chargesMatch = chargesMatchOrders(ledger);
 
 type Buyer = Awaited<ReturnType<typeof buyer>>;
 const credit = async (userId: string, amount: number) =>
-  expect((await admin(app, 'POST', `/admin/wallets/${userId}/credits`, { amount, currency: 'CNY', reference: unique('ref') })).status).toBe(201);
+  expect(
+    (
+      await admin(app, 'POST', `/admin/wallets/${userId}/credits`, {
+        amount,
+        currency: 'CNY',
+        reference: unique('ref'),
+      })
+    ).status,
+  ).toBe(201);
 const paymentOf = (b: Buyer, paymentId: string) => call(app, 'GET', `/v1/payments/${paymentId}`, { token: b.jwt });
 const settled = (b: Buyer, paymentId: string) =>
   waitFor(`payment ${paymentId}`, async () => {
@@ -78,7 +102,11 @@ describe('Redis faults: the ledger is the truth', () => {
     const attempts = buyers.map(async (b, i) => {
       await sleep(i * 10);
       for (let tries = 0; tries < 200; tries++) {
-        const order = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 1 }, headers: { 'Idempotency-Key': `k-${i}` } });
+        const order = await call(app, 'POST', `/v1/sales/${saleId}/orders`, {
+          token: b.jwt,
+          body: { quantity: 1 },
+          headers: { 'Idempotency-Key': `k-${i}` },
+        });
         expect(order.status === 201 || order.status === 503).toBe(true);
         if (order.status !== 201) {
           await sleep(50);
@@ -87,7 +115,8 @@ describe('Redis faults: the ledger is the truth', () => {
         for (let p = 0; p < 200; p++) {
           const res = await pay(app, order.body.orderId, b.jwt, order.body.paymentToken);
           expect([202, 503]).toContain(res.status);
-          if (res.status === 202) return acknowledged.push({ b, orderId: order.body.orderId, paymentId: res.body.paymentId });
+          if (res.status === 202)
+            return acknowledged.push({ b, orderId: order.body.orderId, paymentId: res.body.paymentId });
           await sleep(50);
         }
       }
@@ -129,7 +158,9 @@ describe('Redis faults: the ledger is the truth', () => {
 
     const lost = [];
     for (const b of late) lost.push({ b, ...(await buy(b)) });
-    const lostPays = await Promise.all(heldEarly.map((b, i) => pay(app, heldOrders[i]!.orderId, b.jwt, heldOrders[i]!.paymentToken)));
+    const lostPays = await Promise.all(
+      heldEarly.map((b, i) => pay(app, heldOrders[i]!.orderId, b.jwt, heldOrders[i]!.paymentToken)),
+    );
     for (const { b, paymentId } of lost) await settled(b, paymentId);
     for (const [i, b] of heldEarly.entries()) await settled(b, lostPays[i]!.body.paymentId);
     // the ledger charged all 22; Redis now loses the last 12 of them
@@ -137,7 +168,9 @@ describe('Redis faults: the ledger is the truth', () => {
     server.restoreAof();
     await server.start();
     // the gateway's own connection back (it refuses, 503, until it has reconnected)
-    await waitFor('redis back', async () => ((await redis.ping()) === 'PONG' && (await raw.ping()) === 'PONG' ? true : undefined));
+    await waitFor('redis back', async () =>
+      (await redis.ping()) === 'PONG' && (await raw.ping()) === 'PONG' ? true : undefined,
+    );
     expect(await reconciler.restarted()).toBe(true);
     expect((await paymentOf(lost[0]!.b, lost[0]!.paymentId)).status).toBe(404); // what the reconciler repairs
 
@@ -150,7 +183,10 @@ describe('Redis faults: the ledger is the truth', () => {
     // (a gateway that saw the sale sold out refuses from memory for about a second: wait it out)
     await waitFor('the forgotten seats on sale again', async () => {
       const res = await call(app, 'GET', `/v1/sales/${saleId}`);
-      return res.body.available > 0 && (await call(app, 'POST', `/v1/sales/${saleId}/orders`, { body: { quantity: 1 } })).status === 401 ? true : undefined;
+      return res.body.available > 0 &&
+        (await call(app, 'POST', `/v1/sales/${saleId}/orders`, { body: { quantity: 1 } })).status === 401
+        ? true
+        : undefined;
     });
     const extra = [];
     for (const b of newcomers) extra.push({ b, ...(await buy(b)) });
@@ -161,16 +197,21 @@ describe('Redis faults: the ledger is the truth', () => {
     // every charge the ledger kept is a paid order and a readable succeeded payment
     for (const { b, paymentId, order } of lost) {
       expect((await paymentOf(b, paymentId)).body).toMatchObject({ status: 'succeeded' });
-      expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({ status: 'paid' });
+      expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({
+        status: 'paid',
+      });
       // a replayed token never charges again
       const replay = await pay(app, order.orderId, b.jwt, order.paymentToken);
       expect(replay.status).toBe(409);
     }
     for (const [i, b] of heldEarly.entries()) {
-      expect((await call(app, 'GET', `/v1/orders/${heldOrders[i]!.orderId}`, { token: b.jwt })).body).toMatchObject({ status: 'paid' });
+      expect((await call(app, 'GET', `/v1/orders/${heldOrders[i]!.orderId}`, { token: b.jwt })).body).toMatchObject({
+        status: 'paid',
+      });
     }
     // the documented rule: the latest charges (the newcomers') are refunded, the alarm is up
-    for (const { b, paymentId } of extra) expect((await paymentOf(b, paymentId)).body).toMatchObject({ status: 'refunded' });
+    for (const { b, paymentId } of extra)
+      expect((await paymentOf(b, paymentId)).body).toMatchObject({ status: 'refunded' });
     for (const b of newcomers) expect(await ledger.balances(b.userId)).toEqual({ CNY: 100 });
     expect(await raw.hgetall(keys.oversell(saleId))).toMatchObject({ charges: '27', seats: '22', refunded: '5' });
     const metrics = await (await app.request('/metrics')).text();
@@ -179,7 +220,12 @@ describe('Redis faults: the ledger is the truth', () => {
     await invariants(saleId, all);
     expect(await saleCounters(app, saleId)).toMatchObject({ sold: 22, held: 0 });
     // a second pass finds nothing to do
-    expect(await reconciler.runOnce()).toMatchObject({ ordersRepaired: 0, paymentsRepaired: 0, requeued: 0, oversold: {} });
+    expect(await reconciler.runOnce()).toMatchObject({
+      ordersRepaired: 0,
+      paymentsRepaired: 0,
+      requeued: 0,
+      oversold: {},
+    });
   });
 
   it('a queued payment whose lane entry was lost is put back in its lane and charged once', async () => {

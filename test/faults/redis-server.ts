@@ -22,7 +22,26 @@ export async function killableRedis() {
     mkdirSync(join(dir, 'data'), { recursive: true });
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', join(dir, 'data'), '--appendonly', 'yes', '--appendfsync', 'always', '--aof-use-rdb-preamble', 'no', '--auto-aof-rewrite-percentage', '0', '--loglevel', 'warning'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--dir',
+        join(dir, 'data'),
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--aof-use-rdb-preamble',
+        'no',
+        '--auto-aof-rewrite-percentage',
+        '0',
+        '--loglevel',
+        'warning',
+      ],
       { stdio: 'ignore' },
     );
     const deadline = Date.now() + 10_000;

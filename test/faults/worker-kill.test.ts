@@ -10,7 +10,20 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
-import { admin, buyer, call, createSale, parallel, pay, placeOrder, privateRedis, redisEnv, saleCounters, testApp, waitFor } from '../helpers.js';
+import {
+  admin,
+  buyer,
+  call,
+  createSale,
+  parallel,
+  pay,
+  placeOrder,
+  privateRedis,
+  redisEnv,
+  saleCounters,
+  testApp,
+  waitFor,
+} from '../helpers.js';
 
 const root = join(import.meta.dirname, '../..');
 // workers read every sale's lanes: this file gets a Redis of its own
@@ -22,14 +35,21 @@ function worker(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/worker-main.ts')], {
     cwd: root,
     env: {
-      PATH: process.env.PATH ?? '', ...redisEnv(), RUSHGATE_DATA_DIR: dataDir, RUSHGATE_LOG_LEVEL: 'warn',
-      RUSHGATE_WORKER_VISIBILITY_MS: '1000', RUSHGATE_WORKER_BATCH: '20', ...env,
+      PATH: process.env.PATH ?? '',
+      ...redisEnv(),
+      RUSHGATE_DATA_DIR: dataDir,
+      RUSHGATE_LOG_LEVEL: 'warn',
+      RUSHGATE_WORKER_VISIBILITY_MS: '1000',
+      RUSHGATE_WORKER_BATCH: '20',
+      ...env,
     },
   });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ?? code)),
+  );
   return { child, exited, output: () => output };
 }
 
@@ -40,7 +60,11 @@ describe('worker redelivery', () => {
     const saleId = await createSale(app, { stock: 60, perUserLimit: 1, price: 100 });
     const buyers = await Promise.all(Array.from({ length: 60 }, () => buyer()));
     const orders = await parallel(60, 20, (i) => placeOrder(app, saleId, buyers[i]!.jwt));
-    const payments = await parallel(60, 20, async (i) => (await pay(app, orders[i]!.orderId, buyers[i]!.jwt, orders[i]!.paymentToken)).body);
+    const payments = await parallel(
+      60,
+      20,
+      async (i) => (await pay(app, orders[i]!.orderId, buyers[i]!.jwt, orders[i]!.paymentToken)).body,
+    );
     {
       // wallets funded in the ledger the workers will open (PGlite, one process at a time)
       const ledger = await Ledger.open(await pgliteSql(join(dataDir, 'ledger')));
@@ -58,14 +82,28 @@ describe('worker redelivery', () => {
       for (const o of orders) posted += await ledger.retainedCharges(o.orderId);
       await ledger.close();
       expect(posted).toBe(20);
-      const statuses = await Promise.all(payments.map(async (p, i) => (await call(app, 'GET', `/v1/payments/${p.paymentId}`, { token: buyers[i]!.jwt })).body.status));
+      const statuses = await Promise.all(
+        payments.map(
+          async (p, i) =>
+            (await call(app, 'GET', `/v1/payments/${p.paymentId}`, { token: buyers[i]!.jwt })).body.status,
+        ),
+      );
       expect(statuses.filter((s) => s === 'succeeded')).toHaveLength(0);
     }
 
     const second = worker({});
     const statuses = async () =>
-      Promise.all(payments.map(async (p, i) => (await call(app, 'GET', `/v1/payments/${p.paymentId}`, { token: buyers[i]!.jwt })).body.status));
-    await waitFor(async () => (await statuses()).every((s) => s === 'succeeded'), { what: 'every payment to succeed', timeoutMs: 20_000, everyMs: 100 });
+      Promise.all(
+        payments.map(
+          async (p, i) =>
+            (await call(app, 'GET', `/v1/payments/${p.paymentId}`, { token: buyers[i]!.jwt })).body.status,
+        ),
+      );
+    await waitFor(async () => (await statuses()).every((s) => s === 'succeeded'), {
+      what: 'every payment to succeed',
+      timeoutMs: 20_000,
+      everyMs: 100,
+    });
     expect(new Set(await statuses())).toEqual(new Set(['succeeded']));
     second.child.kill('SIGTERM');
     expect(await second.exited, second.output()).toBe(0);

@@ -3,7 +3,17 @@
  */
 import { sign } from 'hono/jwt';
 import { describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, buyer, call, createSale, expectProblem, JWT_SECRET, placeOrder, saleCounters, testApp } from '../helpers.js';
+import {
+  ADMIN_TOKEN,
+  buyer,
+  call,
+  createSale,
+  expectProblem,
+  JWT_SECRET,
+  placeOrder,
+  saleCounters,
+  testApp,
+} from '../helpers.js';
 
 const { app } = await testApp();
 const saleId = await createSale(app, { stock: 10, perUserLimit: 5 });
@@ -39,13 +49,24 @@ const buyerRoutes: [string, string, unknown][] = [
 // the Node runtime's verifier (fast-jwt) and the Web Crypto one (hono/jwt) must refuse alike
 const webApp = (await testApp({ crypto: {} })).app;
 
-describe.each([['node:crypto + fast-jwt', app], ['Web Crypto + hono/jwt', webApp]])('bad JWTs (%s)', (_, target) => {
+describe.each([
+  ['node:crypto + fast-jwt', app],
+  ['Web Crypto + hono/jwt', webApp],
+])('bad JWTs (%s)', (_, target) => {
   it.each(badJwts)('a JWT %s is 401 on every buyer route', async (_, make) => {
     const token = await make();
     for (const [method, path, body] of buyerRoutes) {
-      expectProblem(await call(target, method, path, { token, ...(body === undefined ? {} : { body }) }), 401, 'unauthenticated');
+      expectProblem(
+        await call(target, method, path, { token, ...(body === undefined ? {} : { body }) }),
+        401,
+        'unauthenticated',
+      );
     }
-    expectProblem(await call(target, 'GET', `/v1/orders/${order.orderId}`, { headers: { Authorization: 'Basic abc' } }), 401, 'unauthenticated');
+    expectProblem(
+      await call(target, 'GET', `/v1/orders/${order.orderId}`, { headers: { Authorization: 'Basic abc' } }),
+      401,
+      'unauthenticated',
+    );
   });
 
   it('a valid JWT is accepted, and the same order is visible through either verifier', async () => {
@@ -56,7 +77,12 @@ describe.each([['node:crypto + fast-jwt', app], ['Web Crypto + hono/jwt', webApp
 describe('bad input', () => {
   const orderPath = `/v1/sales/${saleId}/orders`;
   it.each([
-    ['malformed JSON', { rawBody: '{"quantity":', headers: { 'Content-Type': 'application/json' } }, 400, 'invalid_request'],
+    [
+      'malformed JSON',
+      { rawBody: '{"quantity":', headers: { 'Content-Type': 'application/json' } },
+      400,
+      'invalid_request',
+    ],
     ['a JSON array', { body: [1] }, 400, 'invalid_request'],
     ['a string quantity', { body: { quantity: '1' } }, 400, 'invalid_request'],
     ['quantity 0', { body: { quantity: 0 } }, 400, 'invalid_request'],
@@ -64,8 +90,21 @@ describe('bad input', () => {
     ['a fractional quantity', { body: { quantity: 1.5 } }, 400, 'invalid_request'],
     ['a huge quantity', { body: { quantity: 1e308 } }, 400, 'invalid_request'],
     ['an unknown field', { body: { quantity: 1, seat: 'A1' } }, 400, 'invalid_request'],
-    ['a non-JSON content type', { rawBody: 'quantity=1', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }, 415, 'unsupported_media_type'],
-    ['an oversized body', { rawBody: JSON.stringify({ quantity: 1, pad: 'x'.repeat(17_000) }), headers: { 'Content-Type': 'application/json' } }, 413, 'payload_too_large'],
+    [
+      'a non-JSON content type',
+      { rawBody: 'quantity=1', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } },
+      415,
+      'unsupported_media_type',
+    ],
+    [
+      'an oversized body',
+      {
+        rawBody: JSON.stringify({ quantity: 1, pad: 'x'.repeat(17_000) }),
+        headers: { 'Content-Type': 'application/json' },
+      },
+      413,
+      'payload_too_large',
+    ],
   ] as const)('an order with %s is %i and holds nothing', async (_, opts, status, code) => {
     const res = await call(app, 'POST', orderPath, { token: b.jwt, ...opts });
     expectProblem(res, status, code);
@@ -73,17 +112,31 @@ describe('bad input', () => {
   });
 
   it('a non-JSON body is 415 even on routes that read no body', async () => {
-    for (const [method, path] of [['DELETE', `/v1/orders/${order.orderId}`], ['POST', `/v1/orders/${order.orderId}/tokens`]] as const) {
-      const res = await call(app, method, path, { token: b.jwt, rawBody: 'hello', headers: { 'Content-Type': 'text/plain', 'Content-Length': '5' } });
+    for (const [method, path] of [
+      ['DELETE', `/v1/orders/${order.orderId}`],
+      ['POST', `/v1/orders/${order.orderId}/tokens`],
+    ] as const) {
+      const res = await call(app, method, path, {
+        token: b.jwt,
+        rawBody: 'hello',
+        headers: { 'Content-Type': 'text/plain', 'Content-Length': '5' },
+      });
       expectProblem(res, 415, 'unsupported_media_type');
     }
   });
 
   it('an oversized body sent without Content-Length (chunked) is 413', async () => {
     const big = new TextEncoder().encode(JSON.stringify({ quantity: 1, pad: 'x'.repeat(20_000) }));
-    const stream = new ReadableStream({ start(c) { c.enqueue(big); c.close(); } });
+    const stream = new ReadableStream({
+      start(c) {
+        c.enqueue(big);
+        c.close();
+      },
+    });
     const res = await app.request(orderPath, {
-      method: 'POST', body: stream, duplex: 'half',
+      method: 'POST',
+      body: stream,
+      duplex: 'half',
       headers: { Authorization: `Bearer ${b.jwt}`, 'Content-Type': 'application/json' },
     } as RequestInit);
     expect(res.status).toBe(413);
@@ -97,15 +150,30 @@ describe('bad input', () => {
     ['an unknown field', { paymentToken: 'pt_x', method: 'wallet', amount: 1 }],
     ['an oversized token', { paymentToken: 'x'.repeat(1000), method: 'wallet' }],
   ])('a payment with %s is 400 and pays nothing', async (_, body) => {
-    expectProblem(await call(app, 'POST', `/v1/orders/${order.orderId}/payments`, { token: b.jwt, body }), 400, 'invalid_request');
+    expectProblem(
+      await call(app, 'POST', `/v1/orders/${order.orderId}/payments`, { token: b.jwt, body }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('bad ids: a malformed saleId is 400, a malformed order or payment id 404', async () => {
-    expectProblem(await call(app, 'POST', '/v1/sales/has%20space/orders', { token: b.jwt, body: {} }), 400, 'invalid_request');
+    expectProblem(
+      await call(app, 'POST', '/v1/sales/has%20space/orders', { token: b.jwt, body: {} }),
+      400,
+      'invalid_request',
+    );
     expectProblem(await call(app, 'GET', `/v1/sales/${'s'.repeat(65)}`), 400, 'invalid_request');
     for (const id of ['x', 'ord_', 'ord_!!!', `ord_${'A'.repeat(21)}%2F%2F`, `ord_${'A'.repeat(300)}`]) {
       expectProblem(await call(app, 'GET', `/v1/orders/${id}`, { token: b.jwt }), 404, 'not_found');
-      expectProblem(await call(app, 'POST', `/v1/orders/${id}/payments`, { token: b.jwt, body: { paymentToken: 'pt_x', method: 'wallet' } }), 404, 'not_found');
+      expectProblem(
+        await call(app, 'POST', `/v1/orders/${id}/payments`, {
+          token: b.jwt,
+          body: { paymentToken: 'pt_x', method: 'wallet' },
+        }),
+        404,
+        'not_found',
+      );
     }
     expectProblem(await call(app, 'GET', '/v1/payments/ord_x', { token: b.jwt }), 404, 'not_found');
   });

@@ -56,13 +56,18 @@ describe('refused input', () => {
     // the server notices the reset asynchronously: wait until all five requests were answered
     const counted = async () => {
       const text = await (await measured.app.request('/metrics')).text();
-      return text.split('\n').filter((l) => l.startsWith('rushgate_http_request_duration_seconds_count{') && l.includes('/orders'));
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith('rushgate_http_request_duration_seconds_count{') && l.includes('/orders'));
     };
     const answered = async () => (await counted()).reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
     await waitFor(async () => (await answered()) >= 5, { what: 'all five requests to be counted', timeoutMs: 5000 });
     const series = await counted();
     expect(series.length, series.join('\n')).toBeGreaterThan(0);
-    expect(series.filter((l) => /status="5\d\d"/.test(l)), series.join('\n')).toEqual([]);
+    expect(
+      series.filter((l) => /status="5\d\d"/.test(l)),
+      series.join('\n'),
+    ).toEqual([]);
     expect(lines.filter((l) => l.level === 'error')).toEqual([]);
   });
 });

@@ -5,7 +5,9 @@ import { pgliteSql, postgresSql } from '../../src/runtime/node/sql.js';
 /** The ledger's engines under test: PGlite always, Postgres when TEST_DATABASE_URL is set. */
 export const engines: [string, () => Promise<SqlPort>][] = [
   ['PGlite', () => pgliteSql()],
-  ...(process.env.TEST_DATABASE_URL ? [['Postgres', async () => postgresSql(process.env.TEST_DATABASE_URL!)] as [string, () => Promise<SqlPort>]] : []),
+  ...(process.env.TEST_DATABASE_URL
+    ? [['Postgres', async () => postgresSql(process.env.TEST_DATABASE_URL!)] as [string, () => Promise<SqlPort>]]
+    : []),
 ];
 
 /** Opens an engine and closes it after the file. */

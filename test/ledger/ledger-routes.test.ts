@@ -5,14 +5,29 @@ import { admin, buyer, call, createSale, expectProblem, unique } from '../helper
 useLedger();
 
 describe('GET /admin/sales/{saleId}/charges', () => {
-  test("answers the sale's charges, refunds, retained amount and the charges kept per order", async ({ app, ledger }) => {
+  test("answers the sale's charges, refunds, retained amount and the charges kept per order", async ({
+    app,
+    ledger,
+  }) => {
     const saleId = await createSale(app, { price: 100 });
     const userId = unique('u');
     await ledger.credit({ userId, currency: 'CNY', amount: 1000, reference: 'r' });
     expect((await admin(app, 'GET', `/admin/sales/${saleId}/charges`)).body).toEqual({
-      saleId, charges: 0, refunds: 0, retained: {}, keptByOrder: {},
+      saleId,
+      charges: 0,
+      refunds: 0,
+      retained: {},
+      keptByOrder: {},
     });
-    const posting = (orderId: string) => ({ paymentId: unique('pay'), orderId, saleId, userId, method: 'wallet', amount: 100, currency: 'CNY' });
+    const posting = (orderId: string) => ({
+      paymentId: unique('pay'),
+      orderId,
+      saleId,
+      userId,
+      method: 'wallet',
+      amount: 100,
+      currency: 'CNY',
+    });
     // the second success for o1 is refunded: o1 keeps one charge
     await ledger.postPayments([posting('o1'), posting('o1'), posting('o2')]);
     const res = await admin(app, 'GET', `/admin/sales/${saleId}/charges`);
@@ -24,6 +39,10 @@ describe('GET /admin/sales/{saleId}/charges', () => {
     expectProblem(await admin(app, 'GET', `/admin/sales/${unique('none')}/charges`), 404, 'sale_not_found');
     expectProblem(await admin(app, 'GET', '/admin/sales/bad%20id/charges'), 400, 'invalid_request');
     const saleId = await createSale(app);
-    expectProblem(await call(app, 'GET', `/admin/sales/${saleId}/charges`, { token: (await buyer()).jwt }), 401, 'unauthenticated');
+    expectProblem(
+      await call(app, 'GET', `/admin/sales/${saleId}/charges`, { token: (await buyer()).jwt }),
+      401,
+      'unauthenticated',
+    );
   });
 });

@@ -13,17 +13,33 @@ describe.each(engines)('ledger on %s', (engine, make) => {
     })());
 
   const payment = (userId: string, over: Partial<PaymentPosting> = {}): PaymentPosting => ({
-    paymentId: unique('pay'), orderId: unique('ord'), saleId: 'ledger-sale', userId, method: 'wallet',
-    amount: 100, currency: 'CNY', ...over,
+    paymentId: unique('pay'),
+    orderId: unique('ord'),
+    saleId: 'ledger-sale',
+    userId,
+    method: 'wallet',
+    amount: 100,
+    currency: 'CNY',
+    ...over,
   });
 
   it('credits a wallet once per reference', async () => {
     const { ledger } = await setup();
     const userId = unique('u');
-    expect(await ledger.credit({ userId, currency: 'CNY', amount: 500, reference: 'topup-1' })).toEqual({ created: true, balance: 500 });
-    expect(await ledger.credit({ userId, currency: 'CNY', amount: 500, reference: 'topup-1' })).toEqual({ created: false, balance: 500 });
-    await expect(ledger.credit({ userId, currency: 'CNY', amount: 501, reference: 'topup-1' })).rejects.toThrow(ReferenceReused);
-    await expect(ledger.credit({ userId, currency: 'USD', amount: 500, reference: 'topup-1' })).rejects.toThrow(ReferenceReused);
+    expect(await ledger.credit({ userId, currency: 'CNY', amount: 500, reference: 'topup-1' })).toEqual({
+      created: true,
+      balance: 500,
+    });
+    expect(await ledger.credit({ userId, currency: 'CNY', amount: 500, reference: 'topup-1' })).toEqual({
+      created: false,
+      balance: 500,
+    });
+    await expect(ledger.credit({ userId, currency: 'CNY', amount: 501, reference: 'topup-1' })).rejects.toThrow(
+      ReferenceReused,
+    );
+    await expect(ledger.credit({ userId, currency: 'USD', amount: 500, reference: 'topup-1' })).rejects.toThrow(
+      ReferenceReused,
+    );
     await ledger.credit({ userId, currency: 'USD', amount: 7, reference: 'topup-2' });
     expect(await ledger.balances(userId)).toEqual({ CNY: 500, USD: 7 });
   });
@@ -37,12 +53,18 @@ describe.each(engines)('ledger on %s', (engine, make) => {
     const batch = [payment(a), payment(a), payment(b), payment(a)];
     const first = await ledger.postPayments(batch);
     expect(batch.map((p) => first.get(p.paymentId))).toEqual([
-      { status: 'succeeded' }, { status: 'succeeded' }, { status: 'failed', code: 'insufficient_funds' }, { status: 'failed', code: 'insufficient_funds' },
+      { status: 'succeeded' },
+      { status: 'succeeded' },
+      { status: 'failed', code: 'insufficient_funds' },
+      { status: 'failed', code: 'insufficient_funds' },
     ]);
     expect(await ledger.balances(a)).toEqual({ CNY: 50 });
     expect(await ledger.balances(b)).toEqual({ CNY: 50 });
     const again = await ledger.postPayments(batch.slice(0, 2));
-    expect(batch.slice(0, 2).map((p) => again.get(p.paymentId))).toEqual([{ status: 'succeeded' }, { status: 'succeeded' }]);
+    expect(batch.slice(0, 2).map((p) => again.get(p.paymentId))).toEqual([
+      { status: 'succeeded' },
+      { status: 'succeeded' },
+    ]);
     expect(await ledger.balances(a)).toEqual({ CNY: 50 });
   });
 
@@ -78,7 +100,7 @@ describe.each(engines)('ledger on %s', (engine, make) => {
     expect((await ledger.audit()).unbalancedCurrencies).toEqual([]);
   });
 
-  it('refunding a sale\'s latest kept charges returns the money once and leaves them out of the kept charges', async () => {
+  it("refunding a sale's latest kept charges returns the money once and leaves them out of the kept charges", async () => {
     const { ledger } = await setup();
     const saleId = unique('sale');
     const userId = unique('u');
@@ -88,7 +110,13 @@ describe.each(engines)('ledger on %s', (engine, make) => {
     const { total, latest } = await ledger.latestKeptCharges(saleId, 1);
     expect(total).toBe(3);
     expect(latest.map((c) => c.paymentId)).toEqual([posted[2]!.paymentId]);
-    expect(latest[0]).toMatchObject({ orderId: posted[2]!.orderId, userId, method: 'wallet', amount: 100, currency: 'CNY' });
+    expect(latest[0]).toMatchObject({
+      orderId: posted[2]!.orderId,
+      userId,
+      method: 'wallet',
+      amount: 100,
+      currency: 'CNY',
+    });
     expect(await ledger.refundCharges([posted[2]!.paymentId])).toEqual([posted[2]!.paymentId]);
     expect(await ledger.refundCharges([posted[2]!.paymentId])).toEqual([]);
     expect(await ledger.balances(userId)).toEqual({ CNY: 100 });
@@ -99,14 +127,17 @@ describe.each(engines)('ledger on %s', (engine, make) => {
     expect(charges.retained).toEqual({ CNY: 200 });
     // paged in creation order, every kept charge once
     const seen: string[] = [];
-    let after;
+    let after: Awaited<ReturnType<typeof ledger.keptCharges>>[number] | undefined;
     for (;;) {
       const page = await ledger.keptCharges({ after, limit: 1 });
       if (page.length === 0) break;
       seen.push(...page.map((c) => c.paymentId));
       after = page.at(-1);
     }
-    expect(seen.filter((id) => posted.some((p) => p.paymentId === id))).toEqual([posted[0]!.paymentId, posted[1]!.paymentId]);
+    expect(seen.filter((id) => posted.some((p) => p.paymentId === id))).toEqual([
+      posted[0]!.paymentId,
+      posted[1]!.paymentId,
+    ]);
     expect((await ledger.audit()).unbalancedCurrencies).toEqual([]);
   });
 
@@ -122,11 +153,19 @@ describe.each(engines)('ledger on %s', (engine, make) => {
          values ($1, 'charge', $2, $3, 1, 'CNY', $4, $5)`,
         [id, `wallet:${userId}:CNY`, 'merchant:ledger-sale:CNY', p.orderId, retained],
       );
-    const state = (q: Promise<unknown>) => q.then(() => 'ok', (e: unknown) => sqlState(e));
+    const state = (q: Promise<unknown>) =>
+      q.then(
+        () => 'ok',
+        (e: unknown) => sqlState(e),
+      );
     expect(await state(insert(p.paymentId, false))).toBe('23505');
     expect(await state(insert(unique('pay'), true))).toBe('23505');
-    expect(await state(sql.query(`update ledger_accounts set balance = -1 where id = $1`, [`wallet:${userId}:CNY`]))).toBe('23514');
-    expect(await state(sql.query(`update ledger_transfers set amount = 2 where id = $1`, [p.paymentId]))).not.toBe('ok');
+    expect(
+      await state(sql.query(`update ledger_accounts set balance = -1 where id = $1`, [`wallet:${userId}:CNY`])),
+    ).toBe('23514');
+    expect(await state(sql.query(`update ledger_transfers set amount = 2 where id = $1`, [p.paymentId]))).not.toBe(
+      'ok',
+    );
     expect(await state(sql.query(`delete from ledger_transfers where id = $1`, [p.paymentId]))).not.toBe('ok');
   });
 
@@ -162,27 +201,41 @@ describe.each(engines)('ledger on %s', (engine, make) => {
     const { ledger } = await setup();
     const userId = unique('u');
     const broke = payment(userId);
-    expect((await ledger.postPayments([broke])).get(broke.paymentId)).toEqual({ status: 'failed', code: 'insufficient_funds' });
+    expect((await ledger.postPayments([broke])).get(broke.paymentId)).toEqual({
+      status: 'failed',
+      code: 'insufficient_funds',
+    });
     await ledger.credit({ userId, currency: 'CNY', amount: 1000, reference: 'r' });
     // a redelivered copy after the top-up: still failed, nothing debited
-    expect((await ledger.postPayments([broke])).get(broke.paymentId)).toEqual({ status: 'failed', code: 'insufficient_funds' });
+    expect((await ledger.postPayments([broke])).get(broke.paymentId)).toEqual({
+      status: 'failed',
+      code: 'insufficient_funds',
+    });
     expect(await ledger.balances(userId)).toEqual({ CNY: 1000 });
     // a channel said failed, then the money arrived after all: refunded, not kept
     const late = payment(userId, { method: 'alipay' });
-    expect((await ledger.fail([{ paymentId: late.paymentId, code: 'abandoned' }])).get(late.paymentId)).toEqual({ status: 'failed', code: 'abandoned' });
+    expect((await ledger.fail([{ paymentId: late.paymentId, code: 'abandoned' }])).get(late.paymentId)).toEqual({
+      status: 'failed',
+      code: 'abandoned',
+    });
     expect((await ledger.postPayments([late])).get(late.paymentId)).toEqual({ status: 'refunded' });
     expect(await ledger.retainedCharges(late.orderId)).toBe(0);
     // and a charge posted first wins over a failure decided after it
     const first = payment(userId, { method: 'alipay' });
     await ledger.postPayments([first]);
-    expect((await ledger.fail([{ paymentId: first.paymentId, code: 'timeout' }])).get(first.paymentId)).toEqual({ status: 'succeeded' });
+    expect((await ledger.fail([{ paymentId: first.paymentId, code: 'timeout' }])).get(first.paymentId)).toEqual({
+      status: 'succeeded',
+    });
   });
 
   it('a failure and a success decided at once for one payment: exactly one wins', async () => {
     const { ledger } = await setup();
     for (let i = 0; i < 10; i++) {
       const p = payment(unique('u'), { method: 'alipay' });
-      const [posted, failed] = await Promise.all([ledger.postPayments([p]), ledger.fail([{ paymentId: p.paymentId, code: 'x' }])]);
+      const [posted, failed] = await Promise.all([
+        ledger.postPayments([p]),
+        ledger.fail([{ paymentId: p.paymentId, code: 'x' }]),
+      ]);
       const a = posted.get(p.paymentId)!.status;
       const b = failed.get(p.paymentId)!.status;
       // either the charge came first (both say succeeded) or the failure did (refunded + failed)
@@ -200,20 +253,35 @@ describe.each(engines)('ledger on %s', (engine, make) => {
       { userId: a, currency: 'CNY', amount: 200, reference: 'r2' },
     ];
     expect(await ledger.creditMany(batch)).toEqual([
-      { created: true, balance: 700 }, { created: true, balance: 300 }, { created: true, balance: 700 },
+      { created: true, balance: 700 },
+      { created: true, balance: 300 },
+      { created: true, balance: 700 },
     ]);
     expect(await ledger.creditMany(batch)).toEqual([
-      { created: false, balance: 700 }, { created: false, balance: 300 }, { created: false, balance: 700 },
+      { created: false, balance: 700 },
+      { created: false, balance: 300 },
+      { created: false, balance: 700 },
     ]);
     // one reference reused for another amount: the whole batch is refused, the new credit too
     await expect(
-      ledger.creditMany([{ userId: c, currency: 'CNY', amount: 1, reference: 'r1' }, { ...batch[1]!, amount: 301 }]),
+      ledger.creditMany([
+        { userId: c, currency: 'CNY', amount: 1, reference: 'r1' },
+        { ...batch[1]!, amount: 301 },
+      ]),
     ).rejects.toThrow(ReferenceReused);
     expect(await ledger.balances(c)).toEqual({});
     // the same credit twice in one batch is one credit; twice with two amounts is refused
     const twice = { userId: c, currency: 'CNY', amount: 100, reference: 'x' };
-    expect(await ledger.creditMany([twice, twice])).toEqual([{ created: true, balance: 100 }, { created: false, balance: 100 }]);
-    await expect(ledger.creditMany([{ ...twice, reference: 'y' }, { ...twice, reference: 'y', amount: 99 }])).rejects.toThrow(ReferenceReused);
+    expect(await ledger.creditMany([twice, twice])).toEqual([
+      { created: true, balance: 100 },
+      { created: false, balance: 100 },
+    ]);
+    await expect(
+      ledger.creditMany([
+        { ...twice, reference: 'y' },
+        { ...twice, reference: 'y', amount: 99 },
+      ]),
+    ).rejects.toThrow(ReferenceReused);
     expect(await ledger.balances(c)).toEqual({ CNY: 100 });
     expect(await ledger.creditMany([])).toEqual([]);
   });
@@ -232,7 +300,12 @@ describe.each(engines)('ledger on %s', (engine, make) => {
       payment(userId, { orderId: o3 }), // another sale's
       broke, // failed: nothing posted
     ]);
-    expect(await ledger.saleCharges(saleId)).toEqual({ charges: 3, refunds: 1, retained: { CNY: 350 }, keptByOrder: { [o1]: 1, [o2]: 1 } });
+    expect(await ledger.saleCharges(saleId)).toEqual({
+      charges: 3,
+      refunds: 1,
+      retained: { CNY: 350 },
+      keptByOrder: { [o1]: 1, [o2]: 1 },
+    });
     expect(await ledger.saleCharges(unique('sale'))).toEqual({ charges: 0, refunds: 0, retained: {}, keptByOrder: {} });
     // a charge kept without being retained is what the constraints cannot see: forged on a
     // ledger of its own (a fresh in-memory PGlite), so no other test's audit sees it. A Postgres

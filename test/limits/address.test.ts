@@ -13,7 +13,10 @@ describe('normalizeAddress', () => {
     ['::1', '0:0:0:0::/64'],
   ])('%s -> %s', (raw, want) => expect(normalizeAddress(raw)).toBe(want));
 
-  it.each(['', 'not-an-ip', '256.1.1.1', '01.2.3.4', '1.2.3', '1::2::3', '12345::1', 'g::1', '1:2:3:4:5:6:7:8:9'])('refuses %s', (raw) => {
-    expect(normalizeAddress(raw)).toBeNull();
-  });
+  it.each(['', 'not-an-ip', '256.1.1.1', '01.2.3.4', '1.2.3', '1::2::3', '12345::1', 'g::1', '1:2:3:4:5:6:7:8:9'])(
+    'refuses %s',
+    (raw) => {
+      expect(normalizeAddress(raw)).toBeNull();
+    },
+  );
 });

@@ -10,7 +10,9 @@ const cli = join(import.meta.dirname, '../../src/cli/rushgate.mjs');
 
 function rushgate(base: string, ...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', RUSHGATE_URL: base, RUSHGATE_ADMIN_TOKEN: ADMIN_TOKEN } });
+    const child = spawn(process.execPath, [cli, ...args], {
+      env: { PATH: process.env.PATH ?? '', RUSHGATE_URL: base, RUSHGATE_ADMIN_TOKEN: ADMIN_TOKEN },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -25,15 +27,31 @@ describe('npx rushgate', () => {
     const empty = await rushgate(origin, 'limits', 'history');
     expect(empty).toMatchObject({ code: 0, err: '' });
     expect(empty.out).toBe('no limits history yet: version 0 (the defaults) is in force\n');
-    const policies = { orders: { perUser: { limit: 3, windowSeconds: 10 } }, payments: { perUser: { limit: 3, windowSeconds: 10 } } };
+    const policies = {
+      orders: { perUser: { limit: 3, windowSeconds: 10 } },
+      payments: { perUser: { limit: 3, windowSeconds: 10 } },
+    };
     const set = await rushgate(origin, 'limits', 'set', JSON.stringify(policies));
     expect(set).toMatchObject({ code: 0 });
     expect(set.out).toMatch(/^limits version 1 in force/);
-    expect(JSON.parse((await rushgate(origin, 'limits', 'get')).out)).toMatchObject({ version: 1, policies: { orders: { perUser: { limit: 3 } } } });
-    const bad = await rushgate(origin, 'limits', 'set', JSON.stringify({ orders: { perUser: { limit: -1, windowSeconds: 10 } }, payments: policies.payments }));
+    expect(JSON.parse((await rushgate(origin, 'limits', 'get')).out)).toMatchObject({
+      version: 1,
+      policies: { orders: { perUser: { limit: 3 } } },
+    });
+    const bad = await rushgate(
+      origin,
+      'limits',
+      'set',
+      JSON.stringify({ orders: { perUser: { limit: -1, windowSeconds: 10 } }, payments: policies.payments }),
+    );
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/400 invalid_request/);
-    await rushgate(origin, 'limits', 'set', JSON.stringify({ policies: { ...policies, orders: { perUser: { limit: 9, windowSeconds: 10 } } } }));
+    await rushgate(
+      origin,
+      'limits',
+      'set',
+      JSON.stringify({ policies: { ...policies, orders: { perUser: { limit: 9, windowSeconds: 10 } } } }),
+    );
     const history = await rushgate(origin, 'limits', 'history');
     expect(history.out.split('\n')[0]).toMatch(/^v2 .* orders\.perUser\.limit: 3 -> 9/);
     const back = await rushgate(origin, 'limits', 'rollback', '1');
@@ -43,7 +61,12 @@ describe('npx rushgate', () => {
   });
 
   test('prints each error of a refused policy once', async ({ origin }) => {
-    const bad = await rushgate(origin, 'limits', 'set', JSON.stringify({ orders: { perUser: { limit: -1, windowSeconds: 0 } } }));
+    const bad = await rushgate(
+      origin,
+      'limits',
+      'set',
+      JSON.stringify({ orders: { perUser: { limit: -1, windowSeconds: 0 } } }),
+    );
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/^rushgate: 400 invalid_request: /);
     const errorPaths = bad.err.match(/orders\.perUser\.\w+(?=: )/g) ?? [];
@@ -56,16 +79,22 @@ describe('npx rushgate', () => {
     const blocked = await rushgate(origin, 'block', b.userId, '--ttl', '120', '--reason', 'scalper');
     expect(blocked).toMatchObject({ code: 0 });
     await gateway.limits.refresh();
-    expect((await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} })).body.code).toBe('blocked');
+    expect((await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} })).body.code).toBe(
+      'blocked',
+    );
     expect((await rushgate(origin, 'unblock', b.userId)).code).toBe(0);
     await gateway.limits.refresh();
     expect((await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} })).status).toBe(201);
   });
 
-  test('prints usage (exit 2) for an unknown command, and a clear line when the gateway is unreachable', async ({ origin }) => {
+  test('prints usage (exit 2) for an unknown command, and a clear line when the gateway is unreachable', async ({
+    origin,
+  }) => {
     expect((await rushgate(origin, 'launch')).code).toBe(2);
     const child = await new Promise<{ code: number | null; err: string }>((resolve) => {
-      const p = spawn(process.execPath, [cli, 'limits', 'get'], { env: { PATH: process.env.PATH ?? '', RUSHGATE_URL: 'http://127.0.0.1:1', RUSHGATE_ADMIN_TOKEN: 'x'.repeat(20) } });
+      const p = spawn(process.execPath, [cli, 'limits', 'get'], {
+        env: { PATH: process.env.PATH ?? '', RUSHGATE_URL: 'http://127.0.0.1:1', RUSHGATE_ADMIN_TOKEN: 'x'.repeat(20) },
+      });
       let err = '';
       p.stderr.on('data', (d) => (err += d));
       p.once('exit', (code) => resolve({ code, err }));

@@ -8,7 +8,18 @@ import { upstashRedis } from '../../src/limits/upstash-redis.js';
 import { DEFAULT_POLICIES } from '../../src/limits/policies.js';
 import { keys } from '../../src/redis/keys.js';
 import type { RedisPort } from '../../src/redis/port.js';
-import { admin, buyer, call, createSale, expectProblem, pay, placeOrder, privateRedis, testApp, waitFor } from '../helpers.js';
+import {
+  admin,
+  buyer,
+  call,
+  createSale,
+  expectProblem,
+  pay,
+  placeOrder,
+  privateRedis,
+  testApp,
+  waitFor,
+} from '../helpers.js';
 
 await privateRedis();
 let scriptCalls = 0;
@@ -43,7 +54,11 @@ async function setPolicies(policies: unknown) {
   }
 }
 const order = (app: typeof one.app, saleId: string, jwt: string, address?: string) =>
-  call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: jwt, body: {}, headers: address ? { 'X-Test-Address': address } : {} });
+  call(app, 'POST', `/v1/sales/${saleId}/orders`, {
+    token: jwt,
+    body: {},
+    headers: address ? { 'X-Test-Address': address } : {},
+  });
 
 describe('rate limits', () => {
   it('per buyer: with limit 5, 5 parallel orders pass and the 6th is 429 with Retry-After and RateLimit headers; another buyer is unaffected', async () => {
@@ -66,7 +81,9 @@ describe('rate limits', () => {
   it('per address: 3 buyers from one address pass, the 4th is refused; another address is unaffected', async () => {
     await setPolicies({ ...base, orders: { perUser: win(1000), perAddress: win(3) } });
     const saleId = await createSale(one.app, { stock: 100 });
-    const results = await Promise.all(Array.from({ length: 4 }, async () => order(one.app, saleId, (await buyer()).jwt, '203.0.113.7')));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, async () => order(one.app, saleId, (await buyer()).jwt, '203.0.113.7')),
+    );
     expect(results.filter((r) => r.status === 201)).toHaveLength(3);
     expect(results.filter((r) => r.status === 429)[0]!.body.policy).toBe('orders.perAddress');
     expect((await order(one.app, saleId, (await buyer()).jwt, '203.0.113.8')).status).toBe(201);
@@ -112,11 +129,16 @@ describe('rate limits', () => {
   });
 
   it('behind one address (NAT), a buyer refused from memory takes no quota from the others, and is not counted against them', async () => {
-    await setPolicies({ ...base, orders: { perUser: win(1), perAddress: win(3) }, autoBlock: { refusals: 2, windowSeconds: 60, blockSeconds: 60 } });
+    await setPolicies({
+      ...base,
+      orders: { perUser: win(1), perAddress: win(3) },
+      autoBlock: { refusals: 2, windowSeconds: 60, blockSeconds: 60 },
+    });
     const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
     const greedy = await buyer();
     expect((await order(one.app, saleId, greedy.jwt, '192.0.2.50')).status).toBe(201); // address: 1 of 3
-    for (let i = 0; i < 5; i++) expectProblem(await order(one.app, saleId, greedy.jwt, '192.0.2.50'), 429, 'rate_limited');
+    for (let i = 0; i < 5; i++)
+      expectProblem(await order(one.app, saleId, greedy.jwt, '192.0.2.50'), 429, 'rate_limited');
     // greedy's Redis refusal took one more address unit (2 of 3); its memory refusals took none
     const neighbour = await order(one.app, saleId, (await buyer()).jwt, '192.0.2.50');
     expect(neighbour.status, JSON.stringify(neighbour.body)).toBe(201);
@@ -130,7 +152,11 @@ describe('rate limits', () => {
   it('tries before a sale opens take nothing from the window: the first orders after the opening pass', async () => {
     await setPolicies({ ...base, orders: { perUser: win(2) } });
     const opensAtMs = Date.now() + 1500;
-    const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10, opensAt: new Date(opensAtMs).toISOString() });
+    const saleId = await createSale(one.app, {
+      stock: 10,
+      perUserLimit: 10,
+      opensAt: new Date(opensAtMs).toISOString(),
+    });
     const b = await buyer();
     for (let i = 0; i < 5; i++) expectProblem(await order(one.app, saleId, b.jwt), 409, 'sale_not_open');
     while (Date.now() < opensAtMs + 100) await new Promise((r) => setTimeout(r, 50));
@@ -149,7 +175,9 @@ describe('rate limits', () => {
     await setPolicies({ ...base, orders: { perUser: win(1000), perSale: { perSecond: 2, dryRun: true } } });
     const saleId = await createSale(one.app, { stock: 100 });
     while (Date.now() % 1000 > 100) await new Promise((r) => setTimeout(r, 10));
-    const results = await Promise.all(Array.from({ length: 5 }, async () => order(one.app, saleId, (await buyer()).jwt)));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, async () => order(one.app, saleId, (await buyer()).jwt)),
+    );
     expect(results.every((r) => r.status === 201)).toBe(true);
     expect((await admin(one.app, 'GET', `/admin/sales/${saleId}`)).body.admission).toEqual({ dryRunRefusals: 3 });
   });
@@ -185,7 +213,11 @@ describe('rate limits', () => {
   });
 
   it('automatic blocking: 3 refusals within the window block the buyer (403) on every instance; the block expires', async () => {
-    await setPolicies({ ...base, orders: { perUser: win(1) }, autoBlock: { refusals: 3, windowSeconds: 60, blockSeconds: 2 } });
+    await setPolicies({
+      ...base,
+      orders: { perUser: win(1) },
+      autoBlock: { refusals: 3, windowSeconds: 60, blockSeconds: 2 },
+    });
     const manual = await buyer();
     await admin(one.app, 'PUT', `/admin/blocklist/${manual.userId}`, { ttlSeconds: 3600, reason: 'manual' });
     const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
@@ -230,7 +262,16 @@ describe('rate limits', () => {
     };
     const client = upstashRedis(port);
     const { Ratelimit } = await import('@upstash/ratelimit');
-    const rl = new Ratelimit({ redis: client as never, limiter: Ratelimit.fixedWindow(2, '60 s'), prefix: 'rg:rl:test', ephemeralCache: false, timeout: 0, analytics: false, enableProtection: false, enableTelemetry: false });
+    const rl = new Ratelimit({
+      redis: client as never,
+      limiter: Ratelimit.fixedWindow(2, '60 s'),
+      prefix: 'rg:rl:test',
+      ephemeralCache: false,
+      timeout: 0,
+      analytics: false,
+      enableProtection: false,
+      enableTelemetry: false,
+    });
     const id = `{u:${(await buyer()).userId}}`;
     const results = [];
     for (let i = 0; i < 3; i++) {
@@ -251,7 +292,8 @@ describe('the others window (routes that name no sale)', () => {
     const paid = await pay(one.app, placed.orderId, b.jwt, placed.paymentToken);
     expect(paid.status).toBe(202);
     const polls = [];
-    for (let i = 0; i < 4; i++) polls.push(await call(one.app, 'GET', `/v1/payments/${paid.body.paymentId}`, { token: b.jwt }));
+    for (let i = 0; i < 4; i++)
+      polls.push(await call(one.app, 'GET', `/v1/payments/${paid.body.paymentId}`, { token: b.jwt }));
     expect(polls.slice(0, 3).map((r) => r.status)).toEqual([200, 200, 200]);
     expectProblem(polls[3]!, 429, 'rate_limited');
     expect(polls[3]!.body.policy).toBe('others.perUser');
@@ -271,7 +313,8 @@ describe('the others window (routes that name no sale)', () => {
     expect((await call(counted.app, 'GET', `/v1/orders/${placed.orderId}`, { token: b.jwt })).status).toBe(200);
     expect(scriptCalls - before).toBe(1); // readOrder only
     await setPolicies({ ...base, others: { perUser: win(1, DAY, true) } });
-    for (let i = 0; i < 3; i++) expect((await call(one.app, 'GET', `/v1/orders/${placed.orderId}`, { token: b.jwt })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await call(one.app, 'GET', `/v1/orders/${placed.orderId}`, { token: b.jwt })).status).toBe(200);
     expect((await admin(one.app, 'GET', '/admin/limits')).body.dryRunRefusals).toEqual({ 'others.perUser': 2 });
   });
 });

@@ -4,7 +4,17 @@
  */
 import { DEFAULT_POLICIES } from '../../src/limits/policies.js';
 import { test as base, describe, expect, usePrivateRedis } from '../fixtures.js';
-import { admin, buyer, call, createSale, expectProblem, pay, placeOrder, startGateway, type Gateway } from '../helpers.js';
+import {
+  admin,
+  buyer,
+  call,
+  createSale,
+  expectProblem,
+  pay,
+  placeOrder,
+  startGateway,
+  type Gateway,
+} from '../helpers.js';
 
 /** `one` is the gateway fixture; `two` a second gateway instance on the same Redis. */
 const test = base.extend<{ one: Gateway; two: Gateway }>({
@@ -43,7 +53,11 @@ async function within(ms: number, probe: () => boolean | Promise<boolean>): Prom
 
 describe('/admin/limits', () => {
   test('answers the defaults before anything is set', async ({ one }) => {
-    expect((await admin(one.app, 'GET', '/admin/limits')).body).toEqual({ version: 0, policies: DEFAULT_POLICIES, dryRunRefusals: {} });
+    expect((await admin(one.app, 'GET', '/admin/limits')).body).toEqual({
+      version: 0,
+      policies: DEFAULT_POLICIES,
+      dryRunRefusals: {},
+    });
   });
 
   test('a change through one instance is in force on another within 1 s, with its history', async ({ one, two }) => {
@@ -96,12 +110,19 @@ describe('/admin/limits', () => {
 
   test('is for ops only', async ({ one }) => {
     expectProblem(await call(one.app, 'GET', '/admin/limits'), 401, 'unauthenticated');
-    expectProblem(await call(one.app, 'PUT', '/admin/limits', { body: { policies: policies(1) }, token: (await buyer()).jwt }), 401, 'unauthenticated');
+    expectProblem(
+      await call(one.app, 'PUT', '/admin/limits', { body: { policies: policies(1) }, token: (await buyer()).jwt }),
+      401,
+      'unauthenticated',
+    );
   });
 });
 
 describe('/admin/blocklist', () => {
-  test('a blocked buyer gets 403 blocked on orders and payments on every instance; unblocking restores them', async ({ one, two }) => {
+  test('a blocked buyer gets 403 blocked on orders and payments on every instance; unblocking restores them', async ({
+    one,
+    two,
+  }) => {
     const saleId = await createSale(one.app, { stock: 10, perUserLimit: 5 });
     const b = await buyer();
     const other = await buyer();
@@ -109,8 +130,16 @@ describe('/admin/blocklist', () => {
     const block = await admin(one.app, 'PUT', `/admin/blocklist/${b.userId}`, { ttlSeconds: 600, reason: 'bot' });
     expect(block.status).toBe(200);
     expect(block.body).toMatchObject({ userId: b.userId, reason: 'bot' });
-    expectProblem(await call(one.app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }), 403, 'blocked');
-    await within(1000, async () => (await call(two.app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} })).status === 403);
+    expectProblem(
+      await call(one.app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }),
+      403,
+      'blocked',
+    );
+    await within(
+      1000,
+      async () =>
+        (await call(two.app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} })).status === 403,
+    );
     expectProblem(await pay(two.app, order.orderId, b.jwt, order.paymentToken), 403, 'blocked');
     // nobody else is affected, and the blocked buyer can still read its order
     await placeOrder(two.app, saleId, other.jwt);
@@ -121,23 +150,42 @@ describe('/admin/blocklist', () => {
 
   test('a blocked address is refused for every buyer coming from it; other addresses are not', async ({ one }) => {
     const saleId = await createSale(one.app, { stock: 10 });
-    const res = await admin(one.app, 'PUT', '/admin/blocklist/addresses/198.51.100.9', { ttlSeconds: 60, reason: 'abuse' });
+    const res = await admin(one.app, 'PUT', '/admin/blocklist/addresses/198.51.100.9', {
+      ttlSeconds: 60,
+      reason: 'abuse',
+    });
     expect(res.body).toMatchObject({ address: '198.51.100.9', reason: 'abuse' });
     const from = (address: string) => async () =>
-      call(one.app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {}, headers: { 'X-Test-Address': address } });
+      call(one.app, 'POST', `/v1/sales/${saleId}/orders`, {
+        token: (await buyer()).jwt,
+        body: {},
+        headers: { 'X-Test-Address': address },
+      });
     expectProblem(await from('198.51.100.9')(), 403, 'blocked');
     expect((await from('198.51.100.10')()).status).toBe(201);
     expect((await admin(one.app, 'DELETE', '/admin/blocklist/addresses/198.51.100.9')).status).toBe(204);
     expect((await from('198.51.100.9')()).status).toBe(201);
-    expectProblem(await admin(one.app, 'PUT', '/admin/blocklist/addresses/not-an-ip', { ttlSeconds: 5 }), 400, 'invalid_request');
+    expectProblem(
+      await admin(one.app, 'PUT', '/admin/blocklist/addresses/not-an-ip', { ttlSeconds: 5 }),
+      400,
+      'invalid_request',
+    );
   });
 
   test('a block ends by itself after its ttl', async ({ one }) => {
     const saleId = await createSale(one.app);
     const b = await buyer();
     await admin(one.app, 'PUT', `/admin/blocklist/${b.userId}`, { ttlSeconds: 1 });
-    expectProblem(await call(one.app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }), 403, 'blocked');
-    await within(2500, async () => (await call(one.app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} })).status === 201);
+    expectProblem(
+      await call(one.app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }),
+      403,
+      'blocked',
+    );
+    await within(
+      2500,
+      async () =>
+        (await call(one.app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} })).status === 201,
+    );
   });
 
   test.for<[string, unknown]>([

@@ -13,7 +13,14 @@ usePrivateRedis();
 test.scoped({ policies: [DEFAULT_POLICIES, { scope: 'file' }] });
 
 /** One real HTTP request (over loopback), so the clicks are truly concurrent. */
-async function http(base: string, method: string, path: string, jwt: string, body: unknown, headers: Record<string, string> = {}) {
+async function http(
+  base: string,
+  method: string,
+  path: string,
+  jwt: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json', ...headers },
@@ -31,14 +38,24 @@ async function atWindowStart(): Promise<void> {
 }
 
 describe('replays under the default rate limits', () => {
-  test('invariant: 50 simultaneous pay clicks with one token give one payment and 49 identical replays, no 429', async ({ app, raw, origin, gateway }) => {
+  test('invariant: 50 simultaneous pay clicks with one token give one payment and 49 identical replays, no 429', async ({
+    app,
+    raw,
+    origin,
+    gateway,
+  }) => {
     expect(gateway.limits.version).toBe(0);
     expect(gateway.limits.policies.payments.perUser).toMatchObject({ limit: 10, windowSeconds: 10 });
     const saleId = await createSale(app, { stock: 5 });
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
     const clicks = await Promise.all(
-      Array.from({ length: 50 }, () => http(origin, 'POST', `/v1/orders/${order.orderId}/payments`, b.jwt, { paymentToken: order.paymentToken, method: 'wallet' })),
+      Array.from({ length: 50 }, () =>
+        http(origin, 'POST', `/v1/orders/${order.orderId}/payments`, b.jwt, {
+          paymentToken: order.paymentToken,
+          method: 'wallet',
+        }),
+      ),
     );
     expect(clicks.map((c) => c.status)).toEqual(Array(50).fill(202));
     const ids = new Set(clicks.map((c) => c.body.paymentId));
@@ -50,7 +67,10 @@ describe('replays under the default rate limits', () => {
     expect(await raw.xlen(keys.lane(saleId, 'standard'))).toBe(1);
   });
 
-  test('replays count against no window: after 1 payment and 49 replays, 9 more payments fill the window of 10', async ({ app, raw }) => {
+  test('replays count against no window: after 1 payment and 49 replays, 9 more payments fill the window of 10', async ({
+    app,
+    raw,
+  }) => {
     const saleId = await createSale(app, { stock: 20, perUserLimit: 20 });
     const b = await buyer();
     await atWindowStart();
@@ -67,16 +87,24 @@ describe('replays under the default rate limits', () => {
     expect(again.headers.get('idempotent-replayed')).toBe('true');
   });
 
-  test('invariant: 50 simultaneous orders with one Idempotency-Key create one order; the rest replay it or are in progress, no 429', async ({ app, origin }) => {
+  test('invariant: 50 simultaneous orders with one Idempotency-Key create one order; the rest replay it or are in progress, no 429', async ({
+    app,
+    origin,
+  }) => {
     const saleId = await createSale(app, { stock: 5 });
     const b = await buyer();
     const key = `storm-${saleId}`;
     await atWindowStart();
     const clicks = await Promise.all(
-      Array.from({ length: 50 }, () => http(origin, 'POST', `/v1/sales/${saleId}/orders`, b.jwt, { quantity: 1 }, { 'Idempotency-Key': key })),
+      Array.from({ length: 50 }, () =>
+        http(origin, 'POST', `/v1/sales/${saleId}/orders`, b.jwt, { quantity: 1 }, { 'Idempotency-Key': key }),
+      ),
     );
     const statuses = clicks.map((c) => c.status);
-    expect(statuses.filter((s) => s !== 201 && s !== 409), JSON.stringify(clicks.find((c) => c.status !== 201)?.body)).toEqual([]);
+    expect(
+      statuses.filter((s) => s !== 201 && s !== 409),
+      JSON.stringify(clicks.find((c) => c.status !== 201)?.body),
+    ).toEqual([]);
     for (const c of clicks.filter((c) => c.status === 409)) expect(c.body.code).toBe('request_in_progress');
     const created = clicks.filter((c) => c.status === 201);
     expect(new Set(created.map((c) => c.body.orderId)).size).toBe(1);
@@ -85,11 +113,19 @@ describe('replays under the default rate limits', () => {
     expect(sale.body.available).toBe(4);
     // the replays took nothing from the buyer's window: 9 more new orders pass, the 10th is refused
     const more = [];
-    for (let i = 0; i < 10; i++) more.push(await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }));
+    for (let i = 0; i < 10; i++)
+      more.push(await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }));
     expect(more.filter((r) => r.status === 201 || r.body.code === 'limit_exceeded')).toHaveLength(9);
     expect(more[9]!.status).toBe(429);
     // over the window, the stored answer is still replayed
-    const replay = await http(origin, 'POST', `/v1/sales/${saleId}/orders`, b.jwt, { quantity: 1 }, { 'Idempotency-Key': key });
+    const replay = await http(
+      origin,
+      'POST',
+      `/v1/sales/${saleId}/orders`,
+      b.jwt,
+      { quantity: 1 },
+      { 'Idempotency-Key': key },
+    );
     expect(replay.status).toBe(201);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
   });

@@ -43,7 +43,10 @@ function holdingNext(port: RedisPort, method: 'hgetall' | 'script', matches: (ke
   return { held, release: () => release(), holding: () => holding };
 }
 
-const policies = (limit: number): Policies => ({ ...DEFAULT_POLICIES, orders: { perUser: { limit, windowSeconds: 10, dryRun: false } } });
+const policies = (limit: number): Policies => ({
+  ...DEFAULT_POLICIES,
+  orders: { perUser: { limit, windowSeconds: 10, dryRun: false } },
+});
 
 describe('background steps (refreshLimits, flushTally)', () => {
   it('a refresh still waiting for Redis neither blocks the next one nor overwrites its newer copy', async () => {

@@ -42,7 +42,9 @@ const K6_ECMA_VERSION = 2017;
  */
 const K6_MODULES: Record<string, Record<string, true | Record<string, true>>> = {
   k6: names('check fail group randomSeed sleep'),
-  'k6/crypto': names('createHash createHMAC hmac md4 md5 randomBytes ripemd160 sha1 sha256 sha384 sha512 sha512_224 sha512_256 hexEncode'),
+  'k6/crypto': names(
+    'createHash createHMAC hmac md4 md5 randomBytes ripemd160 sha1 sha256 sha384 sha512 sha512_224 sha512_256 hexEncode',
+  ),
   'k6/encoding': names('b64encode b64decode'),
   'k6/http': names(
     'url CookieJar cookieJar file get head post put patch del options request asyncRequest batch setResponseCallback expectedStatuses',
@@ -73,7 +75,8 @@ function scripts(): string[] {
   return found.sort();
 }
 
-const parseAsK6 = (source: string) => parse(source, { ecmaVersion: K6_ECMA_VERSION, sourceType: 'module', locations: true });
+const parseAsK6 = (source: string) =>
+  parse(source, { ecmaVersion: K6_ECMA_VERSION, sourceType: 'module', locations: true });
 
 /** What a script imports that k6 v0.48 does not have, or that does not resolve; empty when all is well. */
 function unknownImports(source: string, folder: string): string[] {
@@ -93,7 +96,8 @@ function unknownImports(source: string, folder: string): string[] {
       continue;
     }
     for (const spec of node.specifiers) {
-      if (spec.type === 'ImportSpecifier' && !exports[spec.imported.name]) problems.push(`${from} has no export ${spec.imported.name}`);
+      if (spec.type === 'ImportSpecifier' && !exports[spec.imported.name])
+        problems.push(`${from} has no export ${spec.imported.name}`);
       else if (spec.type !== 'ImportSpecifier') wholeModules.set(spec.local.name, exports);
     }
   }
@@ -104,7 +108,12 @@ function unknownImports(source: string, folder: string): string[] {
         const member = wholeModules.get(object.name)![node.property.name];
         if (!member) problems.push(`${object.name}.${node.property.name} is not in k6 v0.48`);
       }
-      if (object.type === 'MemberExpression' && object.object.type === 'Identifier' && wholeModules.has(object.object.name) && !node.computed) {
+      if (
+        object.type === 'MemberExpression' &&
+        object.object.type === 'Identifier' &&
+        wholeModules.has(object.object.name) &&
+        !node.computed
+      ) {
         const member = wholeModules.get(object.object.name)![object.property.name];
         if (typeof member === 'object' && !member[node.property.name]) {
           problems.push(`${object.object.name}.${object.property.name}.${node.property.name} is not in k6 v0.48`);
@@ -117,10 +126,23 @@ function unknownImports(source: string, folder: string): string[] {
 
 describe('k6 scripts', () => {
   it('the parser is as strict as k6 v0.48: what stopped the scripts with exit code 107 is refused', () => {
-    for (const bad of ['const a = { ...b };', 'const { a, ...rest } = b;', 'const n = 100_000_000;', 'a?.b;', 'a ?? b;', 'try {} catch {}', '/a.b/s;']) {
+    for (const bad of [
+      'const a = { ...b };',
+      'const { a, ...rest } = b;',
+      'const n = 100_000_000;',
+      'a?.b;',
+      'a ?? b;',
+      'try {} catch {}',
+      '/a.b/s;',
+    ]) {
       expect(() => parseAsK6(bad), bad).toThrow(SyntaxError);
     }
-    for (const good of ['const f = async (x, y,) => x ** y;', 'const { a = 1, b } = c;', 'export default function ({ saleId }) {}', 'f(...args);']) {
+    for (const good of [
+      'const f = async (x, y,) => x ** y;',
+      'const { a = 1, b } = c;',
+      'export default function ({ saleId }) {}',
+      'f(...args);',
+    ]) {
       expect(() => parseAsK6(good), good).not.toThrow();
     }
   });
@@ -137,18 +159,33 @@ describe('k6 scripts', () => {
 
   it('the import check catches a module, an export and a member k6 v0.48 does not have', () => {
     const probe = (source: string) => unknownImports(source, join(dir, 'lib'));
-    expect(probe(`import { textSummary } from 'https://jslib.k6.io/k6-summary/0.0.2/index.js';`)[0]).toMatch(/not a k6 v0.48 module/);
+    expect(probe(`import { textSummary } from 'https://jslib.k6.io/k6-summary/0.0.2/index.js';`)[0]).toMatch(
+      /not a k6 v0.48 module/,
+    );
     expect(probe(`import { Histogram } from 'k6/metrics';`)).toEqual(['k6/metrics has no export Histogram']);
     expect(probe(`import http from 'k6/http';\nhttp.fetch('x');`)).toEqual(['http.fetch is not in k6 v0.48']);
-    expect(probe(`import exec from 'k6/execution';\nexec.scenario.iterationInSale;`)).toEqual(['exec.scenario.iterationInSale is not in k6 v0.48']);
+    expect(probe(`import exec from 'k6/execution';\nexec.scenario.iterationInSale;`)).toEqual([
+      'exec.scenario.iterationInSale is not in k6 v0.48',
+    ]);
     expect(probe(`import { x } from './nowhere.js';`)).toEqual(['./nowhere.js does not exist']);
   });
 
   it("loadtest/README.md's settings table matches the scripts, setting by setting and default by default", () => {
     const readme = readFileSync(join(dir, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('## Settings'), readme.indexOf('\n## ', readme.indexOf('## Settings') + 1));
-    const header = section.split('\n').find((line) => line.startsWith('| name |'))!.split('|').map((c) => c.trim());
-    const cells = (line: string) => line.split('|').slice(1, -1).map((c) => c.trim());
+    const section = readme.slice(
+      readme.indexOf('## Settings'),
+      readme.indexOf('\n## ', readme.indexOf('## Settings') + 1),
+    );
+    const header = section
+      .split('\n')
+      .find((line) => line.startsWith('| name |'))!
+      .split('|')
+      .map((c) => c.trim());
+    const cells = (line: string) =>
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim());
     const unquote = (cell: string) => cell.split(/`,\s*`/).map((v) => v.replace(/`/g, ''));
     const table = new Map<string, Record<string, string>>();
     for (const line of section.split('\n').filter((l) => l.startsWith('| `'))) {
@@ -167,13 +204,16 @@ describe('k6 scripts', () => {
     const used = new Set(shared);
     for (const script of ['flash-sale', 'double-click', 'soak']) {
       const source = read(`${script}.js`);
-      const defaults = new Map([...source.matchAll(/__ENV\.([A-Z_]+) \|\| (?:'([^']*)'|([\d.]+))/g)].map((m) => [m[1]!, m[2] ?? m[3]!]));
+      const defaults = new Map(
+        [...source.matchAll(/__ENV\.([A-Z_]+) \|\| (?:'([^']*)'|([\d.]+))/g)].map((m) => [m[1]!, m[2] ?? m[3]!]),
+      );
       for (const [name, value] of defaults) {
         used.add(name);
         expect(table.get(name)?.[script], `${name} in ${script}.js`).toBe(value);
       }
       for (const [name, perScript] of table) {
-        if (!defaults.has(name) && !shared.has(name)) expect(perScript[script], `${name} is not read by ${script}.js`).toBe('-');
+        if (!defaults.has(name) && !shared.has(name))
+          expect(perScript[script], `${name} is not read by ${script}.js`).toBe('-');
       }
     }
     expect([...table.keys()].sort()).toEqual([...used].sort());
@@ -188,16 +228,25 @@ describe('k6 scripts', () => {
     for (const verify of [nodeJwtVerifier(JWT_SECRET), webJwtVerifier(JWT_SECRET)]) {
       expect(await verify(jwt)).toMatchObject({ sub: 'k6-buyer-1', tier: 'priority' });
     }
-    expect(JSON.parse(Buffer.from(minter.mint('k6-buyer-2', JWT_SECRET).split('.')[1]!, 'base64url').toString())).not.toHaveProperty('tier');
+    expect(
+      JSON.parse(Buffer.from(minter.mint('k6-buyer-2', JWT_SECRET).split('.')[1]!, 'base64url').toString()),
+    ).not.toHaveProperty('tier');
     const expired = minter.mint('k6-buyer-1', JWT_SECRET, { ttlSeconds: -10 });
     await expect(Promise.resolve().then(() => nodeJwtVerifier(JWT_SECRET)(expired))).rejects.toThrow();
   });
 
   it('the run plan: k6 durations, the buyers a ramping spike brings, and a margin to fund', () => {
     expect(['500ms', '20s', '1m30s', '2h'].map(durationSeconds)).toEqual([0.5, 20, 90, 7200]);
-    for (const bad of ['', '20', 's', '1m 30s', '20sx']) expect(() => durationSeconds(bad), bad).toThrow(/not a k6 duration/);
+    for (const bad of ['', '20', 's', '1m 30s', '20sx'])
+      expect(() => durationSeconds(bad), bad).toThrow(/not a k6 duration/);
     // flash-sale's defaults: a 2 s ramp to 500/s, 20 s at 500/s, 40 s down to 50/s
-    expect(rampingArrivals(0, [{ target: 500, duration: '2s' }, { target: 500, duration: '20s' }, { target: 50, duration: '40s' }])).toBe(21_500);
+    expect(
+      rampingArrivals(0, [
+        { target: 500, duration: '2s' },
+        { target: 500, duration: '20s' },
+        { target: 50, duration: '40s' },
+      ]),
+    ).toBe(21_500);
     expect(buyersToFund(21_500)).toBe(21_940);
   });
 
@@ -229,7 +278,11 @@ describe('k6 scripts', () => {
           thresholds: { 'p(99)<1000': { ok: false } },
         },
         checks: { type: 'rate', values: { rate: 0, passes: 0, fails: 20 }, thresholds: { 'rate>0.99': { ok: false } } },
-        rushgate_payments_succeeded: { type: 'counter', values: { count: 0, rate: 0 }, thresholds: { 'count>=950': { ok: false } } },
+        rushgate_payments_succeeded: {
+          type: 'counter',
+          values: { count: 0, rate: 0 },
+          thresholds: { 'count>=950': { ok: false } },
+        },
         rushgate_oversold: { type: 'counter', values: { count: 0, rate: 0 }, thresholds: { 'count==0': { ok: true } } },
         iterations: { type: 'counter', values: { count: 20, rate: 0.3 } },
       },

@@ -32,7 +32,12 @@ describe('GET /metrics', () => {
     await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }); // sold_out
     await pay(app, order.orderId, b.jwt, 'pt_forged');
     const text = await scrape();
-    expect(value(text, 'rushgate_http_request_duration_seconds_count{method="POST",route="/v1/sales/:saleId/orders",status="201"}')).toBeGreaterThanOrEqual(1);
+    expect(
+      value(
+        text,
+        'rushgate_http_request_duration_seconds_count{method="POST",route="/v1/sales/:saleId/orders",status="201"}',
+      ),
+    ).toBeGreaterThanOrEqual(1);
     expect(value(text, 'rushgate_decisions_total{action="order",reason="admitted"}')).toBeGreaterThanOrEqual(1);
     expect(value(text, 'rushgate_decisions_total{action="order",reason="sold_out"}')).toBeGreaterThanOrEqual(1);
     expect(value(text, 'rushgate_decisions_total{action="payment",reason="token_invalid"}')).toBeGreaterThanOrEqual(1);
@@ -52,7 +57,9 @@ describe('GET /metrics', () => {
     expect(value(text, `rushgate_queue_served{sale="${saleId}",lane="standard"}`)).toBe(0);
     const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), metrics });
     while ((await worker.runOnce()) > 0);
-    expect((await call(app, 'GET', `/v1/payments/${payment.body.paymentId}`, { token: b.jwt })).body.status).toBe('succeeded');
+    expect((await call(app, 'GET', `/v1/payments/${payment.body.paymentId}`, { token: b.jwt })).body.status).toBe(
+      'succeeded',
+    );
     text = await scrape();
     expect(value(text, `rushgate_queue_depth{sale="${saleId}",lane="standard"}`)).toBe(0);
     expect(value(text, `rushgate_queue_served{sale="${saleId}",lane="standard"}`)).toBe(1);

@@ -19,7 +19,22 @@ import { startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
-import { ADMIN_TOKEN, JWT_SECRET, TOKEN_SECRET, admin, buyer, call, createSale, expectProblem, pay, placeOrder, privateRedis, testApp, testRedis, unique } from '../helpers.js';
+import {
+  ADMIN_TOKEN,
+  JWT_SECRET,
+  TOKEN_SECRET,
+  admin,
+  buyer,
+  call,
+  createSale,
+  expectProblem,
+  pay,
+  placeOrder,
+  privateRedis,
+  testApp,
+  testRedis,
+  unique,
+} from '../helpers.js';
 
 await privateRedis();
 const tally = new SaleTally((await testApp()).redis);
@@ -28,7 +43,14 @@ const { app, redis } = await testApp({ tally, ledger });
 const raw = testRedis();
 
 type Indicator = { state: string; value: string };
-type OpsSale = { saleId: string; history: HistorySecond[]; tally: Record<string, Record<string, number>>; health: Record<string, Indicator>; soldOutAt: string | null; nowMs: number };
+type OpsSale = {
+  saleId: string;
+  history: HistorySecond[];
+  tally: Record<string, Record<string, number>>;
+  health: Record<string, Indicator>;
+  soldOutAt: string | null;
+  nowMs: number;
+};
 async function ops(query = '') {
   const res = await admin(app, 'GET', `/admin/ops${query}`);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -75,7 +97,9 @@ describe('the history addTally keeps', () => {
     await raw.hset(keys.history(saleId), old);
     tally.count(saleId, 'order:admitted');
     await tally.flush();
-    const kept = Object.keys(await raw.hgetall(keys.history(saleId))).filter((f) => f !== 'first').map(Number);
+    const kept = Object.keys(await raw.hgetall(keys.history(saleId)))
+      .filter((f) => f !== 'first')
+      .map(Number);
     expect(Math.min(...kept)).toBeGreaterThan(nowSecond - 900);
     expect(kept).toContain(nowSecond - 890);
     expect(Number(await raw.hget(keys.history(saleId), 'first'))).toBeGreaterThan(nowSecond - 900);
@@ -84,7 +108,9 @@ describe('the history addTally keeps', () => {
     await raw.hset(keys.history(saleId), { first: String(nowSecond - 5000), [nowSecond - 4000]: '{}' });
     tally.count(saleId, 'order:admitted');
     await tally.flush();
-    const after = Object.keys(await raw.hgetall(keys.history(saleId))).filter((f) => f !== 'first').map(Number);
+    const after = Object.keys(await raw.hgetall(keys.history(saleId)))
+      .filter((f) => f !== 'first')
+      .map(Number);
     expect(after.every((s) => s >= nowSecond)).toBe(true);
   });
 });
@@ -117,13 +143,18 @@ describe('GET /admin/ops', () => {
   });
 
   it('refuses a malformed ?since= with 400 and changes nothing', async () => {
-    for (const since of ['abc', '-1', '1.5', '9'.repeat(20)]) expectProblem(await admin(app, 'GET', `/admin/ops?since=${since}`), 400, 'invalid_request');
+    for (const since of ['abc', '-1', '1.5', '9'.repeat(20)])
+      expectProblem(await admin(app, 'GET', `/admin/ops?since=${since}`), 400, 'invalid_request');
   });
 
   it('counts payment replays apart from new payments, and failed payments by their code', async () => {
     const saleId = await createSale(app, { stock: 5, price: 500 });
     const rich = await buyer();
-    await admin(app, 'POST', `/admin/wallets/${rich.userId}/credits`, { amount: 500, currency: 'CNY', reference: unique('ref') });
+    await admin(app, 'POST', `/admin/wallets/${rich.userId}/credits`, {
+      amount: 500,
+      currency: 'CNY',
+      reference: unique('ref'),
+    });
     const order = await placeOrder(app, saleId, rich.jwt);
     // a click storm: the same payment sent three times
     for (let i = 0; i < 3; i++) expect((await pay(app, order.orderId, rich.jwt, order.paymentToken)).status).toBe(202);
@@ -147,7 +178,9 @@ describe('GET /admin/ops', () => {
     expect(view.tally.outcome).toEqual({ succeeded: 1, failed: 1 });
     expect(view.tally.failure).toEqual({ insufficient_funds: 1 });
     // the lag buckets stay on the server, which judges them
-    expect(await raw.hgetall(keys.history(saleId)).then((h) => Object.values(h).some((v) => v.includes('"h.lag:')))).toBe(true);
+    expect(
+      await raw.hgetall(keys.history(saleId)).then((h) => Object.values(h).some((v) => v.includes('"h.lag:'))),
+    ).toBe(true);
     expect(view.history.some((s) => Object.keys(s.counts).some((f) => f.startsWith('h.')))).toBe(false);
     expect(view.health.lag!.state).toBe('ok');
   });
@@ -155,7 +188,11 @@ describe('GET /admin/ops', () => {
   it('reads unknown, review and oversell from their keys and turns each red when it needs a human', async () => {
     const saleId = await createSale(app);
     let view = await saleOf(saleId);
-    expect([view.health.unknown!.state, view.health.review!.state, view.health.oversell!.state]).toEqual(['ok', 'ok', 'ok']);
+    expect([view.health.unknown!.state, view.health.review!.state, view.health.oversell!.state]).toEqual([
+      'ok',
+      'ok',
+      'ok',
+    ]);
     const nowMs = await redis.timeMs();
     await raw.zadd(keys.unknown(saleId), nowMs + 2000, 'pay_a', nowMs - 60_000, 'pay_b');
     await raw.zadd(keys.review(saleId), nowMs, 'pay_c');
@@ -176,10 +213,23 @@ describe('GET /admin/ops', () => {
     await client.connect();
     const stopped = await Ledger.open(await pgliteSql());
     try {
-      const own = createApp({ redis: ioredisPort(client), log: silentLogger, jwtSecret: JWT_SECRET, adminToken: ADMIN_TOKEN, tokenSecret: TOKEN_SECRET, ledger: stopped });
-      expect((await admin(own, 'GET', '/admin/ops')).body.health).toMatchObject({ redis: { state: 'ok' }, ledger: { state: 'ok' } });
+      const own = createApp({
+        redis: ioredisPort(client),
+        log: silentLogger,
+        jwtSecret: JWT_SECRET,
+        adminToken: ADMIN_TOKEN,
+        tokenSecret: TOKEN_SECRET,
+        ledger: stopped,
+      });
+      expect((await admin(own, 'GET', '/admin/ops')).body.health).toMatchObject({
+        redis: { state: 'ok' },
+        ledger: { state: 'ok' },
+      });
       await stopped.close();
-      expect((await admin(own, 'GET', '/admin/ops')).body.health).toMatchObject({ redis: { state: 'ok' }, ledger: { state: 'bad', value: 'down' } });
+      expect((await admin(own, 'GET', '/admin/ops')).body.health).toMatchObject({
+        redis: { state: 'ok' },
+        ledger: { state: 'bad', value: 'down' },
+      });
       await server.stop();
       const down = await admin(own, 'GET', '/admin/ops');
       expectProblem(down, 503, 'unavailable');
@@ -193,13 +243,25 @@ describe('GET /admin/ops', () => {
 });
 
 describe('the health rules', () => {
-  const quiet: SaleHealthInput = { nowSecond: 1000, history: [], queueDepth: 0, unknown: 0, unknownOverdue: 0, review: 0, oversell: {} };
+  const quiet: SaleHealthInput = {
+    nowSecond: 1000,
+    history: [],
+    queueDepth: 0,
+    unknown: 0,
+    unknownOverdue: 0,
+    review: 0,
+    oversell: {},
+  };
   const second = (t: number, counts: Record<string, number>): HistorySecond => ({ t, counts });
 
   it('turn a refusal spike red, but not the refusals a sold-out sale gives anyway', () => {
-    const spike = Array.from({ length: 5 }, (_, i) => second(996 + i, { 'order:admitted': 2, 'order:rate_limited': 8 }));
+    const spike = Array.from({ length: 5 }, (_, i) =>
+      second(996 + i, { 'order:admitted': 2, 'order:rate_limited': 8 }),
+    );
     expect(saleHealth({ ...quiet, history: spike }).refusals.state).toBe('bad');
-    const soldOut = Array.from({ length: 5 }, (_, i) => second(996 + i, { 'order:admitted': 2, 'order:sold_out': 500, 'payment:replayed': 40 }));
+    const soldOut = Array.from({ length: 5 }, (_, i) =>
+      second(996 + i, { 'order:admitted': 2, 'order:sold_out': 500, 'payment:replayed': 40 }),
+    );
     expect(saleHealth({ ...quiet, history: soldOut }).refusals.state).toBe('ok');
     // a spike 30 s ago is over
     const past = spike.map((s) => ({ ...s, t: s.t - 30 }));
@@ -207,17 +269,30 @@ describe('the health rules', () => {
   });
 
   it('turn buyer 5xx and p99 red past their thresholds, from the latency buckets', () => {
-    const slow = [second(990, { 'h.http:total': 100, 'h.http:5xx': 10, [latencyField('lat', 3)]: 90, [latencyField('lat', 4000)]: 10 })];
+    const slow = [
+      second(990, {
+        'h.http:total': 100,
+        'h.http:5xx': 10,
+        [latencyField('lat', 3)]: 90,
+        [latencyField('lat', 4000)]: 10,
+      }),
+    ];
     const health = saleHealth({ ...quiet, history: slow });
     expect(health.errors).toMatchObject({ state: 'bad', value: '10% (10 of 100)' });
     expect(health.latency).toMatchObject({ state: 'bad', value: 'p99 ≤ 5 s' });
     const fast = [second(990, { 'h.http:total': 100, [latencyField('lat', 3)]: 100 })];
-    expect(saleHealth({ ...quiet, history: fast })).toMatchObject({ errors: { state: 'ok' }, latency: { state: 'ok', value: 'p99 ≤ 5 ms' } });
+    expect(saleHealth({ ...quiet, history: fast })).toMatchObject({
+      errors: { state: 'ok' },
+      latency: { state: 'ok', value: 'p99 ≤ 5 ms' },
+    });
   });
 
   it('turn worker lag red when p99 is too high, or when payments wait and nothing settles', () => {
     const lagging = [second(990, { [latencyField('lag', 100)]: 50, [latencyField('lag', 20_000)]: 50 })];
-    expect(saleHealth({ ...quiet, history: lagging }).lag).toMatchObject({ state: 'bad', value: 'p50 ≤ 100 ms · p99 ≤ 30 s' });
+    expect(saleHealth({ ...quiet, history: lagging }).lag).toMatchObject({
+      state: 'bad',
+      value: 'p50 ≤ 100 ms · p99 ≤ 30 s',
+    });
     const stalled = [second(970, { 'payment:admitted': 5 })];
     expect(saleHealth({ ...quiet, history: stalled, queueDepth: 5 }).lag.state).toBe('bad');
     expect(saleHealth({ ...quiet, history: stalled, queueDepth: 0 }).lag.state).toBe('idle');

@@ -11,7 +11,21 @@ import { RedisUnavailableError, type RedisPort } from '../../src/redis/port.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { keys } from '../../src/redis/keys.js';
-import { ADMIN_TOKEN, PERMISSIVE_POLICIES, admin, buyer, call, createSale, expectProblem, pay, placeOrder, privateRedis, testApp, unique, waitFor } from '../helpers.js';
+import {
+  ADMIN_TOKEN,
+  PERMISSIVE_POLICIES,
+  admin,
+  buyer,
+  call,
+  createSale,
+  expectProblem,
+  pay,
+  placeOrder,
+  privateRedis,
+  testApp,
+  unique,
+  waitFor,
+} from '../helpers.js';
 
 await privateRedis();
 const tally = new SaleTally((await testApp()).redis);
@@ -20,7 +34,14 @@ const { app, redis } = await testApp({ tally, ledger });
 
 const basic = (password: string, user = 'ops') => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
-type OpsSale = { saleId: string; held: number; sold: number; available: number; lanes: Record<string, number>; tally: Record<string, Record<string, number>> };
+type OpsSale = {
+  saleId: string;
+  held: number;
+  sold: number;
+  available: number;
+  lanes: Record<string, number>;
+  tally: Record<string, Record<string, number>>;
+};
 async function opsSale(saleId: string): Promise<OpsSale> {
   const res = await admin(app, 'GET', '/admin/ops');
   expect(res.status).toBe(200);
@@ -31,7 +52,12 @@ async function opsSale(saleId: string): Promise<OpsSale> {
 
 describe('the ops page', () => {
   it('is refused without the admin token, with a Basic challenge a browser answers', async () => {
-    for (const headers of <Record<string, string>[]>[{}, { Authorization: basic('wrong') }, { Authorization: 'Basic !!!' }, { Authorization: `Bearer ${ADMIN_TOKEN}x` }]) {
+    for (const headers of <Record<string, string>[]>[
+      {},
+      { Authorization: basic('wrong') },
+      { Authorization: 'Basic !!!' },
+      { Authorization: `Bearer ${ADMIN_TOKEN}x` },
+    ]) {
       const res = await call(app, 'GET', '/admin/', { headers });
       expectProblem(res, 401, 'unauthenticated');
       expect(res.headers.get('WWW-Authenticate')).toMatch(/^Basic realm="rushgate admin"/);
@@ -65,11 +91,19 @@ describe('the ops page', () => {
 
 describe('Basic credentials on changes', () => {
   const putLimits = (headers: Record<string, string>) =>
-    call(app, 'PUT', '/admin/limits', { headers: { Authorization: basic(ADMIN_TOKEN), ...headers }, body: { policies: PERMISSIVE_POLICIES } });
+    call(app, 'PUT', '/admin/limits', {
+      headers: { Authorization: basic(ADMIN_TOKEN), ...headers },
+      body: { policies: PERMISSIVE_POLICIES },
+    });
 
   it('refuses a change another site started, and changes nothing', async () => {
     const before = (await admin(app, 'GET', '/admin/limits')).body.version;
-    for (const headers of <Record<string, string>[]>[{ 'Sec-Fetch-Site': 'cross-site' }, { 'Sec-Fetch-Site': 'same-site' }, { Origin: 'https://evil.example', Host: 'localhost' }, { Origin: 'null', Host: 'localhost' }]) {
+    for (const headers of <Record<string, string>[]>[
+      { 'Sec-Fetch-Site': 'cross-site' },
+      { 'Sec-Fetch-Site': 'same-site' },
+      { Origin: 'https://evil.example', Host: 'localhost' },
+      { Origin: 'null', Host: 'localhost' },
+    ]) {
       expectProblem(await putLimits(headers), 403, 'cross_site');
     }
     expect((await admin(app, 'GET', '/admin/limits')).body.version).toBe(before);
@@ -77,14 +111,26 @@ describe('Basic credentials on changes', () => {
 
   it('accepts a change from the page itself, from a non-browser client, and any Bearer call', async () => {
     const before = (await admin(app, 'GET', '/admin/limits')).body.version;
-    expect((await putLimits({ 'Sec-Fetch-Site': 'same-origin', Origin: 'http://localhost', Host: 'localhost' })).status).toBe(200);
+    expect(
+      (await putLimits({ 'Sec-Fetch-Site': 'same-origin', Origin: 'http://localhost', Host: 'localhost' })).status,
+    ).toBe(200);
     expect((await putLimits({})).status).toBe(200);
-    expect((await call(app, 'PUT', '/admin/limits', { token: ADMIN_TOKEN, headers: { 'Sec-Fetch-Site': 'cross-site' }, body: { policies: PERMISSIVE_POLICIES } })).status).toBe(200);
+    expect(
+      (
+        await call(app, 'PUT', '/admin/limits', {
+          token: ADMIN_TOKEN,
+          headers: { 'Sec-Fetch-Site': 'cross-site' },
+          body: { policies: PERMISSIVE_POLICIES },
+        })
+      ).status,
+    ).toBe(200);
     expect((await admin(app, 'GET', '/admin/limits')).body.version).toBe(before + 3);
   });
 
   it('lets a browser read with Basic from anywhere (reads change nothing)', async () => {
-    const res = await call(app, 'GET', '/admin/limits', { headers: { Authorization: basic(ADMIN_TOKEN), 'Sec-Fetch-Site': 'cross-site' } });
+    const res = await call(app, 'GET', '/admin/limits', {
+      headers: { Authorization: basic(ADMIN_TOKEN), 'Sec-Fetch-Site': 'cross-site' },
+    });
     expect(res.status).toBe(200);
   });
 });
@@ -93,7 +139,9 @@ describe('GET /admin/ops and the sale tally', () => {
   it('shows live counters, queue depth per lane and decisions by reason, summed once flushed', async () => {
     const saleId = await createSale(app, { stock: 2, price: 0 });
     const buyers = await Promise.all([1, 2, 3, 4].map(() => buyer()));
-    const results = await Promise.all(buyers.map((b) => call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} })));
+    const results = await Promise.all(
+      buyers.map((b) => call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} })),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([201, 201, 409, 409]);
     const held = results.map((r, i) => ({ r, b: buyers[i]! })).filter(({ r }) => r.status === 201);
     await pay(app, held[0]!.r.body.orderId, held[0]!.b.jwt, held[0]!.r.body.paymentToken);
@@ -114,7 +162,13 @@ describe('GET /admin/ops and the sale tally', () => {
     await worker.stop();
     await tally.flush();
     view = await opsSale(saleId);
-    expect(view).toMatchObject({ held: 1, sold: 1, lanes: { standard: 0 }, served: { standard: 1 }, tally: { outcome: { succeeded: 1 } } });
+    expect(view).toMatchObject({
+      held: 1,
+      sold: 1,
+      lanes: { standard: 0 },
+      served: { standard: 1 },
+      tally: { outcome: { succeeded: 1 } },
+    });
   });
 
   it('drops counts for sales that do not exist, so made-up ids leave nothing in Redis', async () => {
@@ -127,7 +181,9 @@ describe('GET /admin/ops and the sale tally', () => {
 
   it('leaves anonymous and malformed requests out, so made-up ids cannot crowd real sales out', async () => {
     const saleId = await createSale(app);
-    await Promise.all(Array.from({ length: 1100 }, (_, i) => call(app, 'POST', `/v1/sales/fake-${i}/orders`, { body: {} })));
+    await Promise.all(
+      Array.from({ length: 1100 }, (_, i) => call(app, 'POST', `/v1/sales/fake-${i}/orders`, { body: {} })),
+    );
     await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: { quantity: 0 } }); // 400
     await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} });
     expect(tally.dropped).toBe(0);
@@ -141,7 +197,11 @@ describe('GET /admin/ops and the sale tally', () => {
     const saleId = await createSale(app);
     const order = await placeOrder(app, saleId, (await buyer()).jwt);
     const b = await buyer();
-    expectProblem(await call(shedding.app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }), 503, 'overloaded');
+    expectProblem(
+      await call(shedding.app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }),
+      503,
+      'overloaded',
+    );
     expectProblem(await pay(shedding.app, order.orderId, b.jwt, order.paymentToken), 503, 'overloaded');
     await t.stop();
     expect((await opsSale(saleId)).tally).toMatchObject({ order: { overloaded: 1 }, payment: { overloaded: 1 } });
@@ -163,7 +223,11 @@ describe('GET /admin/ops and the sale tally', () => {
     let down = true;
     const flaky: RedisPort = new Proxy(redis, {
       get: (target, name: keyof RedisPort) =>
-        name === 'evalsha' && down ? async () => { throw new RedisUnavailableError('down'); } : target[name],
+        name === 'evalsha' && down
+          ? async () => {
+              throw new RedisUnavailableError('down');
+            }
+          : target[name],
     });
     const errors: unknown[] = [];
     const t = new SaleTally(flaky, { onError: (err) => errors.push(err) });

@@ -20,7 +20,21 @@ import { startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
-import { ADMIN_TOKEN, JWT_SECRET, PERMISSIVE_POLICIES, TOKEN_SECRET, admin, buyer, call, createSale, listen, pay, privateRedis, testApp, unique } from '../helpers.js';
+import {
+  ADMIN_TOKEN,
+  JWT_SECRET,
+  PERMISSIVE_POLICIES,
+  TOKEN_SECRET,
+  admin,
+  buyer,
+  call,
+  createSale,
+  listen,
+  pay,
+  privateRedis,
+  testApp,
+  unique,
+} from '../helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = 'test/artifacts';
@@ -47,7 +61,14 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     await client.connect();
     afterAll(() => client.disconnect());
     const ownLedger = await Ledger.open(await pgliteSql());
-    const fragile = createApp({ redis: ioredisPort(client), log: silentLogger, jwtSecret: JWT_SECRET, adminToken: ADMIN_TOKEN, tokenSecret: TOKEN_SECRET, ledger: ownLedger });
+    const fragile = createApp({
+      redis: ioredisPort(client),
+      log: silentLogger,
+      jwtSecret: JWT_SECRET,
+      adminToken: ADMIN_TOKEN,
+      tokenSecret: TOKEN_SECRET,
+      ledger: ownLedger,
+    });
     return { server, ledger: ownLedger, app: fragile, url: await listen(fragile) };
   })();
 
@@ -58,7 +79,15 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
       executablePath: CHROMIUM,
       headless: true,
       // as root in a sandbox, and no calls home on a closed network
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -67,7 +96,10 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     await tally.stop();
   });
 
-  const launchArgs = { httpCredentials: { username: 'ops', password: ADMIN_TOKEN }, viewport: { width: 1360, height: 1100 } };
+  const launchArgs = {
+    httpCredentials: { username: 'ops', password: ADMIN_TOKEN },
+    viewport: { width: 1360, height: 1100 },
+  };
   const watch = (page: import('playwright-core').Page) => {
     const failures: string[] = [];
     page.on('pageerror', (err) => failures.push(err.message));
@@ -75,23 +107,33 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     return failures;
   };
 
-  it('shows a page opened mid-sale the sale from its start, and turns a refusal spike red', { timeout: 60_000 }, async () => {
+  it('shows a page opened mid-sale the sale from its start, and turns a refusal spike red', {
+    timeout: 60_000,
+  }, async () => {
     const saleId = await createSale(app, { name: 'WhyMe Chengdu, inner ring', stock: 120, price: 38000 });
     const paid: { orderId: string; jwt: string }[] = [];
     let admitted = 0;
     // buyers arrive in waves; most holders pay (every third clicks twice), one in eight has no money
     const wave = async (size: number) => {
-      const arrivals = await Promise.all(Array.from({ length: size }, async () => {
-        const b = await buyer();
-        return { b, res: await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }) };
-      }));
+      const arrivals = await Promise.all(
+        Array.from({ length: size }, async () => {
+          const b = await buyer();
+          return { b, res: await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }) };
+        }),
+      );
       for (const { b, res } of arrivals) {
         if (res.status !== 201) continue;
         admitted++;
         if (admitted % 5 === 0) continue; // holds, does not pay yet
-        if (admitted % 8 !== 0) await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, { amount: 38000, currency: 'CNY', reference: unique('ref') });
+        if (admitted % 8 !== 0)
+          await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, {
+            amount: 38000,
+            currency: 'CNY',
+            reference: unique('ref'),
+          });
         expect((await pay(app, res.body.orderId, b.jwt, res.body.paymentToken)).status).toBe(202);
-        if (admitted % 3 === 0) expect((await pay(app, res.body.orderId, b.jwt, res.body.paymentToken)).status).toBe(202);
+        if (admitted % 3 === 0)
+          expect((await pay(app, res.body.orderId, b.jwt, res.body.paymentToken)).status).toBe(202);
         paid.push({ orderId: res.body.orderId, jwt: b.jwt });
       }
     };
@@ -116,16 +158,28 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     expect(historyFrom).toBeGreaterThanOrEqual(firstWaveSecond);
     expect(historyFrom).toBeLessThanOrEqual(firstWaveSecond + 2);
     expect(historyFrom).toBeLessThan(openedAtSecond - 1);
-    expect(Number(await card.locator('svg[data-chart="decisions"]').getAttribute('data-first-second'))).toBeLessThan(historyFrom);
-    await expect.poll(() => card.locator('[data-rate="order:admitted"] b').textContent(), { timeout: 5_000 }).toBe(`${admittedBefore} in view`);
-    for (const series of ['order:admitted', 'payment:admitted', 'payment:replayed']) expect(await card.locator(`path[data-series="${series}"]`).count()).toBe(1);
+    expect(Number(await card.locator('svg[data-chart="decisions"]').getAttribute('data-first-second'))).toBeLessThan(
+      historyFrom,
+    );
+    await expect
+      .poll(() => card.locator('[data-rate="order:admitted"] b').textContent(), { timeout: 5_000 })
+      .toBe(`${admittedBefore} in view`);
+    for (const series of ['order:admitted', 'payment:admitted', 'payment:replayed'])
+      expect(await card.locator(`path[data-series="${series}"]`).count()).toBe(1);
     expect(await card.locator('[data-event="opensAt"]').textContent()).toMatch(/^\d\d:\d\d:\d\d$/);
     // every chart has its axes labelled with their units, and time ticks
-    for (const [chart, unit] of [['decisions', 'requests per second'], ['timeline', 'seats']]) {
+    for (const [chart, unit] of [
+      ['decisions', 'requests per second'],
+      ['timeline', 'seats'],
+    ]) {
       const labels = await card.locator(`svg[data-chart="${chart}"] text`).allTextContents();
-      expect(labels).toEqual(expect.arrayContaining([unit, 'time (local, hh:mm:ss)', expect.stringMatching(/^\d\d:\d\d:\d\d$/), '0']));
+      expect(labels).toEqual(
+        expect.arrayContaining([unit, 'time (local, hh:mm:ss)', expect.stringMatching(/^\d\d:\d\d:\d\d$/), '0']),
+      );
     }
-    await expect.poll(() => page.locator('#health [data-health="redis"]').getAttribute('data-state'), { timeout: 5_000 }).toBe('ok');
+    await expect
+      .poll(() => page.locator('#health [data-health="redis"]').getAttribute('data-state'), { timeout: 5_000 })
+      .toBe('ok');
     expect(await page.locator('#health [data-health="ledger"]').getAttribute('data-state')).toBe('ok');
 
     // the sale sells out while the page watches
@@ -134,7 +188,9 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
       await sleep(500);
     }
     await expect.poll(() => card.locator('[data-field="status"]').textContent(), { timeout: 10_000 }).toBe('sold out');
-    await expect.poll(() => card.locator('[data-event="soldOutAt"]').textContent(), { timeout: 5_000 }).toMatch(/^\d\d:\d\d:\d\d$/);
+    await expect
+      .poll(() => card.locator('[data-event="soldOutAt"]').textContent(), { timeout: 5_000 })
+      .toMatch(/^\d\d:\d\d:\d\d$/);
     await expect.poll(() => card.locator('[data-failure="insufficient_funds"]').count(), { timeout: 10_000 }).toBe(1);
     expect(Number(await card.locator('[data-decision="payment:replayed"]').textContent())).toBeGreaterThan(0);
     expect(await card.locator('[data-health="refusals"]').getAttribute('data-state')).not.toBe('bad');
@@ -142,7 +198,9 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     // a storm of forged payment tokens: the refusal indicator turns red
     const target = paid[0]!;
     await Promise.all(Array.from({ length: 40 }, () => pay(app, target.orderId, target.jwt, 'pt_forged.x')));
-    await expect.poll(() => card.locator('[data-health="refusals"]').getAttribute('data-state'), { timeout: 10_000 }).toBe('bad');
+    await expect
+      .poll(() => card.locator('[data-health="refusals"]').getAttribute('data-state'), { timeout: 10_000 })
+      .toBe('bad');
     expect(Number(await card.locator('[data-decision="payment:token_invalid"]').textContent())).toBe(40);
 
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -153,7 +211,10 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
 
   it('shows a sale selling out live and edits, dry-runs and rolls back the limits', { timeout: 60_000 }, async () => {
     const saleId = await createSale(app, { name: 'WhyMe Chengdu, outer ring', stock: 30, price: 38000 });
-    const context = await browser.newContext({ httpCredentials: { username: 'ops', password: ADMIN_TOKEN }, viewport: { width: 1360, height: 980 } });
+    const context = await browser.newContext({
+      httpCredentials: { username: 'ops', password: ADMIN_TOKEN },
+      viewport: { width: 1360, height: 980 },
+    });
     const page = await context.newPage();
     const failures: string[] = [];
     page.on('pageerror', (err) => failures.push(err.message));
@@ -175,7 +236,11 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
       for (const { b, res } of arrivals) {
         if (res.status !== 201 || paid >= 20) continue;
         paid++;
-        await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, { amount: 38000, currency: 'CNY', reference: unique('ref') });
+        await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, {
+          amount: 38000,
+          currency: 'CNY',
+          reference: unique('ref'),
+        });
         expect((await pay(app, res.body.orderId, b.jwt, res.body.paymentToken)).status).toBe(202);
       }
       await sleep(700);
@@ -195,7 +260,9 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     for (const series of ['order:admitted', 'order:sold_out', 'payment:admitted']) {
       await expect.poll(() => card.locator(`path[data-series="${series}"]`).count(), { timeout: 10_000 }).toBe(1);
     }
-    const opsSale = (await admin(app, 'GET', '/admin/ops')).body.sales.find((s: { saleId: string }) => s.saleId === saleId);
+    const opsSale = (await admin(app, 'GET', '/admin/ops')).body.sales.find(
+      (s: { saleId: string }) => s.saleId === saleId,
+    );
     expect(opsSale.tally.order).toEqual({ admitted: 30, sold_out: 15 });
 
     // limits: edit and apply
@@ -205,13 +272,20 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     expect((await admin(app, 'PUT', '/admin/limits', { policies: PERMISSIVE_POLICIES })).status).toBe(200);
     await page.click('#reload');
     const before = (await admin(app, 'GET', '/admin/limits')).body;
-    await expect.poll(() => page.locator('#limits-version').textContent(), { timeout: 10_000 }).toBe(`v${before.version}`);
+    await expect
+      .poll(() => page.locator('#limits-version').textContent(), { timeout: 10_000 })
+      .toBe(`v${before.version}`);
     const edited = structuredClone(before.policies);
     edited.orders.perUser.limit = 777_777;
     await policies.fill(JSON.stringify(edited, null, 2));
     await page.click('#apply');
-    await expect.poll(() => page.locator('#limits-message').textContent(), { timeout: 10_000 }).toBe(`applied as v${before.version + 1}`);
-    expect((await admin(app, 'GET', '/admin/limits')).body.policies.orders.perUser).toMatchObject({ limit: 777_777, dryRun: false });
+    await expect
+      .poll(() => page.locator('#limits-message').textContent(), { timeout: 10_000 })
+      .toBe(`applied as v${before.version + 1}`);
+    expect((await admin(app, 'GET', '/admin/limits')).body.policies.orders.perUser).toMatchObject({
+      limit: 777_777,
+      dryRun: false,
+    });
 
     // a bad edit is refused by the gateway, shown, and changes nothing
     await policies.fill('{"orders": {"perUser": {"limit": -1, "windowSeconds": 10}}}');
@@ -221,14 +295,23 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
 
     // dry-run: the same policies, counted but not enforced
     await page.click('#reload');
-    await expect.poll(async () => JSON.parse(await policies.inputValue()).orders.perUser.limit, { timeout: 10_000 }).toBe(777_777);
+    await expect
+      .poll(async () => JSON.parse(await policies.inputValue()).orders.perUser.limit, { timeout: 10_000 })
+      .toBe(777_777);
     await page.click('#dry-run');
-    await expect.poll(() => page.locator('#limits-message').textContent(), { timeout: 10_000 }).toBe(`applied as v${before.version + 2} (dry-run)`);
-    expect((await admin(app, 'GET', '/admin/limits')).body.policies.orders.perUser).toMatchObject({ limit: 777_777, dryRun: true });
+    await expect
+      .poll(() => page.locator('#limits-message').textContent(), { timeout: 10_000 })
+      .toBe(`applied as v${before.version + 2} (dry-run)`);
+    expect((await admin(app, 'GET', '/admin/limits')).body.policies.orders.perUser).toMatchObject({
+      limit: 777_777,
+      dryRun: true,
+    });
 
     // rollback to the version before the edits, from the history table
     await page.locator(`#history tr[data-version="${before.version}"] button`).click();
-    await expect.poll(() => page.locator('#limits-message').textContent(), { timeout: 10_000 }).toBe(`rolled back to v${before.version}, now v${before.version + 3}`);
+    await expect
+      .poll(() => page.locator('#limits-message').textContent(), { timeout: 10_000 })
+      .toBe(`rolled back to v${before.version}, now v${before.version + 3}`);
     const after = (await admin(app, 'GET', '/admin/limits')).body;
     expect(after).toMatchObject({ version: before.version + 3, policies: before.policies });
     expect(await page.locator('#history tr').count()).toBeGreaterThanOrEqual(4);
@@ -254,7 +337,9 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
     expect(failures).toEqual([]);
     await context.close();
   });
-  it('turns the ledger red when it stops answering and Redis red when it stops, keeping the last figures', { timeout: 60_000 }, async () => {
+  it('turns the ledger red when it stops answering and Redis red when it stops, keeping the last figures', {
+    timeout: 60_000,
+  }, async () => {
     const { server, ledger: own, app: fragile, url: fragileUrl } = fragileGateway;
     try {
       const saleId = await createSale(fragile, { name: 'Fragile hall' });

@@ -4,10 +4,14 @@ import { buyer, call, createSale, expectProblem } from '../helpers.js';
 test.scoped({ appDeps: [{ maxInFlight: 3 }, { scope: 'file' }] });
 
 describe('load shedding', () => {
-  test('past maxInFlight buyer requests at once, the next are 503 overloaded with Retry-After; nothing is lost', async ({ app }) => {
+  test('past maxInFlight buyer requests at once, the next are 503 overloaded with Retry-After; nothing is lost', async ({
+    app,
+  }) => {
     const saleId = await createSale(app, { stock: 20, perUserLimit: 1 });
     const jwts = await Promise.all(Array.from({ length: 8 }, async () => (await buyer()).jwt));
-    const results = await Promise.all(jwts.map((jwt) => call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: jwt, body: {} })));
+    const results = await Promise.all(
+      jwts.map((jwt) => call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: jwt, body: {} })),
+    );
     const shed = results.filter((r) => r.status === 503);
     expect(results.filter((r) => r.status === 201)).toHaveLength(3);
     expect(shed).toHaveLength(5);

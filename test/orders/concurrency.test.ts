@@ -21,7 +21,10 @@ async function del(base: string, path: string, jwt: string) {
 }
 
 describe('concurrency', () => {
-  test('no oversell: 2,000 buyers racing for 500 units -> exactly 500 held, 1,500 sold_out', async ({ app, origin }) => {
+  test('no oversell: 2,000 buyers racing for 500 units -> exactly 500 held, 1,500 sold_out', async ({
+    app,
+    origin,
+  }) => {
     const saleId = await createSale(app, { stock: 500, perUserLimit: 1 });
     const jwts = await Promise.all(Array.from({ length: 2000 }, (_, i) => buyerJwt(`race-${saleId}-${i}`)));
     const results = await parallel(2000, 200, (i) => post(origin, `/v1/sales/${saleId}/orders`, jwts[i]!));
@@ -33,7 +36,10 @@ describe('concurrency', () => {
     expect(new Set(results.filter((r) => r.status === 201).map((r) => r.body.orderId)).size).toBe(500);
   });
 
-  test('per-buyer limit: one buyer firing 20 orders at once with perUserLimit 2 -> exactly 2 units held', async ({ app, origin }) => {
+  test('per-buyer limit: one buyer firing 20 orders at once with perUserLimit 2 -> exactly 2 units held', async ({
+    app,
+    origin,
+  }) => {
     const saleId = await createSale(app, { stock: 100, perUserLimit: 2 });
     const b = await buyer();
     const results = await parallel(20, 20, () => post(origin, `/v1/sales/${saleId}/orders`, b.jwt));
@@ -42,12 +48,19 @@ describe('concurrency', () => {
     expect(await saleCounters(app, saleId)).toMatchObject({ held: 2, available: 98 });
   });
 
-  test('one payment per token: 50 simultaneous payments with one token -> one payment, 49 identical replays', async ({ app, raw, origin }) => {
+  test('one payment per token: 50 simultaneous payments with one token -> one payment, 49 identical replays', async ({
+    app,
+    raw,
+    origin,
+  }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await post(origin, `/v1/sales/${saleId}/orders`, b.jwt);
     const results = await parallel(50, 50, () =>
-      post(origin, `/v1/orders/${order.body.orderId}/payments`, b.jwt, { paymentToken: order.body.paymentToken, method: 'wallet' }),
+      post(origin, `/v1/orders/${order.body.orderId}/payments`, b.jwt, {
+        paymentToken: order.body.paymentToken,
+        method: 'wallet',
+      }),
     );
     expect(results.every((r) => r.status === 202)).toBe(true);
     const originals = results.filter((r) => r.headers.get('idempotent-replayed') !== 'true');
@@ -58,7 +71,10 @@ describe('concurrency', () => {
     expect(await raw.xlen(keys.lane(saleId, 'standard'))).toBe(1);
   });
 
-  test('payment vs cancel: for each of 40 orders racing a payment against a cancel, exactly one wins', async ({ app, origin }) => {
+  test('payment vs cancel: for each of 40 orders racing a payment against a cancel, exactly one wins', async ({
+    app,
+    origin,
+  }) => {
     const saleId = await createSale(app, { stock: 40, perUserLimit: 1 });
     const buyers = await Promise.all(Array.from({ length: 40 }, () => buyer()));
     const orders = await Promise.all(buyers.map((b) => post(origin, `/v1/sales/${saleId}/orders`, b.jwt)));
@@ -66,7 +82,10 @@ describe('concurrency', () => {
       orders.map(async (order, i) => {
         const { jwt } = buyers[i]!;
         const [payment, cancel] = await Promise.all([
-          post(origin, `/v1/orders/${order.body.orderId}/payments`, jwt, { paymentToken: order.body.paymentToken, method: 'wallet' }),
+          post(origin, `/v1/orders/${order.body.orderId}/payments`, jwt, {
+            paymentToken: order.body.paymentToken,
+            method: 'wallet',
+          }),
           del(origin, `/v1/orders/${order.body.orderId}`, jwt),
         ]);
         return { payment, cancel };
@@ -92,12 +111,19 @@ describe('concurrency', () => {
     expect(counters.queue.depth).toBe(paid);
   });
 
-  test('FIFO: 300 payments accepted in parallel get positions 1..300 in their lane, no gap, no duplicate', async ({ app, raw, origin }) => {
+  test('FIFO: 300 payments accepted in parallel get positions 1..300 in their lane, no gap, no duplicate', async ({
+    app,
+    raw,
+    origin,
+  }) => {
     const saleId = await createSale(app, { stock: 300, perUserLimit: 1 });
     const buyers = await Promise.all(Array.from({ length: 300 }, () => buyer()));
     const orders = await parallel(300, 100, (i) => post(origin, `/v1/sales/${saleId}/orders`, buyers[i]!.jwt));
     const payments = await parallel(300, 100, (i) =>
-      post(origin, `/v1/orders/${orders[i]!.body.orderId}/payments`, buyers[i]!.jwt, { paymentToken: orders[i]!.body.paymentToken, method: 'wallet' }),
+      post(origin, `/v1/orders/${orders[i]!.body.orderId}/payments`, buyers[i]!.jwt, {
+        paymentToken: orders[i]!.body.paymentToken,
+        method: 'wallet',
+      }),
     );
     const positions = payments.map((p) => p.body.position).sort((a, b) => a - b);
     expect(positions).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));

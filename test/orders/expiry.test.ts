@@ -15,7 +15,12 @@ const test = base.extend<{ payments: PaymentStore }>({
 });
 
 describe('hold expiry', () => {
-  test('the sweep returns a passed hold’s stock; a paying order does not expire; a payment failing after the hold releases it', async ({ app, redis, raw, payments }) => {
+  test('the sweep returns a passed hold’s stock; a paying order does not expire; a payment failing after the hold releases it', async ({
+    app,
+    redis,
+    raw,
+    payments,
+  }) => {
     const sweeper = new HoldSweeper(redis, silentLogger, { intervalMs: 250 });
     sweeper.start();
     try {
@@ -41,10 +46,16 @@ describe('hold expiry', () => {
       expect(await raw.hget(keys.order(saleId, heldOrder.orderId), 'status')).toBe('expired');
       // the two paying orders still hold their units
       expect(await saleCounters(app, saleId)).toMatchObject({ held: 2, available: 3 });
-      expect((await call(app, 'GET', `/v1/orders/${payingOrder.orderId}`, { token: paying.jwt })).body.status).toBe('paying');
+      expect((await call(app, 'GET', `/v1/orders/${payingOrder.orderId}`, { token: paying.jwt })).body.status).toBe(
+        'paying',
+      );
       // an expired order cannot be paid or re-tokened, and cancelling it answers it unchanged
       expectProblem(await pay(app, heldOrder.orderId, held.jwt, heldOrder.paymentToken), 409, 'order_closed');
-      expectProblem(await call(app, 'POST', `/v1/orders/${heldOrder.orderId}/tokens`, { token: held.jwt }), 409, 'order_closed');
+      expectProblem(
+        await call(app, 'POST', `/v1/orders/${heldOrder.orderId}/tokens`, { token: held.jwt }),
+        409,
+        'order_closed',
+      );
       const cancel = await call(app, 'DELETE', `/v1/orders/${heldOrder.orderId}`, { token: held.jwt });
       expect(cancel.status).toBe(200);
       expect(cancel.body.status).toBe('expired');
@@ -52,7 +63,13 @@ describe('hold expiry', () => {
       await placeOrder(app, saleId, held.jwt, 2);
 
       // a payment that fails after the hold has passed expires the order at that moment
-      const settled = await payments.settle(saleId, failingOrder.orderId, failingPayment.body.paymentId, 'failed', 'declined');
+      const settled = await payments.settle(
+        saleId,
+        failingOrder.orderId,
+        failingPayment.body.paymentId,
+        'failed',
+        'declined',
+      );
       expect(settled).toEqual({ paymentStatus: 'failed', orderStatus: 'expired' });
       expect(await saleCounters(app, saleId)).toMatchObject({ held: 3, available: 2 });
     } finally {

@@ -1,7 +1,19 @@
 import { describe, expect, test as base } from '../fixtures.js';
 import { PaymentStore } from '../../src/payments/payment-store.js';
 import { scripts } from '../../src/redis/scripts.generated.js';
-import { admin, buyer, buyerJwt, call, unique, createSale, expectProblem, pay, placeOrder, saleCounters, testApp } from '../helpers.js';
+import {
+  admin,
+  buyer,
+  buyerJwt,
+  call,
+  unique,
+  createSale,
+  expectProblem,
+  pay,
+  placeOrder,
+  saleCounters,
+  testApp,
+} from '../helpers.js';
 
 const test = base.extend<{ payments: PaymentStore }>({
   payments: [
@@ -38,7 +50,11 @@ describe('POST /v1/sales/{saleId}/orders', () => {
 
   test('answers 404 sale_not_found for an unknown sale', async ({ app }) => {
     const b = await buyer();
-    expectProblem(await call(app, 'POST', '/v1/sales/no-such-sale-x/orders', { token: b.jwt, body: {} }), 404, 'sale_not_found');
+    expectProblem(
+      await call(app, 'POST', '/v1/sales/no-such-sale-x/orders', { token: b.jwt, body: {} }),
+      404,
+      'sale_not_found',
+    );
   });
 
   test('answers 409 sale_not_open with Retry-After before opensAt, holding nothing', async ({ app }) => {
@@ -54,13 +70,20 @@ describe('POST /v1/sales/{saleId}/orders', () => {
 
   test('answers 409 sale_closed after closesAt', async ({ app }) => {
     const saleId = await createSale(app, { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00Z' });
-    expectProblem(await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }), 409, 'sale_closed');
+    expectProblem(
+      await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }),
+      409,
+      'sale_closed',
+    );
   });
 
   test('answers 409 sold_out when fewer units are left than asked for', async ({ app }) => {
     const saleId = await createSale(app, { stock: 3, perUserLimit: 5 });
     await placeOrder(app, saleId, (await buyer()).jwt, 2);
-    const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: { quantity: 2 } });
+    const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, {
+      token: (await buyer()).jwt,
+      body: { quantity: 2 },
+    });
     expectProblem(res, 409, 'sold_out');
     expect(res.body.available).toBe(1);
     await placeOrder(app, saleId, (await buyer()).jwt, 1);
@@ -84,20 +107,32 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     await placeOrder(counted.app, saleId, (await buyer()).jwt);
     const before = scriptCalls;
     const refusals = await Promise.all(
-      Array.from({ length: 20 }, async () => call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} })),
+      Array.from({ length: 20 }, async () =>
+        call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }),
+      ),
     );
     for (const r of refusals) expectProblem(r, 409, 'sold_out');
     expect(scriptCalls - before).toBe(0);
     // before the JWT is even read: the answer is the same for everyone, and public
     expectProblem(await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { body: {} }), 409, 'sold_out');
-    expectProblem(await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: 'not.a.jwt', body: {} }), 409, 'sold_out');
+    expectProblem(
+      await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: 'not.a.jwt', body: {} }),
+      409,
+      'sold_out',
+    );
     // an open sale still wants a buyer first, and so does a malformed sale id
     const open = await createSale(counted.app, { stock: 5 });
     expectProblem(await call(counted.app, 'POST', `/v1/sales/${open}/orders`, { body: {} }), 401, 'unauthenticated');
-    expectProblem(await call(counted.app, 'POST', `/v1/sales/${'x'.repeat(65)}/orders`, { body: {} }), 401, 'unauthenticated');
+    expectProblem(
+      await call(counted.app, 'POST', `/v1/sales/${'x'.repeat(65)}/orders`, { body: {} }),
+      401,
+      'unauthenticated',
+    );
   });
 
-  test('keeps refusing a sold-out sale from memory, checking Redis about once a window, and sees stock come back', async ({ redis }) => {
+  test('keeps refusing a sold-out sale from memory, checking Redis about once a window, and sees stock come back', async ({
+    redis,
+  }) => {
     const calls = new Map<string, number>();
     const counted = await testApp({
       redis: {
@@ -119,7 +154,11 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     // 1.5 s of refusals (three windows): none asks the order script, a few background reads do
     const started = Date.now();
     while (Date.now() - started < 1500) {
-      expectProblem(await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }), 409, 'sold_out');
+      expectProblem(
+        await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }),
+        409,
+        'sold_out',
+      );
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(orders() - ordersBefore).toBe(0);
@@ -129,13 +168,17 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     expect((await call(counted.app, 'DELETE', `/v1/orders/${held.orderId}`, { token: holder.jwt })).status).toBe(200);
     let status = 0;
     for (let i = 0; i < 300 && status !== 201; i++) {
-      status = (await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} })).status;
+      status = (await call(counted.app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }))
+        .status;
       if (status !== 201) await new Promise((r) => setTimeout(r, 10));
     }
     expect(status).toBe(201);
   });
 
-  test('answers 409 limit_exceeded past perUserLimit, counting held, paying and paid units', async ({ app, payments }) => {
+  test('answers 409 limit_exceeded past perUserLimit, counting held, paying and paid units', async ({
+    app,
+    payments,
+  }) => {
     const saleId = await createSale(app, { stock: 10, perUserLimit: 3 });
     const b = await buyer();
     const first = await placeOrder(app, saleId, b.jwt, 2);
@@ -146,11 +189,15 @@ describe('POST /v1/sales/{saleId}/orders', () => {
     expectProblem(res, 409, 'limit_exceeded');
     expect(res.body.perUserLimit).toBe(3);
     await placeOrder(app, saleId, b.jwt, 1);
-    expectProblem(await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }), 409, 'limit_exceeded');
+    expectProblem(
+      await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {} }),
+      409,
+      'limit_exceeded',
+    );
     expect(await saleCounters(app, saleId)).toMatchObject({ sold: 2, held: 1, available: 7 });
   });
 
-  test('gives cancelled units back to the buyer\'s limit', async ({ app }) => {
+  test("gives cancelled units back to the buyer's limit", async ({ app }) => {
     const saleId = await createSale(app, { perUserLimit: 1 });
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -179,7 +226,11 @@ describe('Idempotency-Key on order creation', () => {
     const b = await buyer();
     const opts = { token: b.jwt, body: {}, headers: { 'Idempotency-Key': 'k1' } };
     const first = await call(app, 'POST', `/v1/sales/${saleId}/orders`, opts);
-    expectProblem(await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }), 409, 'sold_out');
+    expectProblem(
+      await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }),
+      409,
+      'sold_out',
+    );
     const again = await call(app, 'POST', `/v1/sales/${saleId}/orders`, opts);
     expect(again.status).toBe(201);
     expect(again.body.orderId).toBe(first.body.orderId);
@@ -189,8 +240,14 @@ describe('Idempotency-Key on order creation', () => {
     const saleId = await createSale(app, { stock: 5 });
     const b = await buyer();
     const headers = { 'Idempotency-Key': 'k2' };
-    expect((await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 1 }, headers })).status).toBe(201);
-    expectProblem(await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 2 }, headers }), 422, 'idempotency_key_reused');
+    expect(
+      (await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 1 }, headers })).status,
+    ).toBe(201);
+    expectProblem(
+      await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 2 }, headers }),
+      422,
+      'idempotency_key_reused',
+    );
     expect(await saleCounters(app, saleId)).toMatchObject({ held: 1 });
   });
 
@@ -203,7 +260,9 @@ describe('Idempotency-Key on order creation', () => {
     expect(b.headers.get('idempotent-replayed')).toBeNull();
   });
 
-  test('answers 409 request_in_progress (with Retry-After) to a duplicate sent while the first runs', async ({ app }) => {
+  test('answers 409 request_in_progress (with Retry-After) to a duplicate sent while the first runs', async ({
+    app,
+  }) => {
     const saleId = await createSale(app, { stock: 5 });
     const b = await buyer();
     const opts = { token: b.jwt, body: {}, headers: { 'Idempotency-Key': 'k3' } };
@@ -226,8 +285,16 @@ describe('Idempotency-Key on order creation', () => {
     // "a" + "b:c" and "a:b" + "c" would collide if the parts were joined with ":"
     const a = { userId: unique('a'), key: 'b:c' };
     const ab = { userId: `${a.userId}:b`, key: 'c' };
-    const first = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: await buyerJwt(a.userId), body: {}, headers: { 'Idempotency-Key': a.key } });
-    const second = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: await buyerJwt(ab.userId), body: {}, headers: { 'Idempotency-Key': ab.key } });
+    const first = await call(app, 'POST', `/v1/sales/${saleId}/orders`, {
+      token: await buyerJwt(a.userId),
+      body: {},
+      headers: { 'Idempotency-Key': a.key },
+    });
+    const second = await call(app, 'POST', `/v1/sales/${saleId}/orders`, {
+      token: await buyerJwt(ab.userId),
+      body: {},
+      headers: { 'Idempotency-Key': ab.key },
+    });
     expect(second.status).toBe(201);
     expect(second.headers.get('idempotent-replayed')).toBeNull();
     expect(second.body.orderId).not.toBe(first.body.orderId);
@@ -238,7 +305,10 @@ describe('Idempotency-Key on order creation', () => {
     const s2 = await createSale(app);
     const b = await buyer();
     const opts = { token: b.jwt, body: {}, headers: { 'Idempotency-Key': 'same' } };
-    const [r1, r2] = await Promise.all([call(app, 'POST', `/v1/sales/${s1}/orders`, opts), call(app, 'POST', `/v1/sales/${s2}/orders`, opts)]);
+    const [r1, r2] = await Promise.all([
+      call(app, 'POST', `/v1/sales/${s1}/orders`, opts),
+      call(app, 'POST', `/v1/sales/${s2}/orders`, opts),
+    ]);
     expect([r1.status, r2.status]).toEqual([201, 201]);
   });
 
@@ -246,7 +316,11 @@ describe('Idempotency-Key on order creation', () => {
     const saleId = await createSale(app);
     const b = await buyer();
     for (const key of ['x'.repeat(256), 'tab\there', 'é']) {
-      const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {}, headers: { 'Idempotency-Key': key } });
+      const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, {
+        token: b.jwt,
+        body: {},
+        headers: { 'Idempotency-Key': key },
+      });
       expectProblem(res, 400, 'invalid_request');
     }
     expect(await saleCounters(app, saleId)).toMatchObject({ held: 0 });
@@ -261,16 +335,25 @@ describe('GET /v1/orders/{orderId}', () => {
     const held = await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt });
     expect(held.status).toBe(200);
     expect(held.body).toEqual({
-      orderId: order.orderId, saleId, quantity: 1, amount: 38000, currency: 'CNY', status: 'held',
-      expiresAt: order.expiresAt, payment: null,
+      orderId: order.orderId,
+      saleId,
+      quantity: 1,
+      amount: 38000,
+      currency: 'CNY',
+      status: 'held',
+      expiresAt: order.expiresAt,
+      payment: null,
     });
     const paid = await pay(app, order.orderId, b.jwt, order.paymentToken);
     const paying = await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt });
-    expect(paying.body).toMatchObject({ status: 'paying', payment: { paymentId: paid.body.paymentId, status: 'queued' } });
+    expect(paying.body).toMatchObject({
+      status: 'paying',
+      payment: { paymentId: paid.body.paymentId, status: 'queued' },
+    });
     expect(JSON.stringify(paying.body)).not.toContain('pt_');
   });
 
-  test('answers 404 not_found for another buyer\'s order, an unknown or a malformed id', async ({ app }) => {
+  test("answers 404 not_found for another buyer's order, an unknown or a malformed id", async ({ app }) => {
     const saleId = await createSale(app);
     const owner = await buyer();
     const order = await placeOrder(app, saleId, owner.jwt);
@@ -303,7 +386,10 @@ describe('DELETE /v1/orders/{orderId}', () => {
     expectProblem(await pay(app, order.orderId, b.jwt, order.paymentToken), 409, 'order_closed');
   });
 
-  test('answers 409 payment_pending while a payment is pending, 409 order_paid once paid', async ({ app, payments }) => {
+  test('answers 409 payment_pending while a payment is pending, 409 order_paid once paid', async ({
+    app,
+    payments,
+  }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -317,10 +403,14 @@ describe('DELETE /v1/orders/{orderId}', () => {
     expect(await saleCounters(app, saleId)).toMatchObject({ sold: 1, held: 0 });
   });
 
-  test('answers 404 for another buyer\'s order and changes nothing', async ({ app }) => {
+  test("answers 404 for another buyer's order and changes nothing", async ({ app }) => {
     const saleId = await createSale(app);
     const order = await placeOrder(app, saleId, (await buyer()).jwt);
-    expectProblem(await call(app, 'DELETE', `/v1/orders/${order.orderId}`, { token: (await buyer()).jwt }), 404, 'not_found');
+    expectProblem(
+      await call(app, 'DELETE', `/v1/orders/${order.orderId}`, { token: (await buyer()).jwt }),
+      404,
+      'not_found',
+    );
     expect(await saleCounters(app, saleId)).toMatchObject({ held: 1 });
   });
 });
@@ -345,7 +435,8 @@ describe('POST /v1/orders/{orderId}/tokens', () => {
     const first = await pay(app, order.orderId, b.jwt, order.paymentToken);
     await payments.settle(saleId, order.orderId, first.body.paymentId, 'failed', 'insufficient_funds');
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({
-      status: 'held', payment: { paymentId: first.body.paymentId, status: 'failed' },
+      status: 'held',
+      payment: { paymentId: first.body.paymentId, status: 'failed' },
     });
     const failed = await call(app, 'GET', `/v1/payments/${first.body.paymentId}`, { token: b.jwt });
     expect(failed.body).toMatchObject({ status: 'failed', position: null, failure: { code: 'insufficient_funds' } });
@@ -366,7 +457,11 @@ describe('POST /v1/orders/{orderId}/tokens', () => {
     expectProblem(await call(app, 'POST', path, { token: b.jwt }), 409, 'order_paid');
     const cancelled = await placeOrder(app, saleId, b.jwt);
     await call(app, 'DELETE', `/v1/orders/${cancelled.orderId}`, { token: b.jwt });
-    expectProblem(await call(app, 'POST', `/v1/orders/${cancelled.orderId}/tokens`, { token: b.jwt }), 409, 'order_closed');
+    expectProblem(
+      await call(app, 'POST', `/v1/orders/${cancelled.orderId}/tokens`, { token: b.jwt }),
+      409,
+      'order_closed',
+    );
     expectProblem(await call(app, 'POST', path, { token: (await buyer()).jwt }), 404, 'not_found');
   });
 });

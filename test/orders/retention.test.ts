@@ -11,7 +11,18 @@ import { Reconciler } from '../../src/payments/reconciler.js';
 import { keys } from '../../src/redis/keys.js';
 import { pgliteSql } from '../../src/runtime/node/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
-import { admin, buyer, call, createSale, pay, placeOrder, privateRedis, testApp, testRedis, unique } from '../helpers.js';
+import {
+  admin,
+  buyer,
+  call,
+  createSale,
+  pay,
+  placeOrder,
+  privateRedis,
+  testApp,
+  testRedis,
+  unique,
+} from '../helpers.js';
 
 await privateRedis();
 const ledger = await Ledger.open(await pgliteSql());
@@ -33,8 +44,16 @@ describe('record TTLs', () => {
   it('a paid order and its payment expire after 7 days by default; a held order and a queued payment never; an Idempotency-Key record lives 25 h', async () => {
     const saleId = await createSale(app, { stock: 5, price: 100 });
     const b = await buyer();
-    await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, { amount: 100, currency: 'CNY', reference: unique('r') });
-    const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 1 }, headers: { 'Idempotency-Key': 'idem-1' } });
+    await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, {
+      amount: 100,
+      currency: 'CNY',
+      reference: unique('r'),
+    });
+    const res = await call(app, 'POST', `/v1/sales/${saleId}/orders`, {
+      token: b.jwt,
+      body: { quantity: 1 },
+      headers: { 'Idempotency-Key': 'idem-1' },
+    });
     expect(res.status).toBe(201);
     const order = res.body;
     expect(await raw.pttl(keys.order(saleId, order.orderId))).toBe(-1);
@@ -45,7 +64,11 @@ describe('record TTLs', () => {
     const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), idleMs: 10 });
     worker.start();
     try {
-      await until('paid', async () => ((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status === 'paid' ? true : undefined));
+      await until('paid', async () =>
+        (await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status === 'paid'
+          ? true
+          : undefined,
+      );
     } finally {
       await worker.stop();
     }
@@ -67,7 +90,9 @@ describe('record TTLs', () => {
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(1500);
     const held = await placeOrder(app, saleId, b.jwt);
-    await until('the cancelled order gone', async () => ((await raw.exists(keys.order(saleId, cancelled.orderId))) === 0 ? true : undefined));
+    await until('the cancelled order gone', async () =>
+      (await raw.exists(keys.order(saleId, cancelled.orderId))) === 0 ? true : undefined,
+    );
     expect(await raw.pttl(keys.order(saleId, held.orderId))).toBe(-1);
     expect((await call(app, 'DELETE', `/v1/orders/${held.orderId}`, { token: b.jwt })).status).toBe(200);
     const s = (await admin(app, 'GET', `/admin/sales/${saleId}`)).body;

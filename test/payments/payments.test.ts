@@ -22,8 +22,14 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     const res = await pay(app, order.orderId, b.jwt, order.paymentToken);
     expect(res.status).toBe(202);
     expect(res.body).toEqual({
-      paymentId: expect.stringMatching(/^pay_/), orderId: order.orderId, method: 'wallet',
-      amount: 38000, currency: 'CNY', status: 'queued', position: 1, lane: 'standard',
+      paymentId: expect.stringMatching(/^pay_/),
+      orderId: order.orderId,
+      method: 'wallet',
+      amount: 38000,
+      currency: 'CNY',
+      status: 'queued',
+      position: 1,
+      lane: 'standard',
     });
     expect(res.headers.get('location')).toBe(`/v1/payments/${res.body.paymentId}`);
     expect(res.headers.get('idempotent-replayed')).toBeNull();
@@ -36,12 +42,24 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     const o1 = await placeOrder(app, saleId, std.jwt);
     const o2 = await placeOrder(app, saleId, vip.jwt);
     const o3 = await placeOrder(app, saleId, std.jwt);
-    expect((await pay(app, o1.orderId, std.jwt, o1.paymentToken)).body).toMatchObject({ lane: 'standard', position: 1 });
-    expect((await pay(app, o2.orderId, vip.jwt, o2.paymentToken)).body).toMatchObject({ lane: 'priority', position: 1 });
-    expect((await pay(app, o3.orderId, std.jwt, o3.paymentToken)).body).toMatchObject({ lane: 'standard', position: 2 });
+    expect((await pay(app, o1.orderId, std.jwt, o1.paymentToken)).body).toMatchObject({
+      lane: 'standard',
+      position: 1,
+    });
+    expect((await pay(app, o2.orderId, vip.jwt, o2.paymentToken)).body).toMatchObject({
+      lane: 'priority',
+      position: 1,
+    });
+    expect((await pay(app, o3.orderId, std.jwt, o3.paymentToken)).body).toMatchObject({
+      lane: 'standard',
+      position: 2,
+    });
   });
 
-  test('the same token again replays the original payment with Idempotent-Replayed, queueing nothing', async ({ app, raw }) => {
+  test('the same token again replays the original payment with Idempotent-Replayed, queueing nothing', async ({
+    app,
+    raw,
+  }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -61,7 +79,9 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     expectProblem(await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay'), 422, 'idempotency_key_reused');
   });
 
-  test('an older (superseded) token while a payment is pending is 409 payment_pending with its paymentId', async ({ app }) => {
+  test('an older (superseded) token while a payment is pending is 409 payment_pending with its paymentId', async ({
+    app,
+  }) => {
     const saleId = await createSale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
@@ -86,7 +106,9 @@ describe('POST /v1/orders/{orderId}/payments', () => {
     expectProblem(await pay(app, cancelled.orderId, b.jwt, cancelled.paymentToken), 409, 'order_closed');
   });
 
-  test('refuses forged, altered, borrowed and malformed tokens with 403 token_invalid before Redis', async ({ app }) => {
+  test('refuses forged, altered, borrowed and malformed tokens with 403 token_invalid before Redis', async ({
+    app,
+  }) => {
     const saleId = await createSale(app, { stock: 5 });
     const b = await buyer();
     const other = await buyer();
@@ -137,8 +159,14 @@ describe('GET /v1/payments/{paymentId}', () => {
     const res = await call(app, 'GET', `/v1/payments/${pb.body.paymentId}`, { token: b.jwt });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      paymentId: pb.body.paymentId, orderId: ob.orderId, method: 'wallet', amount: 38000,
-      currency: 'CNY', status: 'queued', position: 2, failure: null,
+      paymentId: pb.body.paymentId,
+      orderId: ob.orderId,
+      method: 'wallet',
+      amount: 38000,
+      currency: 'CNY',
+      status: 'queued',
+      position: 2,
+      failure: null,
     });
     // a worker serving one payment of the lane moves everyone behind it up by one
     await raw.hincrby(keys.lanes(saleId), 'standard:srv', 1);
@@ -157,7 +185,11 @@ describe('GET /v1/payments/{paymentId}', () => {
     expect(res.body).toMatchObject({ status: 'succeeded', position: null, failure: null });
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('paid');
     expect(await saleCounters(app, saleId)).toMatchObject({ sold: 1, held: 0 });
-    expectProblem(await call(app, 'GET', `/v1/payments/${payment.body.paymentId}`, { token: (await buyer()).jwt }), 404, 'not_found');
+    expectProblem(
+      await call(app, 'GET', `/v1/payments/${payment.body.paymentId}`, { token: (await buyer()).jwt }),
+      404,
+      'not_found',
+    );
     expectProblem(await call(app, 'GET', '/v1/payments/pay_nope', { token: b.jwt }), 404, 'not_found');
   });
 });

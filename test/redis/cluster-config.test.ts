@@ -19,16 +19,30 @@ const root = join(import.meta.dirname, '../..');
 describe('REDIS_CLUSTER_NODES', () => {
   it('parses host:port seeds and redis(s):// entries; bad lists and both settings at once are refused', () => {
     expect(parseConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000, 127.0.0.1:7001' }).REDIS_CLUSTER_NODES).toEqual({
-      nodes: [{ host: '127.0.0.1', port: 7000 }, { host: '127.0.0.1', port: 7001 }], tls: false,
+      nodes: [
+        { host: '127.0.0.1', port: 7000 },
+        { host: '127.0.0.1', port: 7001 },
+      ],
+      tls: false,
     });
     expect(parseClusterSeeds('rediss://app:s%40cret@cache-1:6380,cache-2')).toEqual({
-      nodes: [{ host: 'cache-1', port: 6380 }, { host: 'cache-2', port: 6379 }], username: 'app', password: 's@cret', tls: true,
+      nodes: [
+        { host: 'cache-1', port: 6380 },
+        { host: 'cache-2', port: 6379 },
+      ],
+      username: 'app',
+      password: 's@cret',
+      tls: true,
     });
     expect(parseConfig({}).REDIS_CLUSTER_NODES).toBeUndefined();
     for (const bad of [',', 'host:99999', 'redis://host:1/2', 'http://host:1', 'a b:1']) {
-      expect(() => parseConfig({ REDIS_CLUSTER_NODES: bad }), bad).toThrow(/^invalid REDIS_CLUSTER_NODES: must list host:port seeds/);
+      expect(() => parseConfig({ REDIS_CLUSTER_NODES: bad }), bad).toThrow(
+        /^invalid REDIS_CLUSTER_NODES: must list host:port seeds/,
+      );
     }
-    expect(() => parseConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/not both/);
+    expect(() => parseConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(
+      /not both/,
+    );
   });
 
   it('npm start with REDIS_CLUSTER_NODES and 2 processes serves orders from the cluster, ready, and stops cleanly', async () => {
@@ -42,8 +56,14 @@ describe('REDIS_CLUSTER_NODES', () => {
     const primary = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/main.ts')], {
       cwd: root,
       env: {
-        PATH: process.env.PATH ?? '', PORT: String(port), REDIS_CLUSTER_NODES: cluster.seeds, RUSHGATE_PROCESSES: '2', RUSHGATE_DATA_DIR: dataDir,
-        RUSHGATE_ADMIN_TOKEN: ADMIN_TOKEN, RUSHGATE_JWT_SECRET: JWT_SECRET, RUSHGATE_LOG_LEVEL: 'warn',
+        PATH: process.env.PATH ?? '',
+        PORT: String(port),
+        REDIS_CLUSTER_NODES: cluster.seeds,
+        RUSHGATE_PROCESSES: '2',
+        RUSHGATE_DATA_DIR: dataDir,
+        RUSHGATE_ADMIN_TOKEN: ADMIN_TOKEN,
+        RUSHGATE_JWT_SECRET: JWT_SECRET,
+        RUSHGATE_LOG_LEVEL: 'warn',
       },
     });
     let out = '';
@@ -57,7 +77,8 @@ describe('REDIS_CLUSTER_NODES', () => {
       const ready = await fetch(`${base}/readyz`);
       expect(ready.status).toBe(200);
       const put = await fetch(`${base}/admin/sales/tier-a`, {
-        method: 'PUT', headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
+        method: 'PUT',
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, 'Content-Type': 'application/json' },
         body: JSON.stringify({ stock: 40, price: 100, currency: 'CNY' }),
       });
       expect(put.status).toBe(201);
@@ -66,14 +87,18 @@ describe('REDIS_CLUSTER_NODES', () => {
         Array.from({ length: 40 }, async () => {
           const b = await buyer();
           const res = await fetch(`${base}/v1/sales/tier-a/orders`, {
-            method: 'POST', headers: { Authorization: `Bearer ${b.jwt}`, 'Content-Type': 'application/json', Connection: 'close' }, body: '{}',
+            method: 'POST',
+            headers: { Authorization: `Bearer ${b.jwt}`, 'Content-Type': 'application/json', Connection: 'close' },
+            body: '{}',
           });
           return res.status;
         }),
       );
       expect(orders.filter((s) => s === 201)).toHaveLength(40);
       // the sale lives on the cluster node serving its slot
-      const held = await Promise.all(cluster.nodes.map((n) => ask(n.port, async (c) => c.hget('rg:{s:tier-a}:sale', 'held').catch(() => null))));
+      const held = await Promise.all(
+        cluster.nodes.map((n) => ask(n.port, async (c) => c.hget('rg:{s:tier-a}:sale', 'held').catch(() => null))),
+      );
       expect(held.filter((h) => h !== null)).toEqual(['40']);
     } finally {
       primary.kill('SIGTERM');

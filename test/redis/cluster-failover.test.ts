@@ -70,7 +70,9 @@ describe('Redis Cluster', () => {
     try {
       const { app: misconfigured } = await testApp({ redis: ioredisPort(single) });
       const puts = await Promise.all(
-        Array.from({ length: 12 }, () => admin(misconfigured, 'PUT', `/admin/sales/${unique('moved')}`, { stock: 1, price: 1, currency: 'CNY' })),
+        Array.from({ length: 12 }, () =>
+          admin(misconfigured, 'PUT', `/admin/sales/${unique('moved')}`, { stock: 1, price: 1, currency: 'CNY' }),
+        ),
       );
       expect(puts.filter((r) => r.status === 503).length).toBeGreaterThan(0);
       expect(puts.filter((r) => r.status !== 201 && r.status !== 503)).toEqual([]);
@@ -83,7 +85,10 @@ describe('Redis Cluster', () => {
   it('master SIGKILLed under load, replica promoted: no acknowledged order or payment lost, sold <= stock, 5xx only 503', async () => {
     const stock = 400;
     const saleId = unique('failover');
-    expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock, price: 100, currency: 'CNY', perUserLimit: 5 })).status).toBe(201);
+    expect(
+      (await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock, price: 100, currency: 'CNY', perUserLimit: 5 }))
+        .status,
+    ).toBe(201);
     const victim = await masterOf(`rg:{s:${saleId}}:sale`);
 
     const responses: Res[] = [];
@@ -116,14 +121,20 @@ describe('Redis Cluster', () => {
     // the old master comes back as the new master's replica, so writes (WAIT 1) are acknowledged again
     cluster.restart(victim);
     const before = acked.length;
-    await until('orders are acknowledged again after the failover', async () => acked.length >= before + 10).catch((err: Error) => {
-      throw new Error(`${err.message}; last answers: ${JSON.stringify(responses.slice(-3).map((r) => [r.status, r.body?.detail]))}`);
-    });
+    await until('orders are acknowledged again after the failover', async () => acked.length >= before + 10).catch(
+      (err: Error) => {
+        throw new Error(
+          `${err.message}; last answers: ${JSON.stringify(responses.slice(-3).map((r) => [r.status, r.body?.detail]))}`,
+        );
+      },
+    );
     stopLoad = true;
     await load;
 
     expectOnly503(responses);
-    expect(responses.filter((r) => r.status === 503).length + responses.filter((r) => r.status < 300).length).toBeGreaterThan(0);
+    expect(
+      responses.filter((r) => r.status === 503).length + responses.filter((r) => r.status < 300).length,
+    ).toBeGreaterThan(0);
     for (const a of acked) {
       const order = await call(app, 'GET', `/v1/orders/${a.orderId}`, { token: a.jwt });
       expect(order.status, `acknowledged order ${a.orderId}`).toBe(200);

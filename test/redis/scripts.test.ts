@@ -25,7 +25,10 @@ describe('Lua scripts', () => {
     }
   });
 
-  test('falls back to EVAL once when Redis has lost its script cache (NOSCRIPT), then runs by SHA again', async ({ raw, redis }) => {
+  test('falls back to EVAL once when Redis has lost its script cache (NOSCRIPT), then runs by SHA again', async ({
+    raw,
+    redis,
+  }) => {
     const saleId = unique('sale');
     await raw.script('FLUSH');
     const saleKeys = [keys.sale(saleId), keys.lanes(saleId), keys.admission(saleId)];

@@ -10,7 +10,12 @@ type State = 'sold_out' | 'closed' | null;
 function gate() {
   let nowMs = 0;
   const checks: { saleId: string; answer: (s: State) => void; fail: () => void }[] = [];
-  const g = new SaleGate(1000, () => nowMs, (saleId) => new Promise<State>((answer, fail) => checks.push({ saleId, answer, fail: () => fail(new Error('down')) })));
+  const g = new SaleGate(
+    1000,
+    () => nowMs,
+    (saleId) =>
+      new Promise<State>((answer, fail) => checks.push({ saleId, answer, fail: () => fail(new Error('down')) })),
+  );
   return { g, checks, at: (ms: number) => (nowMs = ms) };
 }
 const code = (g: SaleGate, saleId = 's') => g.refusal(saleId)?.code ?? null;
@@ -93,7 +98,15 @@ describe('SaleGate', () => {
   it('with deferChecks, starts a due check only in the checkDue step, once, and applies its answer', async () => {
     let nowMs = 0;
     const asked: string[] = [];
-    const g = new SaleGate(1000, () => nowMs, async (saleId) => (asked.push(saleId), null), { deferChecks: true });
+    const g = new SaleGate(
+      1000,
+      () => nowMs,
+      async (saleId) => {
+        asked.push(saleId);
+        return null;
+      },
+      { deferChecks: true },
+    );
     g.remember('s', 'sold_out');
     nowMs = 850;
     expect(code(g)).toBe('sold_out');

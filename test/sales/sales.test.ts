@@ -7,11 +7,27 @@ import { admin, buyer, call, createSale, expectProblem, placeOrder, saleCounters
 describe('PUT /admin/sales/{saleId}', () => {
   test('creates a sale with defaults (201) and shows live counters', async ({ app }) => {
     const saleId = unique('sale');
-    const res = await admin(app, 'PUT', `/admin/sales/${saleId}`, { name: 'WhyMe Chengdu', stock: 32000, price: 38000, currency: 'CNY' });
+    const res = await admin(app, 'PUT', `/admin/sales/${saleId}`, {
+      name: 'WhyMe Chengdu',
+      stock: 32000,
+      price: 38000,
+      currency: 'CNY',
+    });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
-      saleId, name: 'WhyMe Chengdu', price: 38000, currency: 'CNY', stock: 32000, available: 32000,
-      held: 0, sold: 0, perUserLimit: 2, holdSeconds: 900, closesAt: null, status: 'open', queue: { depth: 0 },
+      saleId,
+      name: 'WhyMe Chengdu',
+      price: 38000,
+      currency: 'CNY',
+      stock: 32000,
+      available: 32000,
+      held: 0,
+      sold: 0,
+      perUserLimit: 2,
+      holdSeconds: 900,
+      closesAt: null,
+      status: 'open',
+      queue: { depth: 0 },
     });
     expect(Date.parse(res.body.opensAt)).toBeLessThanOrEqual(Date.now() + 1000);
     expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
@@ -58,7 +74,10 @@ describe('PUT /admin/sales/{saleId}', () => {
     ['holdSeconds 86401', { stock: 1, price: 1, currency: 'CNY', holdSeconds: 86401 }],
     ['a lower-case currency', { stock: 1, price: 1, currency: 'cny' }],
     ['a time without zone', { stock: 1, price: 1, currency: 'CNY', opensAt: '2026-11-22T12:00:00' }],
-    ['closesAt before opensAt', { stock: 1, price: 1, currency: 'CNY', opensAt: '2030-01-02T00:00:00Z', closesAt: '2030-01-01T00:00:00Z' }],
+    [
+      'closesAt before opensAt',
+      { stock: 1, price: 1, currency: 'CNY', opensAt: '2030-01-02T00:00:00Z', closesAt: '2030-01-01T00:00:00Z' },
+    ],
     ['an unknown field', { stock: 1, price: 1, currency: 'CNY', colour: 'red' }],
     ['a string stock', { stock: '10', price: 1, currency: 'CNY' }],
     ['huge stock', { stock: 1e12, price: 1, currency: 'CNY' }],
@@ -70,17 +89,37 @@ describe('PUT /admin/sales/{saleId}', () => {
   });
 
   test('refuses a malformed saleId with 400', async ({ app }) => {
-    expectProblem(await admin(app, 'PUT', '/admin/sales/bad%20id', { stock: 1, price: 1, currency: 'CNY' }), 400, 'invalid_request');
-    expectProblem(await admin(app, 'PUT', `/admin/sales/${'x'.repeat(65)}`, { stock: 1, price: 1, currency: 'CNY' }), 400, 'invalid_request');
+    expectProblem(
+      await admin(app, 'PUT', '/admin/sales/bad%20id', { stock: 1, price: 1, currency: 'CNY' }),
+      400,
+      'invalid_request',
+    );
+    expectProblem(
+      await admin(app, 'PUT', `/admin/sales/${'x'.repeat(65)}`, { stock: 1, price: 1, currency: 'CNY' }),
+      400,
+      'invalid_request',
+    );
   });
 
   test('requires the admin token; a buyer JWT never opens /admin', async ({ app }) => {
     const saleId = unique('sale');
     const body = { stock: 1, price: 1, currency: 'CNY' };
     expectProblem(await call(app, 'PUT', `/admin/sales/${saleId}`, { body }), 401, 'unauthenticated');
-    expectProblem(await call(app, 'PUT', `/admin/sales/${saleId}`, { body, token: 'wrong-token-wrong-token' }), 401, 'unauthenticated');
-    expectProblem(await call(app, 'PUT', `/admin/sales/${saleId}`, { body, token: (await buyer()).jwt }), 401, 'unauthenticated');
-    expectProblem(await call(app, 'GET', `/admin/sales/${saleId}`, { token: (await buyer()).jwt }), 401, 'unauthenticated');
+    expectProblem(
+      await call(app, 'PUT', `/admin/sales/${saleId}`, { body, token: 'wrong-token-wrong-token' }),
+      401,
+      'unauthenticated',
+    );
+    expectProblem(
+      await call(app, 'PUT', `/admin/sales/${saleId}`, { body, token: (await buyer()).jwt }),
+      401,
+      'unauthenticated',
+    );
+    expectProblem(
+      await call(app, 'GET', `/admin/sales/${saleId}`, { token: (await buyer()).jwt }),
+      401,
+      'unauthenticated',
+    );
     expectProblem(await admin(app, 'GET', `/admin/sales/${saleId}`), 404, 'sale_not_found');
   });
 });
@@ -92,8 +131,14 @@ describe('GET /v1/sales/{saleId}', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('public, max-age=1');
     expect(res.body).toEqual({
-      saleId, name: 'Outer ring', price: 38000, currency: 'CNY', status: 'open', available: 3,
-      opensAt: expect.any(String), closesAt: null,
+      saleId,
+      name: 'Outer ring',
+      price: 38000,
+      currency: 'CNY',
+      status: 'open',
+      available: 3,
+      opensAt: expect.any(String),
+      closesAt: null,
     });
   });
 
@@ -101,7 +146,10 @@ describe('GET /v1/sales/{saleId}', () => {
     const scheduled = await createSale(app, { opensAt: '2099-01-01T00:00:00Z' });
     expect((await call(app, 'GET', `/v1/sales/${scheduled}`)).body.status).toBe('scheduled');
     const closed = await createSale(app, { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00+08:00' });
-    expect((await call(app, 'GET', `/v1/sales/${closed}`)).body).toMatchObject({ status: 'closed', closesAt: '2020-01-01T16:00:00.000Z' });
+    expect((await call(app, 'GET', `/v1/sales/${closed}`)).body).toMatchObject({
+      status: 'closed',
+      closesAt: '2020-01-01T16:00:00.000Z',
+    });
     const soldOut = await createSale(app, { stock: 1 });
     await placeOrder(app, soldOut, (await buyer()).jwt);
     expect((await call(app, 'GET', `/v1/sales/${soldOut}`)).body).toMatchObject({ status: 'sold_out', available: 0 });
@@ -113,7 +161,10 @@ describe('GET /v1/sales/{saleId}', () => {
 });
 
 describe('sale reads for sale pages (SaleStore.readRecent)', () => {
-  test('polls within max-age share one Redis read; an older answer, a missing sale and a PUT through the store are read again', async ({ app, redis }) => {
+  test('polls within max-age share one Redis read; an older answer, a missing sale and a PUT through the store are read again', async ({
+    app,
+    redis,
+  }) => {
     let readSales = 0;
     const counted: RedisPort = {
       ...redis,

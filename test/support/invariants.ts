@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, expect } from 'vitest';
 import { keys } from '../../src/redis/keys.js';
 import type { App } from './app.js';

@@ -107,5 +107,6 @@ export async function* scanKeys(client: Redis, pattern: string): AsyncGenerator<
   // a cluster client knows its masters once its slot map is read
   await connected(client);
   const nodes = client instanceof Cluster ? (client as Cluster).nodes('master') : [client];
-  for (const node of nodes) for await (const found of node.scanStream({ match: pattern, count: 1000 })) yield found as string[];
+  for (const node of nodes)
+    for await (const found of node.scanStream({ match: pattern, count: 1000 })) yield found as string[];
 }

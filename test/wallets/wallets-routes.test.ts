@@ -6,7 +6,10 @@ import { admin, buyer, call, expectProblem, unique } from '../helpers.js';
 useLedger();
 
 describe('POST /admin/wallets/credits', () => {
-  test('credits many wallets in one call, each once per reference, answering each balance in order', async ({ app, ledger }) => {
+  test('credits many wallets in one call, each once per reference, answering each balance in order', async ({
+    app,
+    ledger,
+  }) => {
     const [a, b] = [unique('u'), unique('u')];
     const credits = [
       { userId: a, amount: 500, currency: 'CNY', reference: 'k6' },
@@ -26,14 +29,23 @@ describe('POST /admin/wallets/credits', () => {
     // the same call again credits nothing: 200, every credit created false
     const again = await admin(app, 'POST', '/admin/wallets/credits', { credits });
     expect(again.status).toBe(200);
-    expect(again.body.credits.map((c: { created: boolean; balance: number }) => [c.created, c.balance])).toEqual([[false, 700], [false, 300], [false, 700]]);
+    expect(again.body.credits.map((c: { created: boolean; balance: number }) => [c.created, c.balance])).toEqual([
+      [false, 700],
+      [false, 300],
+      [false, 700],
+    ]);
     // a new credit beside replays is 201
-    const more = await admin(app, 'POST', '/admin/wallets/credits', { credits: [credits[0], { ...credits[1]!, reference: 'k6-3' }] });
+    const more = await admin(app, 'POST', '/admin/wallets/credits', {
+      credits: [credits[0], { ...credits[1]!, reference: 'k6-3' }],
+    });
     expect(more.status).toBe(201);
     expect(await ledger.balances(b)).toEqual({ CNY: 600 });
   });
 
-  test('refuses bad input with 400 and a reused reference with 422, crediting nothing of the call', async ({ app, ledger }) => {
+  test('refuses bad input with 400 and a reused reference with 422, crediting nothing of the call', async ({
+    app,
+    ledger,
+  }) => {
     const userId = unique('u');
     const fresh = unique('u');
     const good = { userId, amount: 100, currency: 'CNY', reference: 'r' };
@@ -49,19 +61,40 @@ describe('POST /admin/wallets/credits', () => {
       { credits: [{ ...good, currency: 'yuan' }] },
       { credits: [{ ...good, reference: '' }] },
       { credits: [{ ...good, extra: 1 }] },
-      { credits: [{ userId: fresh, amount: 1, currency: 'CNY', reference: 'r' }, { ...good, amount: 'x' }] },
+      {
+        credits: [
+          { userId: fresh, amount: 1, currency: 'CNY', reference: 'r' },
+          { ...good, amount: 'x' },
+        ],
+      },
       // short ids, so the call stays under the 16 KiB body limit and meets the cap
-      { credits: Array.from({ length: MAX_CREDITS_PER_CALL + 1 }, (_, i) => ({ userId: `m${i}`, amount: 1, currency: 'CNY', reference: 'r' })) },
+      {
+        credits: Array.from({ length: MAX_CREDITS_PER_CALL + 1 }, (_, i) => ({
+          userId: `m${i}`,
+          amount: 1,
+          currency: 'CNY',
+          reference: 'r',
+        })),
+      },
     ];
-    for (const body of bad) expectProblem(await admin(app, 'POST', '/admin/wallets/credits', body), 400, 'invalid_request');
+    for (const body of bad)
+      expectProblem(await admin(app, 'POST', '/admin/wallets/credits', body), 400, 'invalid_request');
     expect(await ledger.balances('m0')).toEqual({});
     expectProblem(
-      await admin(app, 'POST', '/admin/wallets/credits', { credits: [{ userId: fresh, amount: 1, currency: 'CNY', reference: 'r' }, { ...good, amount: 101 }] }),
+      await admin(app, 'POST', '/admin/wallets/credits', {
+        credits: [
+          { userId: fresh, amount: 1, currency: 'CNY', reference: 'r' },
+          { ...good, amount: 101 },
+        ],
+      }),
       422,
       'idempotency_key_reused',
     );
     expect(await ledger.balances(fresh)).toEqual({});
     expect(await ledger.balances(userId)).toEqual({ CNY: 100 });
-    expect((await call(app, 'POST', '/admin/wallets/credits', { body: { credits: [good] }, token: (await buyer()).jwt })).status).toBe(401);
+    expect(
+      (await call(app, 'POST', '/admin/wallets/credits', { body: { credits: [good] }, token: (await buyer()).jwt }))
+        .status,
+    ).toBe(401);
   });
 });

@@ -45,7 +45,9 @@ describe('active sales index', () => {
     const order = await placeOrder(app, saleId, b.jwt, 2);
     expect(await retire(saleId)).toBe(false);
     // closed with the hold still there: it stays, the sweeper must still release it
-    expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { closesAt: new Date(Date.now() + 1).toISOString() })).status).toBe(200);
+    expect(
+      (await admin(app, 'PUT', `/admin/sales/${saleId}`, { closesAt: new Date(Date.now() + 1).toISOString() })).status,
+    ).toBe(200);
     await expect.poll(async () => (await admin(app, 'GET', `/admin/sales/${saleId}`)).body.status).toBe('closed');
     expect(await retire(saleId)).toBe(false);
     expect((await call(app, 'DELETE', `/v1/orders/${order.orderId}`, { token: b.jwt })).status).toBe(200);

@@ -11,7 +11,21 @@ import { nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
 import { engines, openEngine } from '../ledger/engines.js';
 import { chargesMatchOrders } from './money.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
-import { buyer, call, CHANNEL_SECRET, createSale, expectProblem, pay, placeOrder, privateRedis, saleCounters, testApp, unique, waitFor, type App } from '../helpers.js';
+import {
+  buyer,
+  call,
+  CHANNEL_SECRET,
+  createSale,
+  expectProblem,
+  pay,
+  placeOrder,
+  privateRedis,
+  saleCounters,
+  testApp,
+  unique,
+  waitFor,
+  type App,
+} from '../helpers.js';
 
 await privateRedis();
 // Postgres when TEST_DATABASE_URL is set (real concurrency), else PGlite
@@ -21,20 +35,30 @@ let notifications = 0;
 const notify = async (channel: string, body: string, signature: string) => {
   notifications++;
   await appRef!.request(`/v1/channels/${channel}/notifications`, {
-    method: 'POST', body, headers: { 'Content-Type': 'application/json', 'Rushgate-Signature': signature },
+    method: 'POST',
+    body,
+    headers: { 'Content-Type': 'application/json', 'Rushgate-Signature': signature },
   });
 };
 const fast = { ...DEFAULT_SIMULATOR, latencyMs: 5, timeoutMs: 150, paidLaterAfterMs: 300 };
 const alipay = new SimulatedChannel('alipay', nodeHmacSha256(CHANNEL_SECRET), notify, { ...fast });
 const wechat = new SimulatedChannel('wechat', nodeHmacSha256(CHANNEL_SECRET), notify, { ...fast });
-const channels = new Map([['alipay', alipay], ['wechat', wechat]]);
+const channels = new Map([
+  ['alipay', alipay],
+  ['wechat', wechat],
+]);
 const { app, redis } = await testApp({ ledger, channels });
 appRef = app;
 
 const chargesMatchOrdersOf = chargesMatchOrders(ledger);
 const workers: PaymentWorker[] = [];
 const startWorker = (unknownRecheckMs = 200) => {
-  const w = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), idleMs: 10, channels, unknownRecheckMs });
+  const w = new PaymentWorker(redis, ledger, silentLogger, {
+    consumer: unique('w'),
+    idleMs: 10,
+    channels,
+    unknownRecheckMs,
+  });
   w.start();
   workers.push(w);
 };
@@ -88,7 +112,9 @@ describe('payment channels (simulated)', () => {
     const order = await placeOrder(app, saleId, b.jwt);
     alipay.script('decline');
     const payment = await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay');
-    expect(await until(b.jwt, payment.body.paymentId, ['failed'])).toMatchObject({ failure: { code: 'card_declined' } });
+    expect(await until(b.jwt, payment.body.paymentId, ['failed'])).toMatchObject({
+      failure: { code: 'card_declined' },
+    });
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('held');
   });
 
@@ -126,7 +152,10 @@ describe('payment channels (simulated)', () => {
     // ...then the first channel's charge completes after all, and says so
     await alipay.completeLater(first.body.paymentId, 'succeeded');
     await until(b.jwt, first.body.paymentId, ['refunded']);
-    expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({ status: 'paid', payment: { paymentId: second.body.paymentId } });
+    expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({
+      status: 'paid',
+      payment: { paymentId: second.body.paymentId },
+    });
     expect(await ledger.retainedCharges(order.orderId)).toBe(1);
   });
 
@@ -159,7 +188,9 @@ describe('payment channels (simulated)', () => {
     await waitFor(() => notifications >= 40, { what: 'the late duplicate notifications' });
     expect(notifications).toBe(40);
     for (const p of payments) {
-      expect((await call(app, 'GET', `/v1/payments/${p.payment.paymentId}`, { token: p.b.jwt })).body.status).toBe('succeeded');
+      expect((await call(app, 'GET', `/v1/payments/${p.payment.paymentId}`, { token: p.b.jwt })).body.status).toBe(
+        'succeeded',
+      );
       expect(await ledger.retainedCharges(p.order.orderId)).toBe(1);
     }
   });
@@ -172,11 +203,24 @@ describe('payment channels (simulated)', () => {
     const body = JSON.stringify({ eventId: unique('evt'), paymentId: payment.body.paymentId, status: 'succeeded' });
     const mac = nodeHmacSha256(CHANNEL_SECRET);
     const post = (sig: string | undefined, text = body, channel = 'alipay') =>
-      call(app, 'POST', `/v1/channels/${channel}/notifications`, { rawBody: text, headers: { 'Content-Type': 'application/json', ...(sig ? { 'Rushgate-Signature': sig } : {}) } });
-    expect((await post(await signNotification(mac, body, Date.now()))).body).toEqual({ received: true, duplicate: false });
-    expect((await post(await signNotification(mac, body, Date.now()))).body).toEqual({ received: true, duplicate: true });
+      call(app, 'POST', `/v1/channels/${channel}/notifications`, {
+        rawBody: text,
+        headers: { 'Content-Type': 'application/json', ...(sig ? { 'Rushgate-Signature': sig } : {}) },
+      });
+    expect((await post(await signNotification(mac, body, Date.now()))).body).toEqual({
+      received: true,
+      duplicate: false,
+    });
+    expect((await post(await signNotification(mac, body, Date.now()))).body).toEqual({
+      received: true,
+      duplicate: true,
+    });
     expectProblem(await post(undefined), 401, 'unauthenticated');
-    expectProblem(await post(await signNotification(nodeHmacSha256('x'.repeat(40)), body, Date.now())), 401, 'unauthenticated');
+    expectProblem(
+      await post(await signNotification(nodeHmacSha256('x'.repeat(40)), body, Date.now())),
+      401,
+      'unauthenticated',
+    );
     expectProblem(await post(await signNotification(mac, body, Date.now() - 10 * 60_000)), 401, 'unauthenticated');
     expectProblem(await post(await signNotification(mac, body, Date.now()), body, 'paypal'), 404, 'not_found');
     const stranger = JSON.stringify({ eventId: unique('evt'), paymentId: 'pay_nope', status: 'succeeded' });
@@ -184,6 +228,10 @@ describe('payment channels (simulated)', () => {
     for (const junk of [JSON.stringify({ hello: 1 }), 'null', '[]', '42']) {
       expectProblem(await post(await signNotification(mac, junk, Date.now()), junk), 401, 'unauthenticated');
     }
-    expectProblem(await post(await signNotification(mac, '{not json', Date.now()), '{not json'), 400, 'invalid_request');
+    expectProblem(
+      await post(await signNotification(mac, '{not json', Date.now()), '{not json'),
+      400,
+      'invalid_request',
+    );
   });
 });

@@ -11,7 +11,21 @@ import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { engines, openEngine } from '../ledger/engines.js';
 import { chargesMatchOrders } from './money.js';
 import { keys } from '../../src/redis/keys.js';
-import { admin, buyer, call, createSale, listen, parallel, pay, placeOrder, privateRedis, saleCounters, testApp, testRedis, unique } from '../helpers.js';
+import {
+  admin,
+  buyer,
+  call,
+  createSale,
+  listen,
+  parallel,
+  pay,
+  placeOrder,
+  privateRedis,
+  saleCounters,
+  testApp,
+  testRedis,
+  unique,
+} from '../helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,7 +72,15 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     return saleId;
   };
   const credit = async (userId: string, amount: number) =>
-    expect((await admin(app, 'POST', `/admin/wallets/${userId}/credits`, { amount, currency: 'CNY', reference: unique('ref') })).status).toBe(201);
+    expect(
+      (
+        await admin(app, 'POST', `/admin/wallets/${userId}/credits`, {
+          amount,
+          currency: 'CNY',
+          reference: unique('ref'),
+        })
+      ).status,
+    ).toBe(201);
   const paymentOf = (jwt: string, paymentId: string) => call(app, 'GET', `/v1/payments/${paymentId}`, { token: jwt });
   const settled = (jwt: string, paymentId: string) =>
     waitFor(`payment ${paymentId}`, async () => {
@@ -73,11 +95,19 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     await credit(b.userId, 250);
     const order = await placeOrder(app, saleId, b.jwt, 2);
     const payment = await pay(app, order.orderId, b.jwt, order.paymentToken);
-    expect(await settled(b.jwt, payment.body.paymentId)).toMatchObject({ status: 'succeeded', position: null, failure: null });
-    expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({
-      status: 'paid', payment: { status: 'succeeded' },
+    expect(await settled(b.jwt, payment.body.paymentId)).toMatchObject({
+      status: 'succeeded',
+      position: null,
+      failure: null,
     });
-    expect((await call(app, 'GET', '/v1/wallet', { token: b.jwt })).body).toEqual({ userId: b.userId, balances: { CNY: 50 } });
+    expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({
+      status: 'paid',
+      payment: { status: 'succeeded' },
+    });
+    expect((await call(app, 'GET', '/v1/wallet', { token: b.jwt })).body).toEqual({
+      userId: b.userId,
+      balances: { CNY: 50 },
+    });
     expect(await saleCounters(app, saleId)).toMatchObject({ sold: 2, held: 0, available: 1, queue: { depth: 0 } });
   });
 
@@ -97,7 +127,8 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     };
     const clicks = await parallel(1000, 200, (i) => post(i % 200));
     // every click of one buyer answered the same payment
-    for (let i = 0; i < 200; i++) expect(new Set(clicks.filter((_, j) => j % 200 === i).map((c) => c.paymentId)).size).toBe(1);
+    for (let i = 0; i < 200; i++)
+      expect(new Set(clicks.filter((_, j) => j % 200 === i).map((c) => c.paymentId)).size).toBe(1);
     for (let i = 0; i < 200; i++) await settled(buyers[i]!.jwt, clicks[i]!.paymentId);
     for (let i = 0; i < 200; i++) expect(await ledger.retainedCharges(orders[i]!.orderId)).toBe(1);
     const balances = await Promise.all(buyers.map((b) => ledger.balances(b.userId)));
@@ -135,9 +166,14 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     expect((await call(app, 'GET', `/v1/orders/${richOrder.orderId}`, { token: rich.jwt })).body.status).toBe('paying');
     startWorker();
     expect(await settled(rich.jwt, richPay.body.paymentId)).toMatchObject({ status: 'succeeded' });
-    expect(await settled(poor.jwt, poorPay.body.paymentId)).toMatchObject({ status: 'failed', failure: { code: 'insufficient_funds' } });
+    expect(await settled(poor.jwt, poorPay.body.paymentId)).toMatchObject({
+      status: 'failed',
+      failure: { code: 'insufficient_funds' },
+    });
     expect((await call(app, 'GET', `/v1/orders/${richOrder.orderId}`, { token: rich.jwt })).body.status).toBe('paid');
-    expect((await call(app, 'GET', `/v1/orders/${poorOrder.orderId}`, { token: poor.jwt })).body.status).toBe('expired');
+    expect((await call(app, 'GET', `/v1/orders/${poorOrder.orderId}`, { token: poor.jwt })).body.status).toBe(
+      'expired',
+    );
     expect(await saleCounters(app, saleId)).toMatchObject({ sold: 1, held: 0, available: 3 });
   });
 
@@ -147,7 +183,10 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
     const first = await pay(app, order.orderId, b.jwt, order.paymentToken);
-    expect(await settled(b.jwt, first.body.paymentId)).toMatchObject({ status: 'failed', failure: { code: 'insufficient_funds' } });
+    expect(await settled(b.jwt, first.body.paymentId)).toMatchObject({
+      status: 'failed',
+      failure: { code: 'insufficient_funds' },
+    });
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('held');
     await credit(b.userId, 100);
     const token = await call(app, 'POST', `/v1/orders/${order.orderId}/tokens`, { token: b.jwt });
@@ -250,14 +289,30 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
   it('wallet routes: credits are idempotent by reference, a reused reference for another amount is 422, bad input is 400', async () => {
     const userId = unique('u');
     const body = { amount: 500, currency: 'CNY', reference: 'topup-42' };
-    expect(await admin(app, 'POST', `/admin/wallets/${userId}/credits`, body)).toMatchObject({ status: 201, body: { userId, currency: 'CNY', balance: 500 } });
-    expect(await admin(app, 'POST', `/admin/wallets/${userId}/credits`, body)).toMatchObject({ status: 200, body: { balance: 500 } });
-    expect((await admin(app, 'POST', `/admin/wallets/${userId}/credits`, { ...body, amount: 501 })).body.code).toBe('idempotency_key_reused');
-    for (const bad of [{ ...body, amount: -1 }, { ...body, amount: 1.5 }, { ...body, currency: 'yuan' }, { ...body, reference: '' }, { ...body, extra: 1 }]) {
+    expect(await admin(app, 'POST', `/admin/wallets/${userId}/credits`, body)).toMatchObject({
+      status: 201,
+      body: { userId, currency: 'CNY', balance: 500 },
+    });
+    expect(await admin(app, 'POST', `/admin/wallets/${userId}/credits`, body)).toMatchObject({
+      status: 200,
+      body: { balance: 500 },
+    });
+    expect((await admin(app, 'POST', `/admin/wallets/${userId}/credits`, { ...body, amount: 501 })).body.code).toBe(
+      'idempotency_key_reused',
+    );
+    for (const bad of [
+      { ...body, amount: -1 },
+      { ...body, amount: 1.5 },
+      { ...body, currency: 'yuan' },
+      { ...body, reference: '' },
+      { ...body, extra: 1 },
+    ]) {
       expect((await admin(app, 'POST', `/admin/wallets/${userId}/credits`, bad)).status).toBe(400);
     }
     expect((await admin(app, 'POST', '/admin/wallets/bad%20user/credits', body)).status).toBe(400);
-    expect((await call(app, 'POST', `/admin/wallets/${userId}/credits`, { body, token: (await buyer()).jwt })).status).toBe(401);
+    expect(
+      (await call(app, 'POST', `/admin/wallets/${userId}/credits`, { body, token: (await buyer()).jwt })).status,
+    ).toBe(401);
     expect(await ledger.balances(userId)).toEqual({ CNY: 500 });
     const b = await buyer();
     expect((await call(app, 'GET', '/v1/wallet', { token: b.jwt })).body).toEqual({ userId: b.userId, balances: {} });

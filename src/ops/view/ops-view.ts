@@ -57,7 +57,16 @@ const REREAD_SECONDS = 3;
 const HISTORY_SECONDS = 900;
 
 // Okabe-Ito colours; a replay is drawn dashed in the colour of its kind's admissions
-const OKABE_ITO = { orange: '#E69F00', sky: '#56B4E9', green: '#009E73', yellow: '#F0E442', blue: '#0072B2', vermillion: '#D55E00', purple: '#CC79A7', black: '#000000' };
+const OKABE_ITO = {
+  orange: '#E69F00',
+  sky: '#56B4E9',
+  green: '#009E73',
+  yellow: '#F0E442',
+  blue: '#0072B2',
+  vermillion: '#D55E00',
+  purple: '#CC79A7',
+  black: '#000000',
+};
 const SERIES_STYLE: Record<string, { color: string; dash?: string; label: string }> = {
   'order:admitted': { color: OKABE_ITO.green, label: 'new orders' },
   'order:replayed': { color: OKABE_ITO.green, dash: '5 3', label: 'order replays' },
@@ -120,12 +129,13 @@ const clock = (ms: number) => new Date(ms).toLocaleTimeString('en-GB', { hour12:
 // prices are integers in the currency's minor unit (38000 CNY is 380.00), which Intl knows per currency
 function money(minor: number, currency: string): string {
   try {
-    const digits = new Intl.NumberFormat('en-US', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    const digits =
+      new Intl.NumberFormat('en-US', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
     const major = minor / 10 ** digits;
-    return major.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) + ' ' + currency;
+    return `${major.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })} ${currency}`;
   } catch {
     // not a currency Intl knows: the raw amount, labelled as such
-    return fmt(minor) + ' ' + currency + ' (minor units)';
+    return `${fmt(minor)} ${currency} (minor units)`;
   }
 }
 
@@ -140,7 +150,10 @@ class ApiError extends Error {
   }
 }
 async function api<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(location.origin + path, { ...init, headers: { 'Content-Type': 'application/json', ...init?.headers } });
+  const res = await fetch(location.origin + path, {
+    ...init,
+    headers: { 'Content-Type': 'application/json', ...init?.headers },
+  });
   const body: unknown = res.status === 204 ? null : await res.json().catch(() => null);
   if (!res.ok) {
     const problem = body as { detail?: string; title?: string } | null;
@@ -164,7 +177,7 @@ function remember(sale: OpsSale): Map<number, Record<string, number>> {
 function niceStep(max: number, count: number): number {
   const raw = Math.max(max, 1) / count;
   const power = 10 ** Math.floor(Math.log10(raw));
-  return ([1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power);
+  return [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? 10 * power;
 }
 const TIME_STEPS = [5, 10, 15, 30, 60, 120, 300, 600, 900];
 
@@ -183,15 +196,35 @@ interface Marker {
 }
 
 /** A line chart with a time x axis (seconds, wall clock) and a labelled y axis; markers are vertical lines. */
-function lineChart(opts: { name: string; from: number; to: number; yLabel: string; yMax?: number; series: Series[]; markers?: Marker[] }): SVGElement {
-  const W = 720, H = 210, L = 52, R = 12, T = 12, B = 38;
+function lineChart(opts: {
+  name: string;
+  from: number;
+  to: number;
+  yLabel: string;
+  yMax?: number;
+  series: Series[];
+  markers?: Marker[];
+}): SVGElement {
+  const W = 720,
+    H = 210,
+    L = 52,
+    R = 12,
+    T = 12,
+    B = 38;
   const span = Math.max(opts.to - opts.from, 10);
   const max = opts.yMax ?? Math.max(1, ...opts.series.flatMap((s) => s.points.map((p) => p[1])));
   const yStep = niceStep(max, 4);
   const yTop = opts.yMax ?? Math.ceil(max / yStep) * yStep;
   const x = (t: number) => L + ((t - opts.from) / span) * (W - L - R);
   const y = (v: number) => H - B - (v / yTop) * (H - T - B);
-  const el = svg('svg', { class: 'chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${opts.name}: ${opts.yLabel} over time`, 'data-chart': opts.name, 'data-first-second': opts.from });
+  const el = svg('svg', {
+    class: 'chart',
+    viewBox: `0 0 ${W} ${H}`,
+    role: 'img',
+    'aria-label': `${opts.name}: ${opts.yLabel} over time`,
+    'data-chart': opts.name,
+    'data-first-second': opts.from,
+  });
   for (let v = 0; v <= yTop + 1e-9; v += yStep) {
     el.append(svg('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }));
     el.append(svg('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, fmt(Math.round(v * 100) / 100)));
@@ -201,12 +234,32 @@ function lineChart(opts: { name: string; from: number; to: number; yLabel: strin
     el.append(svg('line', { class: 'grid', x1: x(t), x2: x(t), y1: T, y2: H - B }));
     el.append(svg('text', { x: x(t), y: H - B + 14, 'text-anchor': 'middle' }, clock(t * 1000)));
   }
-  el.append(svg('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }), svg('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
-  el.append(svg('text', { x: 12, y: (T + H - B) / 2, transform: `rotate(-90 12 ${(T + H - B) / 2})`, 'text-anchor': 'middle' }, opts.yLabel));
+  el.append(
+    svg('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }),
+    svg('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }),
+  );
+  el.append(
+    svg(
+      'text',
+      { x: 12, y: (T + H - B) / 2, transform: `rotate(-90 12 ${(T + H - B) / 2})`, 'text-anchor': 'middle' },
+      opts.yLabel,
+    ),
+  );
   el.append(svg('text', { x: (L + W - R) / 2, y: H - 4, 'text-anchor': 'middle' }, 'time (local, hh:mm:ss)'));
   for (const m of opts.markers ?? []) {
     if (m.t < opts.from || m.t > opts.to) continue;
-    el.append(svg('line', { x1: x(m.t), x2: x(m.t), y1: T, y2: H - B, stroke: m.color, 'stroke-width': 1.5, 'stroke-dasharray': '3 3', 'data-marker': m.label }));
+    el.append(
+      svg('line', {
+        x1: x(m.t),
+        x2: x(m.t),
+        y1: T,
+        y2: H - B,
+        stroke: m.color,
+        'stroke-width': 1.5,
+        'stroke-dasharray': '3 3',
+        'data-marker': m.label,
+      }),
+    );
     el.append(svg('text', { x: x(m.t) + 3, y: T + 10, style: `fill:${m.color}` }, m.label));
   }
   for (const s of opts.series) {
@@ -216,25 +269,55 @@ function lineChart(opts: { name: string; from: number; to: number; yLabel: strin
       if (i > 0 && s.step) d += ` H${x(t).toFixed(1)}`;
       d += `${i ? ' L' : 'M'}${x(t).toFixed(1)} ${y(v).toFixed(1)}`;
     });
-    const attrs: Record<string, string | number> = { d, fill: 'none', stroke: s.color, 'stroke-width': 2, 'data-series': s.name };
+    const attrs: Record<string, string | number> = {
+      d,
+      fill: 'none',
+      stroke: s.color,
+      'stroke-width': 2,
+      'data-series': s.name,
+    };
     if (s.dash) attrs['stroke-dasharray'] = s.dash;
     el.append(svg('path', attrs, svg('title', {}, s.label)));
   }
   return el;
 }
 
-function legend(series: Series[], valueOf: (s: Series) => string): HTMLElement {
-  return h('div', { class: 'legend' }, series.map((s) => {
-    const sample = svg('svg', { width: 22, height: 8 }, svg('line', { x1: 0, x2: 22, y1: 4, y2: 4, stroke: s.color, 'stroke-width': 3, ...(s.dash ? { 'stroke-dasharray': s.dash } : {}) }));
-    return h('span', { 'data-rate': s.name }, sample, s.label, ' ', h('b', {}, valueOf(s)));
-  }));
+function legend(series: Series[], valueText: (s: Series) => string): HTMLElement {
+  return h(
+    'div',
+    { class: 'legend' },
+    series.map((s) => {
+      const sample = svg(
+        'svg',
+        { width: 22, height: 8 },
+        svg('line', {
+          x1: 0,
+          x2: 22,
+          y1: 4,
+          y2: 4,
+          stroke: s.color,
+          'stroke-width': 3,
+          ...(s.dash ? { 'stroke-dasharray': s.dash } : {}),
+        }),
+      );
+      return h('span', { 'data-rate': s.name }, sample, s.label, ' ', h('b', {}, valueText(s)));
+    }),
+  );
 }
 
 /** Per-second decisions (admissions, replays, refusals by reason) over the history kept. */
-function decisionsChart(sale: OpsSale, seconds: Map<number, Record<string, number>>, from: number, to: number): Element[] {
+function decisionsChart(
+  sale: OpsSale,
+  seconds: Map<number, Record<string, number>>,
+  from: number,
+  to: number,
+): Element[] {
   const names = new Set<string>();
-  for (const counts of seconds.values()) for (const f of Object.keys(counts)) if (f.startsWith('order:') || f.startsWith('payment:')) names.add(f);
-  const ordered = [...names].sort((a, b) => (SERIES_STYLE[a] ? 0 : 1) - (SERIES_STYLE[b] ? 0 : 1) || a.localeCompare(b));
+  for (const counts of seconds.values())
+    for (const f of Object.keys(counts)) if (f.startsWith('order:') || f.startsWith('payment:')) names.add(f);
+  const ordered = [...names].sort(
+    (a, b) => (SERIES_STYLE[a] ? 0 : 1) - (SERIES_STYLE[b] ? 0 : 1) || a.localeCompare(b),
+  );
   const series: Series[] = ordered.map((name) => {
     const points: [number, number][] = [];
     for (let t = from; t <= to; t++) points.push([t, seconds.get(t)?.[name] ?? 0]);
@@ -244,12 +327,21 @@ function decisionsChart(sale: OpsSale, seconds: Map<number, Record<string, numbe
   return [
     lineChart({ name: 'decisions', from, to, yLabel: 'requests per second', series }),
     legend(series, (s) => `${total(s)} in view`),
-    h('div', { class: 'muted', style: 'font-size:12px' }, `${sale.saleId}: every order and payment decision per second of Redis time, summed over every gateway instance.`),
+    h(
+      'div',
+      { class: 'muted', style: 'font-size:12px' },
+      `${sale.saleId}: every order and payment decision per second of Redis time, summed over every gateway instance.`,
+    ),
   ];
 }
 
 /** Seats held and sold over time, with the sale's opening, selling out and closing marked. */
-function timelineChart(sale: OpsSale, seconds: Map<number, Record<string, number>>, from: number, to: number): Element[] {
+function timelineChart(
+  sale: OpsSale,
+  seconds: Map<number, Record<string, number>>,
+  from: number,
+  to: number,
+): Element[] {
   const held: [number, number][] = [];
   const sold: [number, number][] = [];
   for (const t of [...seconds.keys()].sort((a, b) => a - b)) {
@@ -267,15 +359,30 @@ function timelineChart(sale: OpsSale, seconds: Map<number, Record<string, number
   ];
   const at = (iso: string | null) => (iso === null ? null : Math.floor(Date.parse(iso) / 1000));
   const markers: Marker[] = [];
-  const opens = at(sale.opensAt), soldOut = at(sale.soldOutAt), closes = at(sale.closesAt);
+  const opens = at(sale.opensAt),
+    soldOut = at(sale.soldOutAt),
+    closes = at(sale.closesAt);
   if (opens !== null) markers.push({ t: opens, label: 'opens', color: OKABE_ITO.green });
   if (soldOut !== null) markers.push({ t: soldOut, label: 'sold out', color: OKABE_ITO.vermillion });
   if (closes !== null) markers.push({ t: closes, label: 'closes', color: OKABE_ITO.black });
   const event = (label: string, iso: string | null, field: string) =>
-    h('span', {}, label + ' ', h('b', { 'data-event': field }, iso === null ? '—' : clock(Date.parse(iso))),
-      iso !== null && opens !== null && field !== 'opensAt' ? h('span', { class: 'muted' }, ` (+${fmt(Math.round(Date.parse(iso) / 1000 - opens))} s)`) : null);
+    h(
+      'span',
+      {},
+      `${label} `,
+      h('b', { 'data-event': field }, iso === null ? '—' : clock(Date.parse(iso))),
+      iso !== null && opens !== null && field !== 'opensAt'
+        ? h('span', { class: 'muted' }, ` (+${fmt(Math.round(Date.parse(iso) / 1000 - opens))} s)`)
+        : null,
+    );
   return [
-    h('div', { class: 'events' }, event('opens', sale.opensAt, 'opensAt'), event('sold out', sale.soldOutAt, 'soldOutAt'), event('closes', sale.closesAt, 'closesAt')),
+    h(
+      'div',
+      { class: 'events' },
+      event('opens', sale.opensAt, 'opensAt'),
+      event('sold out', sale.soldOutAt, 'soldOutAt'),
+      event('closes', sale.closesAt, 'closesAt'),
+    ),
     lineChart({ name: 'timeline', from, to, yLabel: 'seats', yMax: Math.max(sale.stock, 1), series, markers }),
     legend(series, (s) => fmt(s.points.at(-1)?.[1] ?? 0)),
   ];
@@ -285,24 +392,46 @@ function timelineChart(sale: OpsSale, seconds: Map<number, Record<string, number
 
 const STATE_WORD: Record<HealthState, string> = { ok: '✓ ok', warn: '! look', bad: '✕ act now', idle: '– idle' };
 function indicator(name: string, label: string, i: Indicator): HTMLElement {
-  return h('div', { class: 'health', 'data-health': name, 'data-state': i.state, title: i.reason },
-    h('b', {}, label, ' · ', STATE_WORD[i.state]), h('span', { class: 'value' }, i.value));
+  return h(
+    'div',
+    { class: 'health', 'data-health': name, 'data-state': i.state, title: i.reason },
+    h('b', {}, label, ' · ', STATE_WORD[i.state]),
+    h('span', { class: 'value' }, i.value),
+  );
 }
 const SALE_INDICATORS: [string, string][] = [
-  ['lag', 'worker lag'], ['errors', 'buyer 5xx'], ['latency', 'buyer latency'], ['refusals', 'refusal spike'],
-  ['unknown', 'unknown payments'], ['review', 'for review'], ['oversell', 'oversell'],
+  ['lag', 'worker lag'],
+  ['errors', 'buyer 5xx'],
+  ['latency', 'buyer latency'],
+  ['refusals', 'refusal spike'],
+  ['unknown', 'unknown payments'],
+  ['review', 'for review'],
+  ['oversell', 'oversell'],
 ];
 function renderStoreHealth(health: Record<string, Indicator>): void {
-  document.getElementById('health')!.replaceChildren(
-    ...(['redis', 'ledger'] as const).flatMap((k) => (health[k] ? [indicator(k, k === 'redis' ? 'Redis' : 'ledger', health[k])] : [])));
+  document
+    .getElementById('health')!
+    .replaceChildren(
+      ...(['redis', 'ledger'] as const).flatMap((k) =>
+        health[k] ? [indicator(k, k === 'redis' ? 'Redis' : 'ledger', health[k])] : [],
+      ),
+    );
 }
 
 // ---- sale cards ----
 
 function table(rows: [string, number, Record<string, string>?][]): HTMLElement {
-  return h('table', {}, h('tbody', {}, rows.length
-    ? rows.map(([label, n, attrs]) => h('tr', {}, h('td', {}, label), h('td', { class: 'n', ...attrs }, fmt(n))))
-    : h('tr', {}, h('td', { class: 'muted' }, 'none yet'))));
+  return h(
+    'table',
+    {},
+    h(
+      'tbody',
+      {},
+      rows.length
+        ? rows.map(([label, n, attrs]) => h('tr', {}, h('td', {}, label), h('td', { class: 'n', ...attrs }, fmt(n))))
+        : h('tr', {}, h('td', { class: 'muted' }, 'none yet')),
+    ),
+  );
 }
 
 function saleCard(sale: OpsSale): HTMLElement {
@@ -312,59 +441,134 @@ function saleCard(sale: OpsSale): HTMLElement {
   const opens = sale.opensAt === null ? null : Math.floor(Date.parse(sale.opensAt) / 1000);
   const candidates = [...seconds.keys(), ...(opens !== null && opens > now - HISTORY_SECONDS ? [opens] : [])];
   const first = Math.min(now - 20, Math.min(...candidates, now) - 2);
-  const pct = (n: number) => (sale.stock > 0 ? (100 * n) / sale.stock : 0) + '%';
-  const order = sale.tally.order ?? {}, payment = sale.tally.payment ?? {}, outcome = sale.tally.outcome ?? {}, failure = sale.tally.failure ?? {};
+  const pct = (n: number) => `${sale.stock > 0 ? (100 * n) / sale.stock : 0}%`;
+  const order = sale.tally.order ?? {},
+    payment = sale.tally.payment ?? {},
+    outcome = sale.tally.outcome ?? {},
+    failure = sale.tally.failure ?? {};
   const refusals = (kind: 'order' | 'payment', counts: Record<string, number>) =>
-    Object.entries(counts).filter(([r]) => r !== 'admitted' && r !== 'replayed').map(([r, n]): [string, number, Record<string, string>] => [`${kind} refused: ${r}`, n, { 'data-decision': `${kind}:${r}` }]);
+    Object.entries(counts)
+      .filter(([r]) => r !== 'admitted' && r !== 'replayed')
+      .map(([r, n]): [string, number, Record<string, string>] => [
+        `${kind} refused: ${r}`,
+        n,
+        { 'data-decision': `${kind}:${r}` },
+      ]);
   const historyFrom = seconds.size ? String(Math.min(...seconds.keys())) : '';
-  return h('section', { class: 'card', 'data-sale': sale.saleId, 'data-history-from': historyFrom },
-    h('h2', {}, sale.name, h('span', { class: 'badge ' + sale.status, 'data-field': 'status' }, sale.status.replace('_', ' ')),
-      h('span', { class: 'muted', style: 'font-weight:normal;margin-left:8px' }, sale.saleId + ' · ' + money(sale.price, sale.currency))),
-    h('div', { class: 'strip' }, SALE_INDICATORS.map(([k, label]) => (sale.health[k] ? indicator(k, label, sale.health[k]) : null))),
-    h('div', { class: 'numbers' },
-      (['stock', 'available', 'held', 'sold'] as const).map((f) => h('div', {}, h('span', { class: 'muted' }, f), h('b', { 'data-field': f }, fmt(sale[f]))))),
-    h('div', { class: 'bar', title: 'sold / held / available' },
-      h('span', { style: `background:${OKABE_ITO.blue};width:${pct(sale.sold)}` }), h('span', { style: `background:${OKABE_ITO.orange};width:${pct(sale.held)}` })),
+  return h(
+    'section',
+    { class: 'card', 'data-sale': sale.saleId, 'data-history-from': historyFrom },
+    h(
+      'h2',
+      {},
+      sale.name,
+      h('span', { class: `badge ${sale.status}`, 'data-field': 'status' }, sale.status.replace('_', ' ')),
+      h(
+        'span',
+        { class: 'muted', style: 'font-weight:normal;margin-left:8px' },
+        `${sale.saleId} · ${money(sale.price, sale.currency)}`,
+      ),
+    ),
+    h(
+      'div',
+      { class: 'strip' },
+      SALE_INDICATORS.map(([k, label]) => (sale.health[k] ? indicator(k, label, sale.health[k]) : null)),
+    ),
+    h(
+      'div',
+      { class: 'numbers' },
+      (['stock', 'available', 'held', 'sold'] as const).map((f) =>
+        h('div', {}, h('span', { class: 'muted' }, f), h('b', { 'data-field': f }, fmt(sale[f]))),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'bar', title: 'sold / held / available' },
+      h('span', { style: `background:${OKABE_ITO.blue};width:${pct(sale.sold)}` }),
+      h('span', { style: `background:${OKABE_ITO.orange};width:${pct(sale.held)}` }),
+    ),
     h('h3', {}, 'Timeline: seats held and sold'),
     timelineChart(sale, seconds, first, now),
     h('h3', {}, 'Decisions per second (admissions, replays, refusals by reason)'),
     decisionsChart(sale, seconds, first, now),
-    h('div', { class: 'columns' },
-      h('div', {},
+    h(
+      'div',
+      { class: 'columns' },
+      h(
+        'div',
+        {},
         h('h3', {}, 'Decisions since the sale began'),
         table([
           ['new orders', order.admitted ?? 0, { 'data-decision': 'order:admitted' }],
           ['order replays', order.replayed ?? 0, { 'data-decision': 'order:replayed' }],
           ['new payments', payment.admitted ?? 0, { 'data-decision': 'payment:admitted' }],
           ['payment replays', payment.replayed ?? 0, { 'data-decision': 'payment:replayed' }],
-          ...refusals('order', order), ...refusals('payment', payment),
-        ])),
-      h('div', {},
+          ...refusals('order', order),
+          ...refusals('payment', payment),
+        ]),
+      ),
+      h(
+        'div',
+        {},
         h('h3', {}, 'Payment queue'),
-        h('div', { class: 'row' }, ['priority', 'standard'].map((lane) => h('span', {}, lane + ' ', h('b', { 'data-lane': lane }, fmt(sale.lanes[lane] ?? 0)),
-          h('span', { class: 'muted' }, ' waiting, served to #', h('span', { 'data-served': lane }, fmt(sale.served[lane] ?? 0))))),
-        h('span', { class: 'muted' }, 'depth ' + fmt(sale.queue.depth))),
+        h(
+          'div',
+          { class: 'row' },
+          ['priority', 'standard'].map((lane) =>
+            h(
+              'span',
+              {},
+              `${lane} `,
+              h('b', { 'data-lane': lane }, fmt(sale.lanes[lane] ?? 0)),
+              h(
+                'span',
+                { class: 'muted' },
+                ' waiting, served to #',
+                h('span', { 'data-served': lane }, fmt(sale.served[lane] ?? 0)),
+              ),
+            ),
+          ),
+          h('span', { class: 'muted' }, `depth ${fmt(sale.queue.depth)}`),
+        ),
         h('h3', {}, 'Payment outcomes'),
         table([
-          ...Object.entries(outcome).map(([o, n]): [string, number, Record<string, string>] => [o, n, { 'data-outcome': o }]),
-          ...Object.entries(failure).map(([code, n]): [string, number, Record<string, string>] => [`failed: ${code}`, n, { 'data-failure': code }]),
-        ]))));
+          ...Object.entries(outcome).map(([o, n]): [string, number, Record<string, string>] => [
+            o,
+            n,
+            { 'data-outcome': o },
+          ]),
+          ...Object.entries(failure).map(([code, n]): [string, number, Record<string, string>] => [
+            `failed: ${code}`,
+            n,
+            { 'data-failure': code },
+          ]),
+        ]),
+      ),
+    ),
+  );
 }
 
 const statusEl = document.getElementById('status')!;
 async function poll(): Promise<void> {
   try {
-    const snapshot = await api<OpsSnapshot>('/admin/ops' + (lastSecond === null ? '' : `?since=${lastSecond - REREAD_SECONDS}`));
+    const snapshot = await api<OpsSnapshot>(
+      `/admin/ops${lastSecond === null ? '' : `?since=${lastSecond - REREAD_SECONDS}`}`,
+    );
     renderStoreHealth(snapshot.health);
     const root = document.getElementById('sales')!;
-    root.replaceChildren(...(snapshot.sales.length ? snapshot.sales.map(saleCard) : [h('section', { class: 'card muted' }, 'No sales yet: create one with PUT /admin/sales/{saleId}.')]));
+    root.replaceChildren(
+      ...(snapshot.sales.length
+        ? snapshot.sales.map(saleCard)
+        : [h('section', { class: 'card muted' }, 'No sales yet: create one with PUT /admin/sales/{saleId}.')]),
+    );
     const newest = Math.max(...snapshot.sales.map((s) => Math.floor(s.nowMs / 1000)));
     if (Number.isFinite(newest)) lastSecond = newest;
     statusEl.textContent = `live · ${snapshot.sales.length} sale${snapshot.sales.length === 1 ? '' : 's'} · updated ${new Date().toLocaleTimeString('en-GB', { hour12: false })}`;
     statusEl.classList.remove('down');
   } catch (err) {
     // a 503 says which store is down; the sales stay as last seen
-    const health = err instanceof ApiError ? (err.body as { health?: Record<string, Indicator> } | null)?.health : undefined;
+    const health =
+      err instanceof ApiError ? (err.body as { health?: Record<string, Indicator> } | null)?.health : undefined;
     if (health) renderStoreHealth(health);
     statusEl.textContent = `cannot read /admin/ops: ${(err as Error).message} (retrying; figures below are from the last good read)`;
     statusEl.classList.add('down');
@@ -376,7 +580,7 @@ async function poll(): Promise<void> {
 function message(text: string, error = false): void {
   const el = document.getElementById('limits-message')!;
   el.textContent = text;
-  el.className = 'message' + (error ? ' error' : '');
+  el.className = `message${error ? ' error' : ''}`;
 }
 function asDryRun(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(asDryRun);
@@ -394,46 +598,82 @@ async function loadLimits(): Promise<void> {
     api<{ version: number; policies: unknown; dryRunRefusals?: Record<string, number> }>('/admin/limits'),
     api<{ versions: PolicyVersion[] }>('/admin/limits/history'),
   ]);
-  document.getElementById('limits-version')!.textContent = 'v' + current.version;
+  document.getElementById('limits-version')!.textContent = `v${current.version}`;
   policiesEl.value = JSON.stringify(current.policies, null, 2);
   const dry = Object.entries(current.dryRunRefusals ?? {});
-  document.querySelector('#dry-run-refusals tbody')!.replaceChildren(
-    ...(dry.length ? dry.map(([k, n]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(n)))) : [h('tr', {}, h('td', { class: 'muted' }, 'none'))]));
-  document.querySelector('#history tbody')!.replaceChildren(...history.versions.map((v) =>
-    h('tr', { 'data-version': String(v.version) },
-      h('td', {}, 'v' + v.version), h('td', { class: 'muted' }, new Date(v.at).toLocaleString()),
-      h('td', {}, v.changes.length ? v.changes.map((ch) => h('div', {}, ch.path + ': ' + JSON.stringify(ch.from) + ' → ' + JSON.stringify(ch.to))) : h('span', { class: 'muted' }, '—')),
-      h('td', {}, v.version === current.version ? h('span', { class: 'muted' }, 'current')
-        : h('button', { onclick: () => void rollback(v.version) }, 'Roll back')))));
+  document
+    .querySelector('#dry-run-refusals tbody')!
+    .replaceChildren(
+      ...(dry.length
+        ? dry.map(([k, n]) => h('tr', {}, h('td', {}, k), h('td', {}, fmt(n))))
+        : [h('tr', {}, h('td', { class: 'muted' }, 'none'))]),
+    );
+  document
+    .querySelector('#history tbody')!
+    .replaceChildren(
+      ...history.versions.map((v) =>
+        h(
+          'tr',
+          { 'data-version': String(v.version) },
+          h('td', {}, `v${v.version}`),
+          h('td', { class: 'muted' }, new Date(v.at).toLocaleString()),
+          h(
+            'td',
+            {},
+            v.changes.length
+              ? v.changes.map((ch) => h('div', {}, `${ch.path}: ${JSON.stringify(ch.from)} → ${JSON.stringify(ch.to)}`))
+              : h('span', { class: 'muted' }, '—'),
+          ),
+          h(
+            'td',
+            {},
+            v.version === current.version
+              ? h('span', { class: 'muted' }, 'current')
+              : h('button', { onclick: () => void rollback(v.version) }, 'Roll back'),
+          ),
+        ),
+      ),
+    );
 }
 async function apply(dryRun: boolean): Promise<void> {
   let policies: unknown;
   try {
     policies = JSON.parse(policiesEl.value);
   } catch (err) {
-    return message('not JSON: ' + (err as Error).message, true);
+    return message(`not JSON: ${(err as Error).message}`, true);
   }
   try {
-    const installed = await api<{ version: number }>('/admin/limits', { method: 'PUT', body: JSON.stringify({ policies: dryRun ? asDryRun(policies) : policies }) });
+    const installed = await api<{ version: number }>('/admin/limits', {
+      method: 'PUT',
+      body: JSON.stringify({ policies: dryRun ? asDryRun(policies) : policies }),
+    });
     // the panel shows what is installed before it says so
     await loadLimits();
-    message('applied as v' + installed.version + (dryRun ? ' (dry-run)' : ''));
+    message(`applied as v${installed.version}${dryRun ? ' (dry-run)' : ''}`);
   } catch (err) {
     message((err as Error).message, true);
   }
 }
 async function rollback(version: number): Promise<void> {
   try {
-    const installed = await api<{ version: number }>('/admin/limits/rollback', { method: 'POST', body: JSON.stringify({ version }) });
+    const installed = await api<{ version: number }>('/admin/limits/rollback', {
+      method: 'POST',
+      body: JSON.stringify({ version }),
+    });
     await loadLimits();
-    message('rolled back to v' + version + ', now v' + installed.version);
+    message(`rolled back to v${version}, now v${installed.version}`);
   } catch (err) {
     message((err as Error).message, true);
   }
 }
 document.getElementById('apply')!.addEventListener('click', () => void apply(false));
 document.getElementById('dry-run')!.addEventListener('click', () => void apply(true));
-document.getElementById('reload')!.addEventListener('click', () => loadLimits().then(() => message(''), (err: Error) => message(err.message, true)));
+document.getElementById('reload')!.addEventListener('click', () =>
+  loadLimits().then(
+    () => message(''),
+    (err: Error) => message(err.message, true),
+  ),
+);
 
 loadLimits().catch((err: Error) => message(err.message, true));
 // one poll at a time: a slow answer is not overtaken by the next one

@@ -7,7 +7,11 @@ import { nodeHmacSha256 } from './crypto.js';
  * RUSHGATE_CHANNELS is a SIMULATED channel (no real money), which posts its signed
  * notifications to `notifyUrl` (the gateway).
  */
-export function simulatedChannels(names: readonly string[], secret: string, notifyUrl: string): ReadonlyMap<string, PaymentChannel> {
+export function simulatedChannels(
+  names: readonly string[],
+  secret: string,
+  notifyUrl: string,
+): ReadonlyMap<string, PaymentChannel> {
   const mac = nodeHmacSha256(secret);
   const notify = async (channel: string, body: string, signature: string) => {
     await fetch(`${notifyUrl}/v1/channels/${channel}/notifications`, {

@@ -20,7 +20,8 @@ const STOP_GRACE_MS = 10_000;
 const CHILD_METRICS_TIMEOUT_MS = 2_000;
 
 /** Delay before the next replacement: 0.1 s, doubling with each short-lived child in a row, at most 10 s. */
-export const restartDelayMs = (crashesInARow: number) => Math.min(FIRST_RESTART_MS * 2 ** Math.max(0, crashesInARow - 1), MAX_RESTART_MS);
+export const restartDelayMs = (crashesInARow: number) =>
+  Math.min(FIRST_RESTART_MS * 2 ** Math.max(0, crashesInARow - 1), MAX_RESTART_MS);
 
 export interface GatewayClusterOptions {
   processes: number;
@@ -44,7 +45,10 @@ interface Child {
 /** Why startup failed: a child that exited before every child was listening. */
 export class ChildExitedAtStartup extends Error {
   override name = 'ChildExitedAtStartup';
-  constructor(readonly code: number | null, readonly signal: string | null) {
+  constructor(
+    readonly code: number | null,
+    readonly signal: string | null,
+  ) {
     super(`a gateway process exited during startup (${signal ?? `code ${code}`})`);
   }
 }
@@ -90,7 +94,12 @@ export class GatewayCluster {
 
   #fork(): Worker {
     const worker = cluster.fork(this.options.env);
-    const child: Child = { worker, peer: new IpcPeer(workerWire(worker), { handlers: this.#handlers, timeoutMs: CHILD_METRICS_TIMEOUT_MS }), bornMs: Date.now(), listening: false };
+    const child: Child = {
+      worker,
+      peer: new IpcPeer(workerWire(worker), { handlers: this.#handlers, timeoutMs: CHILD_METRICS_TIMEOUT_MS }),
+      bornMs: Date.now(),
+      listening: false,
+    };
     this.#children.set(worker.id, child);
     // a child answers metrics calls once it serves: one still starting is not asked (nor waited for)
     worker.once('listening', () => (child.listening = true));
@@ -104,7 +113,10 @@ export class GatewayCluster {
     if (this.#stopping || !this.#ready) return;
     this.#crashesInARow = Date.now() - child.bornMs < STABLE_MS ? this.#crashesInARow + 1 : 1;
     const delayMs = restartDelayMs(this.#crashesInARow);
-    this.options.log.warn({ pid: child.worker.process.pid, code, signal, restartInMs: delayMs }, 'gateway process exited; replacing it');
+    this.options.log.warn(
+      { pid: child.worker.process.pid, code, signal, restartInMs: delayMs },
+      'gateway process exited; replacing it',
+    );
     // one replacement at a time: a crash loop waits out its backoff instead of spinning
     this.#restartTimer ??= setTimeout(() => this.#replace(), delayMs);
   }
@@ -113,7 +125,9 @@ export class GatewayCluster {
     this.#restartTimer = undefined;
     if (this.#stopping) return;
     const worker = this.#fork();
-    worker.once('listening', () => this.options.log.info({ pid: worker.process.pid }, 'replacement gateway process listening'));
+    worker.once('listening', () =>
+      this.options.log.info({ pid: worker.process.pid }, 'replacement gateway process listening'),
+    );
     // several children may have died at once: the next one after the same delay
     if (this.#children.size < this.options.processes) {
       this.#restartTimer = setTimeout(() => this.#replace(), restartDelayMs(this.#crashesInARow));
@@ -130,7 +144,9 @@ export class GatewayCluster {
       this.options.registry.getMetricsAsJSON(),
       ...children.map((c) =>
         // a child that exits meanwhile takes its counts with it; one that is only slow fails the scrape
-        (c.peer.call('metrics.own') as Promise<ProcessSeries>).catch((err) => (c.peer.closed ? [] : Promise.reject(err))),
+        (c.peer.call('metrics.own') as Promise<ProcessSeries>).catch((err) =>
+          c.peer.closed ? [] : Promise.reject(err),
+        ),
       ),
     ]);
     return sumProcesses(perProcess);

@@ -21,9 +21,15 @@ export function renderOpsPageModule(dir = viewDir): string {
   const { outputText, diagnostics } = ts.transpileModule(source, {
     fileName: 'ops-view.ts',
     reportDiagnostics: true,
-    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, removeComments: false, sourceMap: false },
+    compilerOptions: {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      removeComments: false,
+      sourceMap: false,
+    },
   });
-  if (diagnostics?.length) throw new Error(`ops-view.ts: ${ts.flattenDiagnosticMessageText(diagnostics[0]!.messageText, '\n')}`);
+  if (diagnostics?.length)
+    throw new Error(`ops-view.ts: ${ts.flattenDiagnosticMessageText(diagnostics[0]!.messageText, '\n')}`);
   // the script is inlined: it must not end its own element
   if (/<\/script/i.test(outputText)) throw new Error('ops-view.ts: the text "</script" would end the inlined script');
   const page = html.replace(SCRIPT_TAG, `<script type="module">\n${outputText.trimEnd()}\n</script>`);

@@ -48,7 +48,9 @@ function namesOf(header: string, kind: 'KEYS' | 'ARGV', file: string): string[] 
 
 /** The generated module's text for the scripts in lua/. */
 export function renderScriptsModule(luaDir = join(root, 'lua')): string {
-  const files = readdirSync(luaDir).filter((f) => f.endsWith('.lua')).sort();
+  const files = readdirSync(luaDir)
+    .filter((f) => f.endsWith('.lua'))
+    .sort();
   const entries = files.map((file) => {
     const match = /^([a-z][A-Za-z]+)\.lua$/.exec(file);
     if (!match) throw new Error(`lua/${file}: name it verbNoun.lua`);

@@ -55,7 +55,12 @@ export interface ReplicaWait {
  * replicas than asked is unavailable (503): the script did run on the primary, and the client's
  * retry (same ids, token or Idempotency-Key) is answered from it, never applied twice.
  */
-async function withWait(client: RedisClient, call: Promise<unknown>, wait: ReplicaWait | undefined, writes: boolean): Promise<unknown> {
+async function withWait(
+  client: RedisClient,
+  call: Promise<unknown>,
+  wait: ReplicaWait | undefined,
+  writes: boolean,
+): Promise<unknown> {
   if (!wait || wait.replicas === 0 || !writes) return call;
   const [reply, acked] = await Promise.all([call, client.wait(wait.replicas, wait.timeoutMs)]);
   return replicated(reply, acked, wait);
@@ -65,7 +70,9 @@ const waits = (wait: ReplicaWait | undefined, writes: boolean) => !!wait && wait
 
 function replicated(reply: unknown, acked: number, wait: ReplicaWait): unknown {
   if (acked < wait.replicas) {
-    throw new RedisUnavailableError(`the write reached ${acked} of ${wait.replicas} replicas within ${wait.timeoutMs} ms`);
+    throw new RedisUnavailableError(
+      `the write reached ${acked} of ${wait.replicas} replicas within ${wait.timeoutMs} ms`,
+    );
   }
   return reply;
 }
@@ -103,8 +110,10 @@ async function clusterScript(
 async function clusterPing(client: Cluster): Promise<string> {
   const info = String(await client.cluster('INFO'));
   const field = (name: string) => new RegExp(`^${name}:(\\S+)`, 'm').exec(info)?.[1];
-  if (field('cluster_state') !== 'ok') throw new RedisUnavailableError(`cluster_state is ${field('cluster_state') ?? 'unknown'}`);
-  if (field('cluster_slots_ok') !== '16384') throw new RedisUnavailableError(`${field('cluster_slots_ok') ?? 0} of 16384 slots are served`);
+  if (field('cluster_state') !== 'ok')
+    throw new RedisUnavailableError(`cluster_state is ${field('cluster_state') ?? 'unknown'}`);
+  if (field('cluster_slots_ok') !== '16384')
+    throw new RedisUnavailableError(`${field('cluster_slots_ok') ?? 0} of 16384 slots are served`);
   const masters = client.nodes('master');
   if (masters.length === 0) throw new RedisUnavailableError('no master is known');
   await Promise.all(masters.map((node) => node.ping()));
@@ -112,7 +121,9 @@ async function clusterPing(client: Cluster): Promise<string> {
 }
 
 /** The replica wait the configuration asks for (RUSHGATE_REDIS_WAIT_REPLICAS, _WAIT_MS). */
-export const replicaWait = (config: Pick<Config, 'RUSHGATE_REDIS_WAIT_REPLICAS' | 'RUSHGATE_REDIS_WAIT_MS'>): ReplicaWait => ({
+export const replicaWait = (
+  config: Pick<Config, 'RUSHGATE_REDIS_WAIT_REPLICAS' | 'RUSHGATE_REDIS_WAIT_MS'>,
+): ReplicaWait => ({
   replicas: config.RUSHGATE_REDIS_WAIT_REPLICAS,
   timeoutMs: config.RUSHGATE_REDIS_WAIT_MS,
 });
@@ -167,18 +178,29 @@ export function ioredisPort(client: RedisClient, wait?: ReplicaWait): RedisPort 
       }),
     xreadgroup: (group, consumer, streams, count) =>
       guard(async () => {
-        const reply = (await client.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', ...streams, ...streams.map(() => '>'))) as
-          | [string, [string, string[]][]][]
-          | null;
+        const reply = (await client.xreadgroup(
+          'GROUP',
+          group,
+          consumer,
+          'COUNT',
+          count,
+          'STREAMS',
+          ...streams,
+          ...streams.map(() => '>'),
+        )) as [string, [string, string[]][]][] | null;
         return (reply ?? []).map(([stream, entries]) => ({ stream, entries: entries.map(toEntry) }));
       }),
     xautoclaim: (stream, group, consumer, minIdleMs, count) =>
       guard(async () => {
-        const reply = (await client.xautoclaim(stream, group, consumer, minIdleMs, '0-0', 'COUNT', count)) as [string, [string, string[] | null][]];
+        const reply = (await client.xautoclaim(stream, group, consumer, minIdleMs, '0-0', 'COUNT', count)) as [
+          string,
+          [string, string[] | null][],
+        ];
         // entries deleted meanwhile come back as nulls
         return reply[1].filter((e): e is [string, string[]] => Array.isArray(e[1])).map(toEntry);
       }),
-    xack: (stream, group, ids) => guard(() => (ids.length === 0 ? Promise.resolve(0) : client.xack(stream, group, ...ids))),
+    xack: (stream, group, ids) =>
+      guard(() => (ids.length === 0 ? Promise.resolve(0) : client.xack(stream, group, ...ids))),
     timeMs: () =>
       guard(async () => {
         const [seconds, micros] = await client.time();

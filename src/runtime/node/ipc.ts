@@ -38,14 +38,19 @@ export interface IpcPeerOptions {
 }
 
 const isMessage = (m: unknown): m is IpcMessage =>
-  typeof m === 'object' && m !== null && ((m as { rushgate?: unknown }).rushgate === 'call' || (m as { rushgate?: unknown }).rushgate === 'reply');
+  typeof m === 'object' &&
+  m !== null &&
+  ((m as { rushgate?: unknown }).rushgate === 'call' || (m as { rushgate?: unknown }).rushgate === 'reply');
 
 const plainError = ({ name, message }: WireError): Error => Object.assign(new Error(message), { name });
 
 /** Both ends of one channel call each other through a peer: ids of calls and replies never meet. */
 export class IpcPeer {
   #nextId = 0;
-  #pending = new Map<number, { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  #pending = new Map<
+    number,
+    { resolve: (value: unknown) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
+  >();
   #closed: string | undefined;
 
   constructor(
@@ -135,7 +140,13 @@ function sendVia(sender: () => Sender | undefined, message: IpcMessage): Promise
 export function processWire(): IpcWire {
   return {
     send: (message) =>
-      sendVia(() => (process.send && process.connected ? { send: (m, cb) => process.send!(m, undefined, undefined, cb) } : undefined), message),
+      sendVia(
+        () =>
+          process.send && process.connected
+            ? { send: (m, cb) => process.send!(m, undefined, undefined, cb) }
+            : undefined,
+        message,
+      ),
     onMessage: (listener) => void process.on('message', listener),
   };
 }
@@ -143,7 +154,11 @@ export function processWire(): IpcWire {
 /** The primary's channel to one child. */
 export function workerWire(worker: Worker): IpcWire {
   return {
-    send: (message) => sendVia(() => (worker.isConnected() ? { send: (m, cb) => worker.send(m as never, undefined, cb) } : undefined), message),
+    send: (message) =>
+      sendVia(
+        () => (worker.isConnected() ? { send: (m, cb) => worker.send(m as never, undefined, cb) } : undefined),
+        message,
+      ),
     onMessage: (listener) => void worker.on('message', listener),
   };
 }
@@ -175,15 +190,18 @@ export function ledgerOverIpc(peer: IpcPeer): LedgerView {
     try {
       return await peer.call(method, ...args);
     } catch (err) {
-      if (err instanceof IpcUnanswered) throw new LedgerUnavailableError(`the ledger's process did not answer (${err.message})`, { cause: err });
+      if (err instanceof IpcUnanswered)
+        throw new LedgerUnavailableError(`the ledger's process did not answer (${err.message})`, { cause: err });
       throw err;
     }
   };
   return {
     credit: async (credit) => (await call('ledger.credit', credit)) as Awaited<ReturnType<LedgerView['credit']>>,
-    creditMany: async (credits) => (await call('ledger.creditMany', credits)) as Awaited<ReturnType<LedgerView['creditMany']>>,
+    creditMany: async (credits) =>
+      (await call('ledger.creditMany', credits)) as Awaited<ReturnType<LedgerView['creditMany']>>,
     balances: async (userId) => (await call('ledger.balances', userId)) as Record<string, number>,
-    saleCharges: async (saleId) => (await call('ledger.saleCharges', saleId)) as Awaited<ReturnType<LedgerView['saleCharges']>>,
+    saleCharges: async (saleId) =>
+      (await call('ledger.saleCharges', saleId)) as Awaited<ReturnType<LedgerView['saleCharges']>>,
     ping: async () => {
       await call('ledger.ping');
     },

@@ -72,13 +72,24 @@ function secondBuyerLine(config: Config, secrets: Secrets): string {
   return `JWT2=$(node -e ${shellWord(mint)})`;
 }
 
-async function banner(config: Config, secrets: Secrets, redisLabel: string, embedded: boolean, worker: boolean, processes: number) {
+async function banner(
+  config: Config,
+  secrets: Secrets,
+  redisLabel: string,
+  embedded: boolean,
+  worker: boolean,
+  processes: number,
+) {
   const base = `http://${config.HOST}:${config.PORT}`;
   const demoJwt = await sign({ sub: 'demo', exp: Math.floor(Date.now() / 1000) + 3600 }, secrets.jwtSecret);
   const indent = (lines: string[]) => lines.map((line) => `  ${line}`);
   const lines = [
     `rushgate listening on ${base}`,
-    ...(processes > 1 ? [`processes: ${processes} serving HTTP (RUSHGATE_PROCESSES), plus the primary (pid ${process.pid}) holding the ledger`] : []),
+    ...(processes > 1
+      ? [
+          `processes: ${processes} serving HTTP (RUSHGATE_PROCESSES), plus the primary (pid ${process.pid}) holding the ledger`,
+        ]
+      : []),
     `redis: ${redisLabel}${embedded ? ` (embedded, AOF in ${embeddedRedisDir(resolve(config.RUSHGATE_DATA_DIR))})` : ''}`,
     `ledger: ${config.DATABASE_URL ? 'Postgres (DATABASE_URL)' : `PGlite in ${embeddedLedgerDir(resolve(config.RUSHGATE_DATA_DIR))}`}; payment worker: ${worker ? (processes > 1 ? 'in the primary process' : 'in this process') : 'off (RUSHGATE_WORKER=off)'}`,
     `payment channels: ${config.RUSHGATE_CHANNELS.length ? `${config.RUSHGATE_CHANNELS.join(', ')} (SIMULATED: no real money)` : 'none (wallet only)'}`,
@@ -110,7 +121,10 @@ interface Gateway {
 }
 
 /** Serves the app on HOST:PORT from this process; resolves once it listens. */
-async function serveGateway(config: Config, { redis, log, ledger, metrics, secrets, channels }: ServingParts): Promise<Gateway> {
+async function serveGateway(
+  config: Config,
+  { redis, log, ledger, metrics, secrets, channels }: ServingParts,
+): Promise<Gateway> {
   const limits = new LimitsWatcher(new LimitsStore(redis), log);
   await limits.start();
   // behind a trusted proxy, the hop it appended (the last one): earlier hops are the client's word
@@ -120,7 +134,16 @@ async function serveGateway(config: Config, { redis, log, ledger, metrics, secre
   // decisions per sale, for the ops view
   const tally = startTally(redis, log);
   const app = createApp({
-    redis, log, ledger, limits, clientAddress, metrics, tally, ...secrets, channels, crypto: nodeCrypto,
+    redis,
+    log,
+    ledger,
+    limits,
+    clientAddress,
+    metrics,
+    tally,
+    ...secrets,
+    channels,
+    crypto: nodeCrypto,
     maxInFlight: config.RUSHGATE_MAX_INFLIGHT,
     apiReferenceScript: nodeReferenceScript,
   });
@@ -128,7 +151,9 @@ async function serveGateway(config: Config, { redis, log, ledger, metrics, secre
   try {
     await new Promise<void>((listening, failed) => {
       server.once('listening', listening);
-      server.once('error', (err) => failed(new Error(`cannot listen on ${config.HOST}:${config.PORT}: ${err.message}`)));
+      server.once('error', (err) =>
+        failed(new Error(`cannot listen on ${config.HOST}:${config.PORT}: ${err.message}`)),
+      );
     });
   } catch (err) {
     limits.stop();
@@ -201,7 +226,9 @@ async function main(): Promise<void> {
     client = await connectRedis(target, config.RUSHGATE_REDIS_TIMEOUT_MS, log);
   } catch (err) {
     await embedded?.stop();
-    fail(`${(err as Error).message}; set REDIS_URL (or REDIS_CLUSTER_NODES) to a reachable Redis, or unset it to run an embedded one`);
+    fail(
+      `${(err as Error).message}; set REDIS_URL (or REDIS_CLUSTER_NODES) to a reachable Redis, or unset it to run an embedded one`,
+    );
   }
   const metrics = promMetrics();
   const redis = timedPort(ioredisPort(client, replicaWait(config)), metrics.redisSeconds);
@@ -213,12 +240,17 @@ async function main(): Promise<void> {
     await embedded?.stop();
     fail(`cannot open the ledger: ${(err as Error).message}`);
   }
-  const channels = simulatedChannels(config.RUSHGATE_CHANNELS, secrets.channelSecret, `http://${config.HOST}:${config.PORT}`);
+  const channels = simulatedChannels(
+    config.RUSHGATE_CHANNELS,
+    secrets.channelSecret,
+    `http://${config.HOST}:${config.PORT}`,
+  );
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   sweeper.start();
   // payment outcomes per sale, for the ops view
   const outcomes = config.RUSHGATE_WORKER === 'on' ? startTally(redis, log) : undefined;
-  const worker = outcomes && new PaymentWorker(redis, ledger, log, { ...workerOptions(config, channels), metrics, tally: outcomes });
+  const worker =
+    outcomes && new PaymentWorker(redis, ledger, log, { ...workerOptions(config, channels), metrics, tally: outcomes });
   worker?.start();
   // the ledger is the truth: Redis is reconciled to it where the worker runs
   const reconciler = worker && startReconciler(redis, ledger, log, config);
@@ -226,7 +258,13 @@ async function main(): Promise<void> {
   let gateway: Gateway;
   try {
     if (processes > 1) {
-      const children = new GatewayCluster({ processes, env: childEnv(target, secrets), ledger, registry: metrics.registry, log });
+      const children = new GatewayCluster({
+        processes,
+        env: childEnv(target, secrets),
+        ledger,
+        registry: metrics.registry,
+        log,
+      });
       gateway = children;
       await children.start().catch(async (err) => {
         await children.stop();
@@ -295,14 +333,25 @@ async function gatewayChild(): Promise<void> {
         try {
           return (await primary.call('metrics.cluster')) as string;
         } catch (err) {
-          throw problem('unavailable', `the metrics of every process could not be gathered: ${(err as Error).message}`, { retryAfterSeconds: 1 });
+          throw problem(
+            'unavailable',
+            `the metrics of every process could not be gathered: ${(err as Error).message}`,
+            { retryAfterSeconds: 1 },
+          );
         }
       },
     },
   });
-  const primary = new IpcPeer(processWire(), { handlers: { 'metrics.own': () => metrics.registry.getMetricsAsJSON() }, revive: reviveLedgerError });
+  const primary = new IpcPeer(processWire(), {
+    handlers: { 'metrics.own': () => metrics.registry.getMetricsAsJSON() },
+    revive: reviveLedgerError,
+  });
   const redis = timedPort(ioredisPort(client, replicaWait(config)), metrics.redisSeconds);
-  const channels = simulatedChannels(config.RUSHGATE_CHANNELS, secrets.channelSecret, `http://${config.HOST}:${config.PORT}`);
+  const channels = simulatedChannels(
+    config.RUSHGATE_CHANNELS,
+    secrets.channelSecret,
+    `http://${config.HOST}:${config.PORT}`,
+  );
   let gateway: Gateway;
   try {
     gateway = await serveGateway(config, { redis, log, ledger: ledgerOverIpc(primary), metrics, secrets, channels });

@@ -39,7 +39,12 @@ export function promMetrics(options: { cluster?: ClusterScrape } = {}): PromMetr
     labelNames: ['action', 'reason'],
     registers: [registry],
   });
-  const outcomes = new Counter({ name: 'rushgate_payment_outcomes_total', help: 'Payments by final outcome', labelNames: ['outcome'], registers: [registry] });
+  const outcomes = new Counter({
+    name: 'rushgate_payment_outcomes_total',
+    help: 'Payments by final outcome',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   const handoff = new Histogram({
     name: 'rushgate_ledger_handoff_seconds',
     help: 'From payment accepted to its outcome written back (after the ledger committed)',
@@ -53,14 +58,44 @@ export function promMetrics(options: { cluster?: ClusterScrape } = {}): PromMetr
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
     registers: [registry],
   });
-  const stock = new Gauge({ name: 'rushgate_sale_units', help: 'Units of each sale by state', labelNames: ['sale', 'state'], registers: [scraped] });
-  const depth = new Gauge({ name: 'rushgate_queue_depth', help: 'Payments waiting per sale and lane', labelNames: ['sale', 'lane'], registers: [scraped] });
-  const position = new Gauge({ name: 'rushgate_queue_served', help: 'Position served so far per sale and lane (payments taken from it)', labelNames: ['sale', 'lane'], registers: [scraped] });
-  const review = new Gauge({ name: 'rushgate_payments_review', help: 'Payments marked for review per sale: their channel never answered within RUSHGATE_UNKNOWN_REVIEW_MS (stock still held)', labelNames: ['sale'], registers: [scraped] });
-  const oversell = new Gauge({ name: 'rushgate_oversell_alarm', help: '1 when the ledger was found keeping more charges than the sale has seats (the latest were refunded; see the sale\'s oversell record)', labelNames: ['sale'], registers: [scraped] });
+  const stock = new Gauge({
+    name: 'rushgate_sale_units',
+    help: 'Units of each sale by state',
+    labelNames: ['sale', 'state'],
+    registers: [scraped],
+  });
+  const depth = new Gauge({
+    name: 'rushgate_queue_depth',
+    help: 'Payments waiting per sale and lane',
+    labelNames: ['sale', 'lane'],
+    registers: [scraped],
+  });
+  const position = new Gauge({
+    name: 'rushgate_queue_served',
+    help: 'Position served so far per sale and lane (payments taken from it)',
+    labelNames: ['sale', 'lane'],
+    registers: [scraped],
+  });
+  const review = new Gauge({
+    name: 'rushgate_payments_review',
+    help: 'Payments marked for review per sale: their channel never answered within RUSHGATE_UNKNOWN_REVIEW_MS (stock still held)',
+    labelNames: ['sale'],
+    registers: [scraped],
+  });
+  const oversell = new Gauge({
+    name: 'rushgate_oversell_alarm',
+    help: "1 when the ledger was found keeping more charges than the sale has seats (the latest were refunded; see the sale's oversell record)",
+    labelNames: ['sale'],
+    registers: [scraped],
+  });
   // in a cluster, which process served how much (a replaced process's series goes with it)
   const served = options.cluster
-    ? new Counter({ name: 'rushgate_cluster_requests_total', help: 'HTTP requests answered, by serving process', labelNames: ['pid'], registers: [registry] }).labels(String(process.pid))
+    ? new Counter({
+        name: 'rushgate_cluster_requests_total',
+        help: 'HTTP requests answered, by serving process',
+        labelNames: ['pid'],
+        registers: [registry],
+      }).labels(String(process.pid))
     : undefined;
 
   // label children bound once per label set: prom-client hashes a labels object on every call

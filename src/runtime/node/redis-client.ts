@@ -11,8 +11,12 @@ import { Cluster, gatewayRedisOptions, Redis, type RedisClient } from './ioredis
 export type RedisTarget = { kind: 'single'; url: string } | { kind: 'cluster'; seeds: ClusterSeeds; list: string };
 
 /** The Redis the configuration names; undefined when it names none (npm start embeds one). */
-export function redisTarget(config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>, env: Record<string, string | undefined> = process.env): RedisTarget | undefined {
-  if (config.REDIS_CLUSTER_NODES) return { kind: 'cluster', seeds: config.REDIS_CLUSTER_NODES, list: env.REDIS_CLUSTER_NODES ?? '' };
+export function redisTarget(
+  config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>,
+  env: Record<string, string | undefined> = process.env,
+): RedisTarget | undefined {
+  if (config.REDIS_CLUSTER_NODES)
+    return { kind: 'cluster', seeds: config.REDIS_CLUSTER_NODES, list: env.REDIS_CLUSTER_NODES ?? '' };
   if (config.REDIS_URL) return { kind: 'single', url: config.REDIS_URL };
   return undefined;
 }
@@ -67,12 +71,18 @@ export function clusterOptions(seeds: ClusterSeeds, timeoutMs: number, offlineQu
  * reconnecting instead of failing them: it has no caller waiting on an answer.
  */
 export function openRedis(target: RedisTarget, timeoutMs: number, offlineQueue = false): RedisClient {
-  if (target.kind === 'cluster') return new Cluster(target.seeds.nodes, clusterOptions(target.seeds, timeoutMs, offlineQueue));
+  if (target.kind === 'cluster')
+    return new Cluster(target.seeds.nodes, clusterOptions(target.seeds, timeoutMs, offlineQueue));
   return new Redis(target.url, { ...gatewayRedisOptions(timeoutMs), enableOfflineQueue: offlineQueue });
 }
 
 /** Connects and waits until Redis (every slot, on a cluster) answers; errors logged at most every 5 s. */
-export async function connectRedis(target: RedisTarget, timeoutMs: number, log: Logger, offlineQueue = false): Promise<RedisClient> {
+export async function connectRedis(
+  target: RedisTarget,
+  timeoutMs: number,
+  log: Logger,
+  offlineQueue = false,
+): Promise<RedisClient> {
   const client = openRedis(target, timeoutMs, offlineQueue);
   let lastErrorMs = 0;
   client.on('error', (err: Error) => {

@@ -22,9 +22,7 @@ export interface Secrets {
  */
 export function loadSecrets(config: Config, dataDir: string): Secrets {
   const file = join(dataDir, 'secrets.json');
-  const saved: Partial<Record<SecretName, string>> = existsSync(file)
-    ? JSON.parse(readFileSync(file, 'utf8'))
-    : {};
+  const saved: Partial<Record<SecretName, string>> = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
   const generated: string[] = [];
   const pick = (name: SecretName, fromEnv: string | undefined) => {
     if (fromEnv !== undefined) return fromEnv;

@@ -6,7 +6,8 @@ type PgliteLike = Pick<PGlite, 'query' | 'exec'> | Transaction;
 
 function pgliteQueries(db: PgliteLike): Omit<SqlPort, 'transaction' | 'close'> {
   return {
-    query: async <T>(text: string, params: readonly unknown[] = []) => (await db.query<T>(text, params as unknown[])).rows,
+    query: async <T>(text: string, params: readonly unknown[] = []) =>
+      (await db.query<T>(text, params as unknown[])).rows,
     exec: async (text) => {
       await db.exec(text);
     },
@@ -20,7 +21,13 @@ export async function pgliteSql(dataDir?: string): Promise<SqlPort> {
   const port: SqlPort = {
     ...pgliteQueries(db),
     transaction: (fn) =>
-      db.transaction((tx) => fn({ ...pgliteQueries(tx), transaction: () => Promise.reject(new Error('nested transaction')), close: async () => {} })),
+      db.transaction((tx) =>
+        fn({
+          ...pgliteQueries(tx),
+          transaction: () => Promise.reject(new Error('nested transaction')),
+          close: async () => {},
+        }),
+      ),
     close: () => db.close(),
   };
   return port;

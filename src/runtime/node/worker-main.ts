@@ -16,7 +16,11 @@ import { loadSecrets } from './secrets.js';
 async function main(): Promise<void> {
   const config = configOrExit('rushgate worker');
   const target = redisTarget(config);
-  if (!target) failStartup('rushgate worker', 'set REDIS_URL or REDIS_CLUSTER_NODES (npm start runs its own worker on embedded defaults)');
+  if (!target)
+    failStartup(
+      'rushgate worker',
+      'set REDIS_URL or REDIS_CLUSTER_NODES (npm start runs its own worker on embedded defaults)',
+    );
   const log = pino({ level: config.RUSHGATE_LOG_LEVEL, base: { service: 'rushgate-worker' } });
   // it queues commands while reconnecting: no caller waits on its answers
   const client = openRedis(target, config.RUSHGATE_REDIS_TIMEOUT_MS, true);
@@ -25,7 +29,11 @@ async function main(): Promise<void> {
   const dataDir = resolve(config.RUSHGATE_DATA_DIR);
   const ledger = await openLedger(config, dataDir);
   // its simulated channels notify the gateway at HOST:PORT
-  const channels = simulatedChannels(config.RUSHGATE_CHANNELS, loadSecrets(config, dataDir).channelSecret, `http://${config.HOST}:${config.PORT}`);
+  const channels = simulatedChannels(
+    config.RUSHGATE_CHANNELS,
+    loadSecrets(config, dataDir).channelSecret,
+    `http://${config.HOST}:${config.PORT}`,
+  );
   const options = workerOptions(config, channels);
   // payment outcomes per sale, for the ops view
   const tally = startTally(redis, log);
@@ -33,7 +41,9 @@ async function main(): Promise<void> {
     ...options,
     tally,
     // fault injection for the redelivery test: die between the ledger commit and the Redis write
-    ...(process.env.RUSHGATE_TEST_CRASH_AFTER_POST === '1' ? { crashAfterPost: () => process.kill(process.pid, 'SIGKILL') } : {}),
+    ...(process.env.RUSHGATE_TEST_CRASH_AFTER_POST === '1'
+      ? { crashAfterPost: () => process.kill(process.pid, 'SIGKILL') }
+      : {}),
   });
   const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
   worker.start();

@@ -25,7 +25,11 @@ export function edgeConfig(env: Record<string, unknown>): EdgeConfig {
   return {
     config,
     redisUrl: config.REDIS_URL!,
-    secrets: { jwtSecret: config.RUSHGATE_JWT_SECRET!, adminToken: config.RUSHGATE_ADMIN_TOKEN!, tokenSecret: config.RUSHGATE_TOKEN_SECRET! },
+    secrets: {
+      jwtSecret: config.RUSHGATE_JWT_SECRET!,
+      adminToken: config.RUSHGATE_ADMIN_TOKEN!,
+      tokenSecret: config.RUSHGATE_TOKEN_SECRET!,
+    },
   };
 }
 
@@ -35,7 +39,13 @@ const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60,
 export function consoleLogger(level: keyof typeof LEVELS): Logger {
   const at = (name: 'info' | 'warn' | 'error') => (obj: object, msg?: string) => {
     if (LEVELS[name] < LEVELS[level]) return;
-    const line = JSON.stringify({ level: LEVELS[name], time: Date.now(), service: 'rushgate-edge', ...obj, ...(msg === undefined ? {} : { msg }) });
+    const line = JSON.stringify({
+      level: LEVELS[name],
+      time: Date.now(),
+      service: 'rushgate-edge',
+      ...obj,
+      ...(msg === undefined ? {} : { msg }),
+    });
     if (name === 'error') console.error(line);
     else if (name === 'warn') console.warn(line);
     else console.log(line);

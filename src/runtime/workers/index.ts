@@ -28,7 +28,13 @@ import { consoleLogger, edgeConfig } from './config.js';
 import { redisTarget, RequestRedis, socketPort, type RedisTarget } from './socket-redis.js';
 
 /** Routes the edge leaves to the Node deployment (it has the ledger, the channels, the metrics). */
-export const NODE_ONLY_ROUTES = ['/metrics', '/v1/wallet', '/admin/wallets/*', '/admin/sales/:saleId/charges', '/v1/channels/*'] as const;
+export const NODE_ONLY_ROUTES = [
+  '/metrics',
+  '/v1/wallet',
+  '/admin/wallets/*',
+  '/admin/sales/:saleId/charges',
+  '/v1/channels/*',
+] as const;
 
 /** Limits older than this are refreshed in the background; older than LIMITS_STALE_MS, before the request. */
 const LIMITS_REFRESH_MS = 500;
@@ -113,7 +119,8 @@ async function freshLimits(edge: Edge, background: Promise<unknown>[]): Promise<
     edge.limits.refresh().then(
       () => (limitsFailing = false),
       (err: unknown) => {
-        if (!limitsFailing) edge.log.warn({ err: (err as Error).message }, 'limits refresh failing; keeping the last copy');
+        if (!limitsFailing)
+          edge.log.warn({ err: (err as Error).message }, 'limits refresh failing; keeping the last copy');
         limitsFailing = true;
       },
     );
@@ -134,8 +141,18 @@ function afterRequest(edge: Edge, background: Promise<unknown>[]): void {
 
 function misconfigured(err: unknown, request: Request): Response {
   const message = err instanceof ConfigError ? err.message : 'the gateway could not start';
-  console.error(JSON.stringify({ level: 50, service: 'rushgate-edge', msg: 'misconfigured', err: err instanceof Error ? err.message : String(err) }));
-  return problem('unavailable', `the edge gateway is misconfigured: ${message}`, { retryAfterSeconds: 60 }).toResponse(new URL(request.url).pathname, crypto.randomUUID());
+  console.error(
+    JSON.stringify({
+      level: 50,
+      service: 'rushgate-edge',
+      msg: 'misconfigured',
+      err: err instanceof Error ? err.message : String(err),
+    }),
+  );
+  return problem('unavailable', `the edge gateway is misconfigured: ${message}`, { retryAfterSeconds: 60 }).toResponse(
+    new URL(request.url).pathname,
+    crypto.randomUUID(),
+  );
 }
 
 export default {
@@ -162,7 +179,11 @@ export default {
   },
 
   /** A cron trigger: sweeps expired holds and flushes this isolate's tally (a backstop to Node's sweep). */
-  async scheduled(_controller: ScheduledController, env: Record<string, unknown>, ctx: ExecutionContext): Promise<void> {
+  async scheduled(
+    _controller: ScheduledController,
+    env: Record<string, unknown>,
+    ctx: ExecutionContext,
+  ): Promise<void> {
     const edge = edgeOf(env);
     const redis = new RequestRedis(edge.target);
     await requestRedis.run(redis, async () => {

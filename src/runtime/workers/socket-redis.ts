@@ -24,7 +24,10 @@ export interface RedisTarget {
 }
 
 /** The target a `redis://` or `rediss://` URL names (rediss: TLS). */
-export function redisTarget(url: string, options: { timeoutMs: number; waitReplicas: number; waitMs: number }): RedisTarget {
+export function redisTarget(
+  url: string,
+  options: { timeoutMs: number; waitReplicas: number; waitMs: number },
+): RedisTarget {
   const u = new URL(url);
   const tls = u.protocol === 'rediss:';
   return {
@@ -58,11 +61,19 @@ class Connection {
   }
 
   static open(target: RedisTarget): Connection {
-    const socket = connect({ hostname: target.hostname, port: target.port }, { secureTransport: target.tls ? 'on' : 'off', allowHalfOpen: false });
+    const socket = connect(
+      { hostname: target.hostname, port: target.port },
+      { secureTransport: target.tls ? 'on' : 'off', allowHalfOpen: false },
+    );
     const conn = new Connection(socket, target.timeoutMs);
-    socket.opened.catch((err: unknown) => conn.#fail(new RedisUnavailableError(`cannot reach Redis: ${(err as Error).message}`)));
+    socket.opened.catch((err: unknown) =>
+      conn.#fail(new RedisUnavailableError(`cannot reach Redis: ${(err as Error).message}`)),
+    );
     // the handshake is pipelined ahead of the request's commands, which wait for its replies
-    if (target.password !== undefined) void conn.send(target.username ? ['AUTH', target.username, target.password] : ['AUTH', target.password]).catch(() => {});
+    if (target.password !== undefined)
+      void conn
+        .send(target.username ? ['AUTH', target.username, target.password] : ['AUTH', target.password])
+        .catch(() => {});
     if (target.db !== 0) void conn.send(['SELECT', target.db]).catch(() => {});
     return conn;
   }
@@ -71,7 +82,10 @@ class Connection {
   send(args: readonly (string | number)[]): Promise<Reply> {
     if (this.#broken) return Promise.reject(this.#broken);
     return new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => this.#fail(new RedisUnavailableError(`Redis did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      const timer = setTimeout(
+        () => this.#fail(new RedisUnavailableError(`Redis did not answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
       this.#pending.push({
         resolve: (reply) => {
           clearTimeout(timer);
@@ -83,7 +97,11 @@ class Connection {
           reject(err);
         },
       });
-      this.#writer.write(encodeCommand(args)).catch((err: unknown) => this.#fail(new RedisUnavailableError(`cannot write to Redis: ${(err as Error).message}`)));
+      this.#writer
+        .write(encodeCommand(args))
+        .catch((err: unknown) =>
+          this.#fail(new RedisUnavailableError(`cannot write to Redis: ${(err as Error).message}`)),
+        );
     });
   }
 
@@ -107,7 +125,11 @@ class Connection {
       }
       this.#fail(new RedisUnavailableError('Redis closed the connection'));
     } catch (err) {
-      this.#fail(err instanceof RedisUnavailableError ? err : new RedisUnavailableError(`Redis connection failed: ${(err as Error).message}`));
+      this.#fail(
+        err instanceof RedisUnavailableError
+          ? err
+          : new RedisUnavailableError(`Redis connection failed: ${(err as Error).message}`),
+      );
     }
   }
 
@@ -175,15 +197,26 @@ export function socketPort(current: () => RequestRedis): RedisPort {
       return guard(err);
     }
   };
-  const script = async (name: 'EVALSHA' | 'EVAL', body: string, keys: readonly string[], args: readonly (string | number)[], writes = true) => {
+  const script = async (
+    name: 'EVALSHA' | 'EVAL',
+    body: string,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    writes = true,
+  ) => {
     const redis = current();
     const replicas = redis.target.waitReplicas;
     try {
       if (!writes || replicas === 0) return await redis.send([name, body, keys.length, ...keys, ...args]);
       // pipelined: the script and WAIT go out together, one round trip
-      const [reply, acked] = await Promise.all([redis.send([name, body, keys.length, ...keys, ...args]), redis.send(['WAIT', replicas, redis.target.waitMs])]);
+      const [reply, acked] = await Promise.all([
+        redis.send([name, body, keys.length, ...keys, ...args]),
+        redis.send(['WAIT', replicas, redis.target.waitMs]),
+      ]);
       if (Number(acked) < replicas) {
-        throw new RedisUnavailableError(`the write reached ${String(acked)} of ${replicas} replicas within ${redis.target.waitMs} ms`);
+        throw new RedisUnavailableError(
+          `the write reached ${String(acked)} of ${replicas} replicas within ${redis.target.waitMs} ms`,
+        );
       }
       return reply;
     } catch (err) {
@@ -199,7 +232,8 @@ export function socketPort(current: () => RequestRedis): RedisPort {
   return {
     evalsha: (sha, keys, args, writes) => script('EVALSHA', sha, keys, args, writes),
     eval: (source, keys, args, writes) => script('EVAL', source, keys, args, writes),
-    zrangeByScoreUpTo: async (key, maxScore, limit) => asStrings(await cmd('ZRANGEBYSCORE', key, '-inf', maxScore, 'LIMIT', 0, limit)),
+    zrangeByScoreUpTo: async (key, maxScore, limit) =>
+      asStrings(await cmd('ZRANGEBYSCORE', key, '-inf', maxScore, 'LIMIT', 0, limit)),
     smembers: async (key) => asStrings(await cmd('SMEMBERS', key)),
     hgetall: async (key) => hash(await cmd('HGETALL', key)),
     zadd: async (key, score, member) => Number(await cmd('ZADD', key, score, member)),
@@ -226,7 +260,17 @@ export function socketPort(current: () => RequestRedis): RedisPort {
       }
     },
     xreadgroup: async (group, consumer, streams, count) => {
-      const reply = await cmd('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', ...streams, ...streams.map(() => '>'));
+      const reply = await cmd(
+        'XREADGROUP',
+        'GROUP',
+        group,
+        consumer,
+        'COUNT',
+        count,
+        'STREAMS',
+        ...streams,
+        ...streams.map(() => '>'),
+      );
       if (!Array.isArray(reply)) return [];
       return reply.map((s) => {
         const [stream, entries] = s as [string, Reply[]];
@@ -236,7 +280,9 @@ export function socketPort(current: () => RequestRedis): RedisPort {
     xautoclaim: async (stream, group, consumer, minIdleMs, count) => {
       const reply = await cmd('XAUTOCLAIM', stream, group, consumer, minIdleMs, '0-0', 'COUNT', count);
       // entries deleted meanwhile come back as nulls
-      return Array.isArray(reply) && Array.isArray(reply[1]) ? reply[1].map(toEntry).filter((e): e is StreamEntry => e !== null) : [];
+      return Array.isArray(reply) && Array.isArray(reply[1])
+        ? reply[1].map(toEntry).filter((e): e is StreamEntry => e !== null)
+        : [];
     },
     xack: async (stream, group, ids) => (ids.length === 0 ? 0 : Number(await cmd('XACK', stream, group, ...ids))),
     timeMs: async () => {

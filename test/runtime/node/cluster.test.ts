@@ -38,7 +38,11 @@ function childrenOf(pid: number): { pid: number; command: string }[] {
 }
 // the gateways are node; besides them and redis-server, tsx (which runs the entry file here) may
 // have its esbuild service running
-const gatewayPids = () => childrenOf(primary.pid!).filter((c) => c.command === 'node').map((c) => c.pid).sort();
+const gatewayPids = () =>
+  childrenOf(primary.pid!)
+    .filter((c) => c.command === 'node')
+    .map((c) => c.pid)
+    .sort();
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -53,7 +57,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function api(method: string, path: string, token: string, body?: unknown) {
   const res = await fetch(`${base}${path}`, {
     method,
-    headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
@@ -76,7 +83,11 @@ const seriesValue = (text: string, series: string) => {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 };
-const servingPids = (text: string) => [...text.matchAll(/^rushgate_cluster_requests_total\{pid="(\d+)"\} (\d+)/gm)].map((m) => ({ pid: Number(m[1]), served: Number(m[2]) }));
+const servingPids = (text: string) =>
+  [...text.matchAll(/^rushgate_cluster_requests_total\{pid="(\d+)"\} (\d+)/gm)].map((m) => ({
+    pid: Number(m[1]),
+    served: Number(m[2]),
+  }));
 
 beforeAll(async () => {
   const port = await freePort();
@@ -116,12 +127,17 @@ describe('npm start with RUSHGATE_PROCESSES=2', () => {
     expect(childrenOf(primary.pid!).map((c) => c.command)).toContain('redis-server');
     expect(gatewayPids()).toHaveLength(2);
     // readiness in a child pings the ledger in the primary
-    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready', checks: { redis: 'ok', ledger: 'ok' } });
+    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({
+      status: 'ready',
+      checks: { redis: 'ok', ledger: 'ok' },
+    });
   });
 
   it('credits, orders and pays with the wallet through the children; the worker in the primary settles it', async () => {
     const b = await buyer();
-    expect((await api('PUT', '/admin/sales/cluster-pay', ADMIN_TOKEN, { stock: 10, price: 38000, currency: 'CNY' })).status).toBe(201);
+    expect(
+      (await api('PUT', '/admin/sales/cluster-pay', ADMIN_TOKEN, { stock: 10, price: 38000, currency: 'CNY' })).status,
+    ).toBe(201);
     const credit = { amount: 100000, currency: 'CNY', reference: 'topup-1' };
     expect((await api('POST', `/admin/wallets/${b.userId}/credits`, ADMIN_TOKEN, credit)).status).toBe(201);
     // a ledger error crosses IPC with its class: the same 422 as in one process
@@ -129,7 +145,10 @@ describe('npm start with RUSHGATE_PROCESSES=2', () => {
     expect([reused.status, reused.body.code]).toEqual([422, 'idempotency_key_reused']);
     const order = await api('POST', '/v1/sales/cluster-pay/orders', b.jwt, { quantity: 1 });
     expect(order.status).toBe(201);
-    const payment = await api('POST', `/v1/orders/${order.body.orderId}/payments`, b.jwt, { paymentToken: order.body.paymentToken, method: 'wallet' });
+    const payment = await api('POST', `/v1/orders/${order.body.orderId}/payments`, b.jwt, {
+      paymentToken: order.body.paymentToken,
+      method: 'wallet',
+    });
     expect(payment.status).toBe(202);
     let status = '';
     for (let i = 0; i < 100 && status !== 'succeeded'; i++) {
@@ -137,14 +156,21 @@ describe('npm start with RUSHGATE_PROCESSES=2', () => {
       status = (await api('GET', `/v1/payments/${payment.body.paymentId}`, b.jwt)).body.status;
     }
     expect(status).toBe('succeeded');
-    expect((await api('GET', '/v1/wallet', b.jwt)).body).toEqual({ userId: b.userId, balances: { CNY: 100000 - 38000 } });
+    expect((await api('GET', '/v1/wallet', b.jwt)).body).toEqual({
+      userId: b.userId,
+      balances: { CNY: 100000 - 38000 },
+    });
   });
 
   it('never oversells across processes: 400 buyers race for 100 units, exactly 100 are held', async () => {
-    expect((await api('PUT', '/admin/sales/cluster-crowd', ADMIN_TOKEN, { stock: 100, price: 100, currency: 'CNY' })).status).toBe(201);
+    expect(
+      (await api('PUT', '/admin/sales/cluster-crowd', ADMIN_TOKEN, { stock: 100, price: 100, currency: 'CNY' })).status,
+    ).toBe(201);
     const buyers = await Promise.all(Array.from({ length: 400 }, () => buyer()));
     const before = servingPids(await metrics());
-    const results = await Promise.all(buyers.map((b) => api('POST', '/v1/sales/cluster-crowd/orders', b.jwt, { quantity: 1 })));
+    const results = await Promise.all(
+      buyers.map((b) => api('POST', '/v1/sales/cluster-crowd/orders', b.jwt, { quantity: 1 })),
+    );
     const statuses = results.map((r) => (r.status === 201 ? 'created' : r.body.code));
     expect(statuses.filter((s) => s === 'created')).toHaveLength(100);
     expect(statuses.filter((s) => s === 'sold_out')).toHaveLength(300);
@@ -155,7 +181,8 @@ describe('npm start with RUSHGATE_PROCESSES=2', () => {
     const text = await metrics();
     const after = servingPids(text);
     expect(after.map((p) => p.pid).sort()).toEqual(gatewayPids());
-    for (const { pid, served } of after) expect(served - (before.find((p) => p.pid === pid)?.served ?? 0)).toBeGreaterThan(0);
+    for (const { pid, served } of after)
+      expect(served - (before.find((p) => p.pid === pid)?.served ?? 0)).toBeGreaterThan(0);
     expect(seriesValue(text, 'rushgate_decisions_total{action="order",reason="admitted"}')).toBe(101);
     expect(seriesValue(text, 'rushgate_decisions_total{action="order",reason="sold_out"}')).toBe(300);
     // the payment worker runs in the primary: its outcome is in the sum
@@ -166,7 +193,8 @@ describe('npm start with RUSHGATE_PROCESSES=2', () => {
 
     // the ops view's tally: every child adds its counts to the sale's hash within a second
     const opsTally = async (saleId: string) =>
-      (await api('GET', '/admin/ops', ADMIN_TOKEN)).body.sales.find((s: { saleId: string }) => s.saleId === saleId)?.tally;
+      (await api('GET', '/admin/ops', ADMIN_TOKEN)).body.sales.find((s: { saleId: string }) => s.saleId === saleId)
+        ?.tally;
     let crowd: unknown;
     for (let i = 0; i < 50; i++) {
       crowd = await opsTally('cluster-crowd');
@@ -175,7 +203,11 @@ describe('npm start with RUSHGATE_PROCESSES=2', () => {
     }
     expect(crowd).toEqual({ order: { admitted: 100, sold_out: 300 } });
     // and the primary's worker adds the outcome of the payment settled earlier
-    expect(await opsTally('cluster-pay')).toEqual({ order: { admitted: 1 }, payment: { admitted: 1 }, outcome: { succeeded: 1 } });
+    expect(await opsTally('cluster-pay')).toEqual({
+      order: { admitted: 1 },
+      payment: { admitted: 1 },
+      outcome: { succeeded: 1 },
+    });
   });
 
   it('replaces a child that dies, and keeps answering meanwhile', async () => {
@@ -225,13 +257,18 @@ describe('RUSHGATE_PROCESSES', () => {
     expect(parseConfig({ RUSHGATE_PROCESSES: '64' }).RUSHGATE_PROCESSES).toBe(64);
     expect(parseConfig({ RUSHGATE_PROCESSES: 'auto' }).RUSHGATE_PROCESSES).toBe('auto');
     for (const bad of ['0', '65', '1.5', 'many', 'AUTO', '-2']) {
-      expect(() => parseConfig({ RUSHGATE_PROCESSES: bad })).toThrow('invalid RUSHGATE_PROCESSES: must be auto or an integer from 1 to 64');
+      expect(() => parseConfig({ RUSHGATE_PROCESSES: bad })).toThrow(
+        'invalid RUSHGATE_PROCESSES: must be auto or an integer from 1 to 64',
+      );
     }
   });
 
   it('stops startup with one clear line on a bad value', () => {
     const res = spawnSync(process.execPath, ['--import', 'tsx', entry], {
-      cwd: root, env: { PATH: process.env.PATH ?? '', RUSHGATE_PROCESSES: 'many', RUSHGATE_DATA_DIR: dataDir }, encoding: 'utf8', timeout: 20_000,
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', RUSHGATE_PROCESSES: 'many', RUSHGATE_DATA_DIR: dataDir },
+      encoding: 'utf8',
+      timeout: 20_000,
     });
     expect(res.status).toBe(1);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);

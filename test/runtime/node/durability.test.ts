@@ -38,7 +38,25 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10
 /** A replica of the test's Redis on a free port; resolves once it is in sync. */
 async function startReplica(): Promise<{ child: ChildProcess; client: Redis }> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--replicaof', '127.0.0.1', String(primaryPort), '--loglevel', 'warning'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--replicaof',
+      '127.0.0.1',
+      String(primaryPort),
+      '--loglevel',
+      'warning',
+    ],
+    { stdio: 'ignore' },
+  );
   const client = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50 });
   client.on('error', () => {});
   replicas.push({ child, client });
@@ -79,14 +97,18 @@ describe('durable acceptance', () => {
     const replica = await startReplica();
     const saleId = await createSale(app, { stock: 100, perUserLimit: 100 });
     const b = await buyer();
-    const order = (key: string) => call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {}, headers: { 'Idempotency-Key': key } });
+    const order = (key: string) =>
+      call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {}, headers: { 'Idempotency-Key': key } });
 
     const placed = await Promise.all(Array.from({ length: 20 }, (_, i) => order(`k${i}`)));
     expect(placed.map((r) => r.status)).toEqual(Array(20).fill(201));
-    for (const r of placed) expect(await replica.client.hget(keys.order(saleId, r.body.orderId), 'status')).toBe('held');
+    for (const r of placed)
+      expect(await replica.client.hget(keys.order(saleId, r.body.orderId), 'status')).toBe('held');
 
     replica.child.kill('SIGKILL');
-    await until('the primary sees the replica gone', async () => /connected_slaves:0/.test(await client.info('replication')));
+    await until('the primary sees the replica gone', async () =>
+      /connected_slaves:0/.test(await client.info('replication')),
+    );
     const refused = await order('during-outage');
     expectProblem(refused, 503, 'unavailable');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);

@@ -17,7 +17,13 @@ describe('Redis down', () => {
     client.on('error', () => {});
     await client.connect();
     try {
-      const app = createApp({ redis: ioredisPort(client), log: silentLogger, jwtSecret: JWT_SECRET, adminToken: ADMIN_TOKEN, tokenSecret: TOKEN_SECRET });
+      const app = createApp({
+        redis: ioredisPort(client),
+        log: silentLogger,
+        jwtSecret: JWT_SECRET,
+        adminToken: ADMIN_TOKEN,
+        tokenSecret: TOKEN_SECRET,
+      });
       const b = await buyer();
       const sale = { stock: 5, price: 100, currency: 'CNY' };
       expect((await call(app, 'PUT', '/admin/sales/down', { token: ADMIN_TOKEN, body: sale })).status).toBe(201);
@@ -30,17 +36,24 @@ describe('Redis down', () => {
       expectProblem(await call(app, 'GET', '/readyz'), 503, 'unavailable');
       expect((await call(app, 'GET', '/healthz')).status).toBe(200);
       const payment = await call(app, 'POST', '/v1/orders/ord_AAAAAAAAAAAAAAAAAAAAAZG93bg/payments', {
-        token: b.jwt, body: { paymentToken: `pt_${'A'.repeat(21)}.${'A'.repeat(43)}`, method: 'wallet' },
+        token: b.jwt,
+        body: { paymentToken: `pt_${'A'.repeat(21)}.${'A'.repeat(43)}`, method: 'wallet' },
       });
       // a forged token is refused before Redis is asked; a well-signed one cannot be checked: 503
       expectProblem(payment, 403, 'token_invalid');
       const orderId = 'ord_AAAAAAAAAAAAAAAAAAAAAZG93bg';
       const signed = await new PaymentTokens(nodeHmacSha256(TOKEN_SECRET)).sign(orderId, b.userId, 'B'.repeat(21));
-      const unchecked = await call(app, 'POST', `/v1/orders/${orderId}/payments`, { token: b.jwt, body: { paymentToken: signed, method: 'wallet' } });
+      const unchecked = await call(app, 'POST', `/v1/orders/${orderId}/payments`, {
+        token: b.jwt,
+        body: { paymentToken: signed, method: 'wallet' },
+      });
       expectProblem(unchecked, 503, 'unavailable');
 
       server = await startEmbeddedRedis({ port });
-      await waitFor(async () => (await call(app, 'GET', '/readyz')).status === 200, { what: 'readyz to answer 200', everyMs: 100 });
+      await waitFor(async () => (await call(app, 'GET', '/readyz')).status === 200, {
+        what: 'readyz to answer 200',
+        everyMs: 100,
+      });
       // the embedded test Redis keeps nothing: the sale is created again, then orders flow
       expect((await call(app, 'PUT', '/admin/sales/down', { token: ADMIN_TOKEN, body: sale })).status).toBe(201);
       expect((await call(app, 'POST', '/v1/sales/down/orders', { token: b.jwt, body: {} })).status).toBe(201);

@@ -6,7 +6,14 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { Ledger, ReferenceReused, type LedgerView } from '../../../src/ledger/ledger.js';
 import { LedgerUnavailableError } from '../../../src/ledger/sql-port.js';
-import { IpcPeer, IpcUnanswered, ledgerHandlers, ledgerOverIpc, reviveLedgerError, type IpcWire } from '../../../src/runtime/node/ipc.js';
+import {
+  IpcPeer,
+  IpcUnanswered,
+  ledgerHandlers,
+  ledgerOverIpc,
+  reviveLedgerError,
+  type IpcWire,
+} from '../../../src/runtime/node/ipc.js';
 import { pgliteSql } from '../../../src/runtime/node/sql.js';
 import { admin, buyer, call, expectProblem, testApp, unique } from '../../helpers.js';
 
@@ -46,14 +53,33 @@ describe('the ledger over IPC', () => {
   it('answers as the ledger does: credit, replay, many credits, balances, sale charges, ping', async () => {
     const { ledger: remote } = overIpc(ledger);
     const userId = unique('u');
-    expect(await remote.credit({ userId, currency: 'CNY', amount: 500, reference: 'r1' })).toEqual({ created: true, balance: 500 });
-    expect(await remote.credit({ userId, currency: 'CNY', amount: 500, reference: 'r1' })).toEqual({ created: false, balance: 500 });
-    const many = [{ userId, currency: 'CNY', amount: 500, reference: 'r1' }, { userId, currency: 'CNY', amount: 50, reference: 'r2' }];
-    expect(await remote.creditMany(many)).toEqual([{ created: false, balance: 550 }, { created: true, balance: 550 }]);
+    expect(await remote.credit({ userId, currency: 'CNY', amount: 500, reference: 'r1' })).toEqual({
+      created: true,
+      balance: 500,
+    });
+    expect(await remote.credit({ userId, currency: 'CNY', amount: 500, reference: 'r1' })).toEqual({
+      created: false,
+      balance: 500,
+    });
+    const many = [
+      { userId, currency: 'CNY', amount: 500, reference: 'r1' },
+      { userId, currency: 'CNY', amount: 50, reference: 'r2' },
+    ];
+    expect(await remote.creditMany(many)).toEqual([
+      { created: false, balance: 550 },
+      { created: true, balance: 550 },
+    ]);
     expect(await remote.balances(userId)).toEqual({ CNY: 550 });
     const saleId = unique('sale');
-    await ledger.postPayments([{ paymentId: unique('pay'), orderId: 'o1', saleId, userId, method: 'wallet', amount: 50, currency: 'CNY' }]);
-    expect(await remote.saleCharges(saleId)).toEqual({ charges: 1, refunds: 0, retained: { CNY: 50 }, keptByOrder: { o1: 1 } });
+    await ledger.postPayments([
+      { paymentId: unique('pay'), orderId: 'o1', saleId, userId, method: 'wallet', amount: 50, currency: 'CNY' },
+    ]);
+    expect(await remote.saleCharges(saleId)).toEqual({
+      charges: 1,
+      refunds: 0,
+      retained: { CNY: 50 },
+      keptByOrder: { o1: 1 },
+    });
     await expect(remote.ping()).resolves.toBeUndefined();
   });
 
@@ -61,10 +87,14 @@ describe('the ledger over IPC', () => {
     const { ledger: remote } = overIpc(ledger);
     const userId = unique('u');
     await remote.credit({ userId, currency: 'CNY', amount: 500, reference: 'r1' });
-    await expect(remote.credit({ userId, currency: 'CNY', amount: 600, reference: 'r1' })).rejects.toBeInstanceOf(ReferenceReused);
+    await expect(remote.credit({ userId, currency: 'CNY', amount: 600, reference: 'r1' })).rejects.toBeInstanceOf(
+      ReferenceReused,
+    );
     await expect(overIpc(unavailable).ledger.ping()).rejects.toBeInstanceOf(LedgerUnavailableError);
     const broken: LedgerView = { ...unavailable, balances: () => Promise.reject(new TypeError('bad row')) };
-    const plain = await overIpc(broken).ledger.balances('x').catch((err: Error) => err);
+    const plain = await overIpc(broken)
+      .ledger.balances('x')
+      .catch((err: Error) => err);
     expect(plain).toBeInstanceOf(Error);
     expect(plain).not.toBeInstanceOf(LedgerUnavailableError);
     expect(plain).toMatchObject({ name: 'TypeError', message: 'bad row' });
@@ -100,8 +130,15 @@ describe('the HTTP answers of a child whose ledger is over IPC', () => {
     const b = await buyer();
     const credit = { amount: 1000, currency: 'CNY', reference: 'topup-1' };
     expect((await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, credit)).status).toBe(201);
-    expectProblem(await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, { ...credit, amount: 999 }), 422, 'idempotency_key_reused');
-    expect((await call(app, 'GET', '/v1/wallet', { token: b.jwt })).body).toEqual({ userId: b.userId, balances: { CNY: 1000 } });
+    expectProblem(
+      await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, { ...credit, amount: 999 }),
+      422,
+      'idempotency_key_reused',
+    );
+    expect((await call(app, 'GET', '/v1/wallet', { token: b.jwt })).body).toEqual({
+      userId: b.userId,
+      balances: { CNY: 1000 },
+    });
     expect((await call(app, 'GET', '/readyz')).body.checks).toEqual({ redis: 'ok', ledger: 'ok' });
   });
 
@@ -110,7 +147,11 @@ describe('the HTTP answers of a child whose ledger is over IPC', () => {
     hung.state.drop = true;
     const { app } = await testApp({ ledger: hung.ledger });
     const b = await buyer();
-    expectProblem(await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, { amount: 1, currency: 'CNY', reference: 'r' }), 503, 'unavailable');
+    expectProblem(
+      await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, { amount: 1, currency: 'CNY', reference: 'r' }),
+      503,
+      'unavailable',
+    );
     expectProblem(await call(app, 'GET', '/v1/wallet', { token: b.jwt }), 503, 'unavailable');
     const ready = await call(app, 'GET', '/readyz');
     expectProblem(ready, 503, 'unavailable');

@@ -18,7 +18,10 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 function run(env: Record<string, string>) {
   return spawnSync(process.execPath, ['--import', 'tsx', entry], {
-    cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 20_000,
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 20_000,
   });
 }
 
@@ -26,7 +29,8 @@ describe('npm start (node runtime)', () => {
   it('starts on embedded defaults: a private redis-server, generated secrets, a banner; stops cleanly', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-      cwd: root, env: { PATH: process.env.PATH ?? '', PORT: String(port), RUSHGATE_DATA_DIR: dataDir, RUSHGATE_LOG_LEVEL: 'warn' },
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', PORT: String(port), RUSHGATE_DATA_DIR: dataDir, RUSHGATE_LOG_LEVEL: 'warn' },
     });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -42,22 +46,27 @@ describe('npm start (node runtime)', () => {
     const base = `http://127.0.0.1:${port}`;
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const sale = await fetch(`${base}/admin/sales/demo`, {
-      method: 'PUT', headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({ stock: 100, price: 38000, currency: 'CNY' }),
     });
     expect(sale.status).toBe(201);
     const credit = await fetch(`${base}/admin/wallets/demo/credits`, {
-      method: 'POST', headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+      method: 'POST',
+      headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({ amount: 100000, currency: 'CNY', reference: 'topup-1' }),
     });
     expect(credit.status).toBe(201);
     const order = await fetch(`${base}/v1/sales/demo/orders`, {
-      method: 'POST', headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' }, body: '{"quantity":1}',
+      method: 'POST',
+      headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' },
+      body: '{"quantity":1}',
     });
     expect(order.status).toBe(201);
     const { orderId, paymentToken } = (await order.json()) as { orderId: string; paymentToken: string };
     const payment = await fetch(`${base}/v1/orders/${orderId}/payments`, {
-      method: 'POST', headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' },
+      method: 'POST',
+      headers: { Authorization: `Bearer ${jwt}`, 'Content-Type': 'application/json' },
       body: JSON.stringify({ paymentToken, method: 'wallet' }),
     });
     expect(payment.status).toBe(202);
@@ -66,7 +75,11 @@ describe('npm start (node runtime)', () => {
     let status = '';
     for (let i = 0; i < 100 && status !== 'succeeded'; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      status = ((await (await fetch(`${base}/v1/payments/${paymentId}`, { headers: { Authorization: `Bearer ${jwt}` } })).json()) as { status: string }).status;
+      status = (
+        (await (
+          await fetch(`${base}/v1/payments/${paymentId}`, { headers: { Authorization: `Bearer ${jwt}` } })
+        ).json()) as { status: string }
+      ).status;
     }
     expect(status).toBe('succeeded');
     const wallet = await fetch(`${base}/v1/wallet`, { headers: { Authorization: `Bearer ${jwt}` } });
@@ -89,7 +102,8 @@ describe('npm start (node runtime)', () => {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'rushgate-try-'));
     const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-      cwd: root, env: { PATH: process.env.PATH ?? '', PORT: String(port), RUSHGATE_DATA_DIR: dir, RUSHGATE_LOG_LEVEL: 'warn' },
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', PORT: String(port), RUSHGATE_DATA_DIR: dir, RUSHGATE_LOG_LEVEL: 'warn' },
     });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -114,7 +128,11 @@ describe('npm start (node runtime)', () => {
         'curl -sS "$BASE/v1/wallet" -H "Authorization: Bearer $JWT2"',
       ].join('\n');
       const res = spawnSync('bash', ['--noprofile', '--norc'], {
-        cwd: root, input: script, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 20_000,
+        cwd: root,
+        input: script,
+        env: { PATH: process.env.PATH ?? '' },
+        encoding: 'utf8',
+        timeout: 20_000,
       });
       expect(res.stderr).toBe('');
       const [walkthrough, minted] = res.stdout.split('---\n') as [string, string];
@@ -140,13 +158,16 @@ describe('npm start (node runtime)', () => {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'rushgate-early-'));
     const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-      cwd: root, env: { PATH: process.env.PATH ?? '', PORT: String(port), RUSHGATE_DATA_DIR: dir, RUSHGATE_LOG_LEVEL: 'warn' },
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', PORT: String(port), RUSHGATE_DATA_DIR: dir, RUSHGATE_LOG_LEVEL: 'warn' },
     });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     const redisChild = () =>
-      spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(child.pid)], { encoding: 'utf8' }).stdout
-        .split('\n').map((l) => l.trim().split(/\s+/)).find(([, comm]) => comm === 'redis-server')?.[0];
+      spawnSync('ps', ['-o', 'pid=,comm=', '--ppid', String(child.pid)], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .find(([, comm]) => comm === 'redis-server')?.[0];
     let redisPid: string | undefined;
     for (let i = 0; i < 400 && !redisPid; i++) {
       redisPid = redisChild();
@@ -159,14 +180,19 @@ describe('npm start (node runtime)', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     // the gateway stops its embedded redis-server on the way out
-    await waitFor(() => spawnSync('kill', ['-0', redisPid!]).status !== 0, { what: 'the embedded redis-server to stop', timeoutMs: 5000 });
+    await waitFor(() => spawnSync('kill', ['-0', redisPid!]).status !== 0, {
+      what: 'the embedded redis-server to stop',
+      timeoutMs: 5000,
+    });
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('npm start says it is compiling before the silent build', async () => {
     // its own process group, so the build (npm, sh, tsc) stops with it
     const child = spawn('npm', ['start'], {
-      cwd: root, detached: true, env: { PATH: process.env.PATH ?? '', PORT: String(await freePort()), RUSHGATE_DATA_DIR: dataDir },
+      cwd: root,
+      detached: true,
+      env: { PATH: process.env.PATH ?? '', PORT: String(await freePort()), RUSHGATE_DATA_DIR: dataDir },
     });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -197,7 +223,9 @@ describe('npm start (node runtime)', () => {
     const res = run({ PATH: bin, RUSHGATE_DATA_DIR: dataDir });
     rmSync(bin, { recursive: true, force: true });
     expect(res.status).toBe(1);
-    expect(res.stderr).toMatch(/redis-server is not installed.*apt-get install redis-server.*brew install redis.*REDIS_URL/);
+    expect(res.stderr).toMatch(
+      /redis-server is not installed.*apt-get install redis-server.*brew install redis.*REDIS_URL/,
+    );
   });
 
   it('says so in one line when REDIS_URL cannot be reached', async () => {

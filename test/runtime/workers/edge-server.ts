@@ -52,10 +52,13 @@ export async function redisRelay(redisUrl: string) {
     upstream.pipe(client);
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  afterAll(() => new Promise<void>((done) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => done());
-  }));
+  afterAll(
+    () =>
+      new Promise<void>((done) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => done());
+      }),
+  );
   return {
     url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
     /** Connections accepted so far (the Worker's connects). */
@@ -82,21 +85,33 @@ export async function redisRelay(redisUrl: string) {
  */
 export async function startEdge(redisUrl: string, vars: Record<string, string> = {}): Promise<string> {
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, ['scripts/dev-workers.mjs', '--port', String(port), '--ip', '127.0.0.1', '--show-interactive-dev-session=false', '--test-scheduled'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      REDIS_URL: redisUrl,
-      RUSHGATE_JWT_SECRET: JWT_SECRET,
-      RUSHGATE_ADMIN_TOKEN: ADMIN_TOKEN,
-      RUSHGATE_TOKEN_SECRET: TOKEN_SECRET,
-      RUSHGATE_LOG_LEVEL: 'error',
-      ...vars,
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      'scripts/dev-workers.mjs',
+      '--port',
+      String(port),
+      '--ip',
+      '127.0.0.1',
+      '--show-interactive-dev-session=false',
+      '--test-scheduled',
+    ],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        REDIS_URL: redisUrl,
+        RUSHGATE_JWT_SECRET: JWT_SECRET,
+        RUSHGATE_ADMIN_TOKEN: ADMIN_TOKEN,
+        RUSHGATE_TOKEN_SECRET: TOKEN_SECRET,
+        RUSHGATE_LOG_LEVEL: 'error',
+        ...vars,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // its own process group, so wrangler and workerd stop with it
+      detached: true,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // its own process group, so wrangler and workerd stop with it
-    detached: true,
-  });
+  );
   // a file that fails while collecting runs no afterAll: do not leave workerd behind then either
   const killGroup = () => {
     try {

@@ -9,7 +9,20 @@ import { keys } from '../../../src/redis/keys.js';
 import { PaymentWorker } from '../../../src/worker/payment-worker.js';
 import { engines, openEngine } from '../../ledger/engines.js';
 import {
-  ADMIN_TOKEN, admin, buyer, call, createSale, expectProblem, pay, PERMISSIVE_POLICIES, placeOrder, privateRedis, saleCounters, testApp, testRedis, unique,
+  ADMIN_TOKEN,
+  admin,
+  buyer,
+  call,
+  createSale,
+  expectProblem,
+  pay,
+  PERMISSIVE_POLICIES,
+  placeOrder,
+  privateRedis,
+  saleCounters,
+  testApp,
+  testRedis,
+  unique,
 } from '../../helpers.js';
 import { redisRelay, remoteApp, startEdge } from './edge-server.js';
 
@@ -44,7 +57,11 @@ describe('the gateway at the edge (workerd)', () => {
   it('serves sales, orders, payments, their replays and reads as the Node gateway does', async () => {
     expect((await call(edge, 'GET', '/readyz')).body).toEqual({ status: 'ready', checks: { redis: 'ok' } });
     const saleId = await createSale(edge, { stock: 2, price: 100 });
-    expect((await call(edge, 'GET', `/v1/sales/${saleId}`)).body).toMatchObject({ saleId, available: 2, status: 'open' });
+    expect((await call(edge, 'GET', `/v1/sales/${saleId}`)).body).toMatchObject({
+      saleId,
+      available: 2,
+      status: 'open',
+    });
     const b = await buyer();
     const order = await placeOrder(edge, saleId, b.jwt);
     const first = await pay(edge, order.orderId, b.jwt, order.paymentToken);
@@ -53,8 +70,12 @@ describe('the gateway at the edge (workerd)', () => {
     // the same token again is the same payment, not a second one
     const replay = await pay(edge, order.orderId, b.jwt, order.paymentToken);
     expect(replay.body.paymentId).toBe(first.body.paymentId);
-    expect((await call(edge, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({ status: 'paying' });
-    expect((await call(edge, 'GET', `/v1/payments/${first.body.paymentId}`, { token: b.jwt })).body).toMatchObject({ status: 'queued' });
+    expect((await call(edge, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({
+      status: 'paying',
+    });
+    expect((await call(edge, 'GET', `/v1/payments/${first.body.paymentId}`, { token: b.jwt })).body).toMatchObject({
+      status: 'queued',
+    });
     // the Node gateway reads what the edge wrote
     expect(await saleCounters(node.app, saleId)).toMatchObject({ available: 1, held: 1, sold: 0 });
     // a channel named in RUSHGATE_CHANNELS is a method here (the Node worker charges it); others are not
@@ -69,8 +90,20 @@ describe('the gateway at the edge (workerd)', () => {
     const saleId = await createSale(edge, { stock: 3 });
     const b = await buyer();
     expectProblem(await call(edge, 'POST', `/v1/sales/${saleId}/orders`, { body: {} }), 401, 'unauthenticated');
-    expectProblem(await call(edge, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 0 } }), 400, 'invalid_request');
-    expectProblem(await call(edge, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, rawBody: '{', headers: { 'Content-Type': 'application/json' } }), 400, 'invalid_request');
+    expectProblem(
+      await call(edge, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: { quantity: 0 } }),
+      400,
+      'invalid_request',
+    );
+    expectProblem(
+      await call(edge, 'POST', `/v1/sales/${saleId}/orders`, {
+        token: b.jwt,
+        rawBody: '{',
+        headers: { 'Content-Type': 'application/json' },
+      }),
+      400,
+      'invalid_request',
+    );
     expectProblem(await call(edge, 'GET', '/admin/sales/x', { token: 'wrong' }), 401, 'unauthenticated');
     expect(await saleCounters(node.app, saleId)).toMatchObject({ available: 3, held: 0 });
   });
@@ -95,7 +128,15 @@ describe('the gateway at the edge (workerd)', () => {
   it('a payment accepted at the edge is settled by a Node payment worker on the same Redis', async () => {
     const saleId = await createSale(edge, { stock: 5, price: 100 });
     const b = await buyer();
-    expect((await admin(node.app, 'POST', `/admin/wallets/${b.userId}/credits`, { amount: 1000, currency: 'CNY', reference: unique('ref') })).status).toBe(201);
+    expect(
+      (
+        await admin(node.app, 'POST', `/admin/wallets/${b.userId}/credits`, {
+          amount: 1000,
+          currency: 'CNY',
+          reference: unique('ref'),
+        })
+      ).status,
+    ).toBe(201);
     const order = await placeOrder(edge, saleId, b.jwt);
     const accepted = await pay(edge, order.orderId, b.jwt, order.paymentToken);
     expect(accepted.status).toBe(202);
@@ -110,7 +151,9 @@ describe('the gateway at the edge (workerd)', () => {
     } finally {
       await worker.stop();
     }
-    expect((await call(edge, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({ status: 'paid' });
+    expect((await call(edge, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({
+      status: 'paid',
+    });
     expect(await saleCounters(node.app, saleId)).toMatchObject({ sold: 1, held: 0, available: 4 });
     expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });
   });
@@ -118,12 +161,19 @@ describe('the gateway at the edge (workerd)', () => {
   it('blocks by CF-Connecting-IP, the address Cloudflare gives', async () => {
     const saleId = await createSale(edge, { stock: 100, perUserLimit: 100 });
     const address = '203.0.113.77';
-    expect((await admin(node.app, 'PUT', `/admin/blocklist/addresses/${address}`, { ttlSeconds: 60, reason: 'test' })).status).toBe(200);
+    expect(
+      (await admin(node.app, 'PUT', `/admin/blocklist/addresses/${address}`, { ttlSeconds: 60, reason: 'test' }))
+        .status,
+    ).toBe(200);
     try {
       const b = await buyer();
       // a block made through another instance: enforced here once the edge's copy is refreshed
       const refused = await waitFor('the block to reach the edge', async () => {
-        const res = await call(edge, 'POST', `/v1/sales/${saleId}/orders`, { token: b.jwt, body: {}, headers: { 'CF-Connecting-IP': address } });
+        const res = await call(edge, 'POST', `/v1/sales/${saleId}/orders`, {
+          token: b.jwt,
+          body: {},
+          headers: { 'CF-Connecting-IP': address },
+        });
         return res.status === 201 ? undefined : res;
       });
       expectProblem(refused, 403, 'blocked');
@@ -143,14 +193,22 @@ describe('the gateway at the edge (workerd)', () => {
       // the contract's deadline itself (not a wait for a condition): no timer runs in a Worker
       // between requests, so the first request after it must find the change in force
       await sleep(1000 - (Date.now() - changedAt));
-      expectProblem(await call(edge, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }), 429, 'rate_limited');
+      expectProblem(
+        await call(edge, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }),
+        429,
+        'rate_limited',
+      );
     } finally {
       expect((await admin(node.app, 'PUT', '/admin/limits', { policies: PERMISSIVE_POLICIES })).status).toBe(200);
     }
     // and a change made through the edge applies at once there (PUT refreshes its copy)
     expect((await admin(edge, 'PUT', '/admin/limits', { policies: closed })).status).toBe(200);
     try {
-      expectProblem(await call(edge, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }), 429, 'rate_limited');
+      expectProblem(
+        await call(edge, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }),
+        429,
+        'rate_limited',
+      );
     } finally {
       expect((await admin(edge, 'PUT', '/admin/limits', { policies: PERMISSIVE_POLICIES })).status).toBe(200);
     }

@@ -54,7 +54,14 @@ describe('RESP codec (the Worker’s Redis port)', () => {
       ['DEL', key, `${key}:h`],
     ]);
     const whole = decodeAll(bytes, bytes.length);
-    expect(whole.slice(0, 6)).toEqual(['OK', 'héllo wörld ✓\r\nsecond line', null, 2, ['a', '1', 'b', ''], [1, 'two', [3, null], []]]);
+    expect(whole.slice(0, 6)).toEqual([
+      'OK',
+      'héllo wörld ✓\r\nsecond line',
+      null,
+      2,
+      ['a', '1', 'b', ''],
+      [1, 'two', [3, null], []],
+    ]);
     expect(whole[6]).toBeInstanceOf(RespError);
     expect((whole[6] as RespError).message).toMatch(/^NOSCRIPT/);
     expect(whole.slice(7)).toEqual(['PONG', 2]);
