@@ -74,7 +74,8 @@ async function startReplica(): Promise<{ child: ChildProcess; client: Redis }> {
 // the gateway waits for one replica after every write
 const client = new Redis(primaryUrl, gatewayRedisOptions(2000));
 afterAll(() => client.quit());
-const { app } = await testApp({ redis: ioredisPort(client, { replicas: 1, timeoutMs: 300 }) });
+// a WAIT timeout with room for a busy machine: a replica that is up must never be taken for missing
+const { app } = await testApp({ redis: ioredisPort(client, { replicas: 1, timeoutMs: 1500 }) });
 
 describe('durable acceptance', () => {
   it('the embedded Redis fsyncs always by default, everysec when asked', async () => {
