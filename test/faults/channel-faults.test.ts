@@ -72,6 +72,8 @@ const startWorker = (reviewAfterMs = 60_000) => {
   const w = new PaymentWorker(redis, ledger, silentLogger, {
     consumer: unique('w'),
     idleMs: 10,
+    // the idle back-off (up to 250 ms) would space the re-queries out: this file measures their own backoff
+    maxIdleMs: 10,
     channels,
     unknownRecheckMs: 100,
     unknownPolicy: { baseMs: 100, maxMs: 400, reviewAfterMs },
