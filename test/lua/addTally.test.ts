@@ -1,19 +1,14 @@
 /**
  * lua/addTally.lua — adds one gateway's counts of the last second to a sale's tally (decisions
- * by reason, payment outcomes). Keys: sale, tally. Arguments: field, count, field, count, …
- * Outcomes: OK, SALE_NOT_FOUND (counts for a sale that does not exist are dropped, so made-up
- * sale ids in request paths leave nothing behind).
+ * by reason, payment outcomes) and to its per-second history (the last 900 s, with the seats
+ * held and sold; readOpsView.test.ts reads it back). Keys: sale, tally, history. Arguments:
+ * field, count, field, count, … Outcomes: OK, SALE_NOT_FOUND (counts for a sale that does not
+ * exist are dropped, so made-up sale ids in request paths leave nothing behind).
  */
-import type { RedisPort } from '../../src/redis/port.js';
 import { keys } from '../../src/redis/keys.js';
-import { runScript } from '../../src/redis/run-script.js';
-import { scripts } from '../../src/redis/scripts.generated.js';
 import { describe, expect, test } from '../fixtures.js';
 import { unique } from '../support/names.js';
-import { openSale, saleKeys, ScriptCode } from './kit.js';
-
-const addTally = (redis: RedisPort, saleId: string, counts: Record<string, number>) =>
-  runScript(redis, scripts.addTally, [keys.sale(saleId), keys.tally(saleId)], Object.entries(counts).flat());
+import { addTally, openSale, saleKeys, ScriptCode } from './kit.js';
 
 describe('lua addTally', () => {
   test('counts from several gateways add up per field', async ({ redis, raw }) => {

@@ -7,7 +7,7 @@
  */
 import { keys, type Lane } from '../../src/redis/keys.js';
 import type { RedisPort } from '../../src/redis/port.js';
-import { callScript, runScript, type ScriptReply } from '../../src/redis/run-script.js';
+import { callScript, hashReply, runScript, type ScriptReply } from '../../src/redis/run-script.js';
 import { scripts } from '../../src/redis/scripts.generated.js';
 import { unique } from '../support/names.js';
 
@@ -237,6 +237,137 @@ export const expireHolds = (redis: RedisPort, saleId: string, orderIds: string[]
     scripts.expireHolds,
     [keys.sale(saleId), keys.saleUsers(saleId), keys.holds(saleId), ...orderIds.map((id) => keys.order(saleId, id))],
     orderIds,
+  );
+
+/** addTally of one gateway's counts (field -> count) to a sale's tally and history. */
+export const addTally = (redis: RedisPort, saleId: string, counts: Record<string, number>) =>
+  runScript(
+    redis,
+    scripts.addTally,
+    [keys.sale(saleId), keys.tally(saleId), keys.history(saleId)],
+    Object.entries(counts).flat(),
+  );
+
+/** What readOpsView answers, parsed: history by second, each second's counts. */
+export interface OpsView {
+  code: number;
+  tally: Record<string, string>;
+  history: Record<string, Record<string, number>>;
+  unknown: number;
+  unknownOverdue: number;
+  review: number;
+  oversell: Record<string, string>;
+  nowMs: number;
+}
+
+/** readOpsView of one sale: history from `fromSecond` (every second kept when undefined). */
+export async function readOpsView(
+  redis: RedisPort,
+  saleId: string,
+  { fromSecond, overdueMs = 60_000 }: { fromSecond?: number; overdueMs?: number } = {},
+): Promise<OpsView> {
+  const reply = await callScript(
+    redis,
+    scripts.readOpsView,
+    {
+      tally: keys.tally(saleId),
+      history: keys.history(saleId),
+      unknown: keys.unknown(saleId),
+      review: keys.review(saleId),
+      oversell: keys.oversell(saleId),
+    },
+    { fromSecond, overdueMs },
+  );
+  const [code, tally, history, unknown, unknownOverdue, review, oversell, nowMs] = reply;
+  const seconds = hashReply(history);
+  return {
+    code,
+    tally: hashReply(tally),
+    history: Object.fromEntries(Object.entries(seconds).map(([s, json]) => [s, JSON.parse(json)])),
+    unknown: Number(unknown),
+    unknownOverdue: Number(unknownOverdue),
+    review: Number(review),
+    oversell: hashReply(oversell),
+    nowMs: Number(nowMs),
+  };
+}
+
+/** A charge the ledger keeps (retained, not refunded), as the reconciler passes it. */
+export interface KeptCharge {
+  orderId: string;
+  paymentId: string;
+  userId: string;
+  method: string;
+  amount: number;
+  currency: string;
+  createdAtMs: number;
+}
+
+/** reconcileCharges of one sale's kept charges. */
+export const reconcileCharges = (redis: RedisPort, saleId: string, charges: KeptCharge[]) =>
+  runScript(
+    redis,
+    scripts.reconcileCharges,
+    [
+      keys.sale(saleId),
+      keys.saleUsers(saleId),
+      keys.holds(saleId),
+      keys.lanes(saleId),
+      ...charges.flatMap((c) => [keys.order(saleId, c.orderId), keys.payment(saleId, c.paymentId)]),
+    ],
+    charges.flatMap((c) => [c.orderId, c.paymentId, c.userId, c.method, c.amount, c.currency, c.createdAtMs]),
+  );
+
+/** refundOversold: the ledger refunded `paymentId` (a charge of `order`) of an oversold sale. */
+export const refundOversold = (redis: RedisPort, order: Held, paymentId: string, charges: number, seats: number) =>
+  callScript(
+    redis,
+    scripts.refundOversold,
+    {
+      sale: keys.sale(order.saleId),
+      users: keys.saleUsers(order.saleId),
+      order: keys.order(order.saleId, order.orderId),
+      payment: keys.payment(order.saleId, paymentId),
+      oversell: keys.oversell(order.saleId),
+    },
+    { paymentId, charges, seats },
+  );
+
+/** One requeueLost call (one SCAN page) over a sale's payments. */
+export const requeueLost = (redis: RedisPort, saleId: string, cursor: string, minAgeMs: number, count = 1000) =>
+  callScript(
+    redis,
+    scripts.requeueLost,
+    { lanes: keys.lanes(saleId), standard: keys.lane(saleId, 'standard'), priority: keys.lane(saleId, 'priority') },
+    { cursor, pattern: keys.payment(saleId, '*'), minAgeMs, count },
+  );
+
+/** requeueLost page after page until the scan is done, as the reconciler runs it: the ids put back. */
+export async function requeueAllLost(redis: RedisPort, saleId: string, minAgeMs: number): Promise<string[]> {
+  const requeued: string[] = [];
+  let cursor = '0';
+  do {
+    const reply = await requeueLost(redis, saleId, cursor, minAgeMs);
+    if (reply[0] !== 0) throw new Error(`requeueLost answered ${JSON.stringify(reply)}`);
+    cursor = String(reply[1]);
+    requeued.push(...(reply[2] as string[]));
+  } while (cursor !== '0');
+  return requeued;
+}
+
+/** How an unanswered payment is queried again (src/worker/unknown.ts's UnknownPolicy). */
+export interface RecheckPolicy {
+  baseMs: number;
+  maxMs: number;
+  reviewAfterMs: number;
+}
+
+export const scheduleRecheck = (redis: RedisPort, saleId: string, paymentId: string, policy: RecheckPolicy) =>
+  callScript(
+    redis,
+    scripts.scheduleRecheck,
+    { payment: keys.payment(saleId, paymentId), unknown: keys.unknown(saleId), review: keys.review(saleId) },
+    { paymentId, ...policy },
   );
 
 export type { ScriptReply };
