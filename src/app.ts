@@ -2,7 +2,7 @@ import { Hono, type Context } from 'hono';
 import { docsRoutes } from './api-docs/docs-routes.js';
 import { bodyRules } from './http/body.js';
 import { adminAuth, buyerAuth, cachedJwtVerifier, webJwtVerifier, type JwtVerifier } from './http/auth.js';
-import { webHmacSha256, type HmacSha256 } from './http/hmac.js';
+import { webHmacSha256, type HmacSha256 } from './hmac.js';
 import { problem, ProblemError } from './http/problem.js';
 import { problemOf } from './http/refusal-problems.js';
 import { Refusal } from './refusal.js';

@@ -1,4 +1,4 @@
-import { constantTimeEqual, type HmacSha256 } from '../http/hmac.js';
+import { constantTimeEqual, type HmacSha256 } from '../hmac.js';
 
 /** A charge asked of a channel; our payment id is its idempotency key there. */
 export interface ChargeRequest {

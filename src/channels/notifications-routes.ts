@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { bodyText } from '../http/body.js';
-import { saleOfId } from '../http/ids.js';
+import { saleOfId } from '../ids.js';
 import { problem } from '../http/problem.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';

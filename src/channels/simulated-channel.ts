@@ -1,4 +1,4 @@
-import type { HmacSha256 } from '../http/hmac.js';
+import type { HmacSha256 } from '../hmac.js';
 import {
   signNotification,
   verifyNotification,

@@ -2,8 +2,8 @@ import type { MiddlewareHandler } from 'hono';
 import { verify } from 'hono/jwt';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import type { Lane } from '../redis/keys.js';
-import { importHmacKey } from './hmac.js';
-import { ID_PATTERN } from './ids.js';
+import { importHmacKey } from '../hmac.js';
+import { ID_PATTERN } from '../ids.js';
 import { problem } from './problem.js';
 
 /** The authenticated buyer of a request. */

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { saleIdParam } from '../http/ids.js';
+import { saleIdParam } from '../http/params.js';
 import { problem } from '../http/problem.js';
 import { json } from '../http/respond.js';
 import type { SaleStore } from '../sales/sale-store.js';

@@ -4,7 +4,7 @@ import type { LimitedAction, RateLimited, SaleWindows, WindowArgs } from './sale
 import { z } from 'zod';
 import type { BuyerEnv } from '../http/auth.js';
 import { readJson } from '../http/body.js';
-import { ID_PATTERN } from '../http/ids.js';
+import { ID_PATTERN } from '../ids.js';
 import { problem } from '../http/problem.js';
 import { Refusal } from '../refusal.js';
 import type { BlockKind, LimitsStore } from './limits-store.js';

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import { ID_PATTERN, saleOfId } from '../http/ids.js';
+import { ID_PATTERN, saleOfId } from '../ids.js';
 import { ProblemError } from '../http/problem.js';
 import { latencyField } from './ops-health.js';
 import type { SaleTally } from './sale-tally.js';

@@ -1,5 +1,5 @@
-import { constantTimeEqual, type HmacSha256 } from '../http/hmac.js';
-import { mintNonce } from '../http/ids.js';
+import { constantTimeEqual, type HmacSha256 } from '../hmac.js';
+import { mintNonce } from '../ids.js';
 
 const TOKEN = /^pt_([0-9A-Za-z]{21})\.([A-Za-z0-9_-]{43})$/;
 

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { readJson } from '../http/body.js';
-import { saleIdParam } from '../http/ids.js';
+import { saleIdParam } from '../http/params.js';
 import { problem } from '../http/problem.js';
 import { adminSaleView, publicSaleView, saleStatus, type SaleSnapshot } from './sale.js';
 import type { SaleGate } from './sale-gate.js';

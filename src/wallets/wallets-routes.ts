@@ -2,7 +2,7 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import type { BuyerEnv } from '../http/auth.js';
 import { readJson } from '../http/body.js';
-import { ID_PATTERN } from '../http/ids.js';
+import { ID_PATTERN } from '../ids.js';
 import { problem } from '../http/problem.js';
 import { ReferenceReused, type LedgerView } from '../ledger/ledger.js';
 import { json } from '../http/respond.js';
