@@ -372,15 +372,16 @@ export class PaymentWorker {
     // weighted FIFO: priority first, up to weight/(weight+1) of the round. COUNT applies per
     // stream and an entry read is this worker's to handle, so a lane's budget is shared out
     // over its streams (from a different sale each round, so none starves the others) and
-    // they are read at once; what streams that filled their share may still hold gets the
-    // budget left, in a second read
+    // they are read at once; the budget left goes, in the next read, to the streams that filled
+    // their share and to those the share did not reach (more streams than budget), so empty
+    // lanes of idle sales never leave a busy one waiting for a later round
     const prioritySlots = Math.ceil((this.#batchSize * this.#priorityWeight) / (this.#priorityWeight + 1));
     this.#rotation = (this.#rotation + 1) % sales.length;
     const ordered = [...sales.slice(this.#rotation), ...sales.slice(0, this.#rotation)];
     for (const lane of LANES) {
       let room = lane === 'priority' ? prioritySlots : this.#batchSize - entries.length;
       let candidates = ordered;
-      for (let pass = 0; pass < 2 && room > 0 && candidates.length > 0; pass++) {
+      for (let pass = 0; pass < 4 && room > 0 && candidates.length > 0; pass++) {
         const shares = shareOut(room, candidates.length);
         const reads = await Promise.all(
           candidates.slice(0, shares.length).map(async (saleId, i) => {
@@ -391,7 +392,7 @@ export class PaymentWorker {
           }),
         );
         room -= reads.reduce((n, r) => n + r.got, 0);
-        candidates = reads.filter((r) => r.full).map((r) => r.saleId);
+        candidates = [...reads.filter((r) => r.full).map((r) => r.saleId), ...candidates.slice(shares.length)];
       }
     }
     return this.#markProcessing(entries);
