@@ -20,13 +20,23 @@ export function stampedResponse(body: string | null, status: number, headers: Re
 /** The request's id (set by requestIds(), first of the app's middleware). */
 export const requestIdOf = (c: Context): string => c.get('requestId') as string;
 
+/** Responses that answer a replay (`Idempotent-Replayed: true`), known without reading headers. */
+const replays = new WeakSet<Response>();
+
+/** Whether `res` was built by json() as a replay's answer. */
+export const isReplay = (res: Response): boolean => replays.has(res);
+
 /** A JSON response (UTF-8) with the request id and any further headers. */
 export function json(c: Context, body: unknown, status = 200, headers?: Record<string, string>): Response {
-  return stampedResponse(JSON.stringify(body), status, {
+  const res = stampedResponse(JSON.stringify(body), status, {
     'Content-Type': JSON_UTF8,
     'X-Request-Id': requestIdOf(c),
     ...headers,
   });
+  // read by the metrics (replays apart from new admissions): `res.headers` would build a Web
+  // Headers object per response and knock @hono/node-server off its fast path
+  if (headers?.['Idempotent-Replayed'] === 'true') replays.add(res);
+  return res;
 }
 
 export type RequestIdEnv = { Variables: { requestId: string } };

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { ID_PATTERN, saleOfId } from '../ids.js';
 import { ProblemError } from '../http/problem.js';
+import { isReplay } from '../http/respond.js';
 import { latencyField } from './ops-health.js';
 import type { SaleTally } from './sale-tally.js';
 
@@ -119,7 +120,7 @@ function countForOpsView(
   res: Response,
   elapsedMs: number,
 ): void {
-  const replayed = reason === 'admitted' && res.headers.get('Idempotent-Replayed') === 'true';
+  const replayed = reason === 'admitted' && isReplay(res);
   tally.count(saleId, `${action}:${replayed ? 'replayed' : reason}`);
   tally.count(saleId, 'h.http:total');
   if (res.status >= 500) tally.count(saleId, 'h.http:5xx');
