@@ -53,7 +53,8 @@ export interface KeptCharge {
   cursor: string;
 }
 
-function keptCharge(r: {
+/** A kept charge as the ledger's queries select it. */
+type KeptChargeRow = {
   id: string;
   order_id: string;
   sale_id: string;
@@ -64,7 +65,9 @@ function keptCharge(r: {
   currency: string;
   created_ms: string | number;
   created_at_text: string;
-}): KeptCharge {
+};
+
+function keptCharge(r: KeptChargeRow): KeptCharge {
   const wallet = r.payer_kind === 'wallet';
   return {
     paymentId: r.id,
@@ -534,18 +537,7 @@ export class Ledger {
     sinceMs?: number | undefined;
     limit: number;
   }): Promise<KeptCharge[]> {
-    const rows = await this.sql.query<{
-      id: string;
-      order_id: string;
-      sale_id: string;
-      payer_kind: string;
-      payer_owner: string;
-      user_id: string | null;
-      amount: string | number;
-      currency: string;
-      created_ms: string | number;
-      created_at_text: string;
-    }>(
+    const rows = await this.sql.query<KeptChargeRow>(
       `select c.id, c.order_id, m.owner as sale_id, p.kind as payer_kind, p.owner as payer_owner, c.user_id,
               c.amount, c.currency, floor(extract(epoch from c.created_at) * 1000)::bigint as created_ms, c.created_at::text as created_at_text
        from ledger_transfers c
