@@ -5,35 +5,19 @@
  * telemetry, nothing the CSP had to refuse), and none of its visible links leaves it.
  * `.ci/run` installs chromium; elsewhere the file is skipped when no Chromium is found.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { chromiumFound, launchChromium } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeReferenceScript } from '../../src/runtime/node/api-reference.js';
 import { listen, testApp } from '../helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const found = existsSync(CHROMIUM);
-if (!found && process.env.CI) throw new Error(`no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium`);
-
-describe.skipIf(!found)('the API reference in Chromium', async () => {
+describe.skipIf(!chromiumFound)('the API reference in Chromium', async () => {
   const { app } = await testApp({ apiReferenceScript: nodeReferenceScript });
   const url = await listen(app);
   let browser: Browser;
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

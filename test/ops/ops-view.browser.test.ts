@@ -8,8 +8,9 @@
  * Screenshots go to test/artifacts/ (ops-view.png: a sale mid-flight; docs/ops-view.png is a copy).
  * `.ci/run` installs chromium; elsewhere the file is skipped when no Chromium is found.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser } from 'playwright-core';
+import { chromiumFound, launchChromium } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createApp } from '../../src/app.js';
@@ -36,14 +37,11 @@ import {
   unique,
 } from '../helpers.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = 'test/artifacts';
-const found = existsSync(CHROMIUM);
-if (!found && process.env.CI) throw new Error(`no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium`);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(!found)('the ops view in Chromium', async () => {
+describe.skipIf(!chromiumFound)('the ops view in Chromium', async () => {
   await privateRedis(); // a worker runs here
   const base = await testApp();
   const tally = new SaleTally(base.redis, { intervalMs: 200 });
@@ -75,20 +73,7 @@ describe.skipIf(!found)('the ops view in Chromium', async () => {
   beforeAll(async () => {
     tally.start();
     worker.start();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      // as root in a sandbox, and no calls home on a closed network
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
