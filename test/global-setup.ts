@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedRedis, type EmbeddedRedis } from '../src/runtime/node/embedded-redis.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from '../src/runtime/node/dev/embedded-redis.js';
 import { startLocalCluster, type LocalCluster } from './redis-cluster.js';
 
 let redis: EmbeddedRedis | undefined;

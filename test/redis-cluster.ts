@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from '../src/runtime/node/embedded-redis.js';
+import { freePort } from '../src/runtime/node/dev/embedded-redis.js';
 
 export interface ClusterNode {
   port: number;

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { freePort, startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
+import { freePort, startEmbeddedRedis } from '../../src/runtime/node/dev/embedded-redis.js';
 import { startLocalCluster } from '../../test/redis-cluster.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { freePort, startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
+import { freePort, startEmbeddedRedis } from '../../src/runtime/node/dev/embedded-redis.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SALES = Number(process.env.SALES ?? 3);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Ledger, type PaymentPosting } from '../../src/ledger/ledger.js';
 import type { SqlPort } from '../../src/ledger/sql-port.js';
-import { pgliteSql, postgresSql } from '../../src/runtime/node/sql.js';
+import { pgliteSql, postgresSql } from '../../src/runtime/node/adapters/sql.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const RUNS = env('RUNS', 3);

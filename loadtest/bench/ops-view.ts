@@ -21,8 +21,8 @@ import { latencyField } from '../../src/ops/ops-health.js';
 import { SaleTally } from '../../src/ops/sale-tally.js';
 import { keys } from '../../src/redis/keys.js';
 import type { RedisPort } from '../../src/redis/port.js';
-import { startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
+import { startEmbeddedRedis } from '../../src/runtime/node/dev/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/adapters/ioredis-port.js';
 
 const int = (name: string, fallback: number) => {
   const n = Number(process.env[name] ?? fallback);

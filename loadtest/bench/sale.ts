@@ -36,7 +36,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { creditTransfer, fundingAccount, Ledger, walletAccount } from '../../src/ledger/ledger.js';
 import type { SqlPort } from '../../src/ledger/sql-port.js';
-import { pgliteSql, postgresSql } from '../../src/runtime/node/sql.js';
+import { pgliteSql, postgresSql } from '../../src/runtime/node/adapters/sql.js';
 
 // ---------------------------------------------------------------------------------- settings
 

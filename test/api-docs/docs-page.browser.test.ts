@@ -8,7 +8,7 @@
 import type { Browser } from 'playwright-core';
 import { chromiumFound, launchChromium } from '../support/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeReferenceScript } from '../../src/runtime/node/api-reference.js';
+import { nodeReferenceScript } from '../../src/runtime/node/adapters/api-reference.js';
 import { listen, testApp } from '../helpers.js';
 
 describe.skipIf(!chromiumFound)('the API reference in Chromium', async () => {

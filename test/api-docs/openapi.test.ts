@@ -9,8 +9,8 @@ import { z } from 'zod';
 import { API_OPERATIONS, openApiDocument } from '../../src/api-docs/openapi.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { OrderBody } from '../../src/orders/orders-routes.js';
-import { nodeReferenceScript } from '../../src/runtime/node/api-reference.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { nodeReferenceScript } from '../../src/runtime/node/adapters/api-reference.js';
+import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import { ADMIN_TOKEN, buyerJwt, testApp, unique } from '../helpers.js';
 
 const ledger = await Ledger.open(await pgliteSql());

@@ -12,9 +12,9 @@ import { DEFAULT_SIMULATOR, SimulatedChannel } from '../../src/channels/simulate
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { keys } from '../../src/redis/keys.js';
-import { nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
-import { promMetrics } from '../../src/runtime/node/metrics.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { nodeHmacSha256 } from '../../src/runtime/node/adapters/crypto.js';
+import { promMetrics } from '../../src/runtime/node/adapters/metrics.js';
+import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { chargesMatchOrders } from '../worker/money.js';
 import {

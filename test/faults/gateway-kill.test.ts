@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/runtime/node/embedded-redis.js';
+import { freePort } from '../../src/runtime/node/dev/embedded-redis.js';
 import { ADMIN_TOKEN, buyerJwt, JWT_SECRET, TOKEN_SECRET, unique } from '../helpers.js';
 import { killableRedis } from './redis-server.js';
 

@@ -10,8 +10,8 @@ import { test as base, describe, expect } from 'vitest';
 import { parseConfig } from '../../src/config.js';
 import type { Ledger, PaymentPosting, PostingOutcome } from '../../src/ledger/ledger.js';
 import { LedgerUnavailableError, sqlState } from '../../src/ledger/sql-port.js';
-import { openLedger } from '../../src/runtime/node/ledger.js';
-import { postgresSql } from '../../src/runtime/node/sql.js';
+import { openLedger } from '../../src/runtime/node/adapters/ledger.js';
+import { postgresSql } from '../../src/runtime/node/adapters/sql.js';
 import { admin, buyer, call, expectProblem, testApp, unique } from '../helpers.js';
 import { privatePostgresMissing, startPrivatePostgres, type PrivatePostgres } from '../ledger/private-postgres.js';
 

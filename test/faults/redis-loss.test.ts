@@ -12,8 +12,8 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { Reconciler } from '../../src/payments/reconciler.js';
 import { keys } from '../../src/redis/keys.js';
-import { promMetrics } from '../../src/runtime/node/metrics.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { promMetrics } from '../../src/runtime/node/adapters/metrics.js';
+import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { chargesMatchOrders } from '../worker/money.js';
 import {

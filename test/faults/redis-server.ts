@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll } from 'vitest';
-import { freePort } from '../../src/runtime/node/embedded-redis.js';
+import { freePort } from '../../src/runtime/node/dev/embedded-redis.js';
 
 /**
  * A redis-server a fault test owns: AOF in a temporary folder (appendfsync always), on a fixed

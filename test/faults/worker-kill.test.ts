@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/ledger/ledger.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import {
   admin,
   buyer,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cachedJwtVerifier, webJwtVerifier, type JwtVerifier } from '../../src/http/auth.js';
 import { constantTimeEqual, webHmacSha256 } from '../../src/hmac.js';
 import { PaymentTokens } from '../../src/payments/payment-token.js';
-import { nodeHmacSha256, nodeJwtVerifier } from '../../src/runtime/node/crypto.js';
+import { nodeHmacSha256, nodeJwtVerifier } from '../../src/runtime/node/adapters/crypto.js';
 import { buyerJwt, JWT_SECRET } from '../helpers.js';
 
 describe('runtime crypto', () => {

@@ -5,7 +5,7 @@
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/logger.js';
-import { promMetrics } from '../../src/runtime/node/metrics.js';
+import { promMetrics } from '../../src/runtime/node/adapters/metrics.js';
 import { keys } from '../../src/redis/keys.js';
 import { saleKeyPattern } from '../support/keys.js';
 import { admin, buyer, createSale, listen, parallel, testApp, testRedis, unique, waitFor } from '../helpers.js';

@@ -1,6 +1,6 @@
 import { afterAll } from 'vitest';
 import type { SqlPort } from '../../src/ledger/sql-port.js';
-import { pgliteSql, postgresSql } from '../../src/runtime/node/sql.js';
+import { pgliteSql, postgresSql } from '../../src/runtime/node/adapters/sql.js';
 
 /** The ledger's engines under test: PGlite always, Postgres when TEST_DATABASE_URL is set. */
 export const engines: [string, () => Promise<SqlPort>][] = [

@@ -3,7 +3,7 @@ import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/runtime/node/embedded-redis.js';
+import { freePort } from '../../src/runtime/node/dev/embedded-redis.js';
 
 const run = promisify(execFile);
 

@@ -18,7 +18,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { webJwtVerifier } from '../../src/http/auth.js';
-import { nodeJwtVerifier } from '../../src/runtime/node/crypto.js';
+import { nodeJwtVerifier } from '../../src/runtime/node/adapters/crypto.js';
 // biome-ignore format: one line, so that the @ts-expect-error above the import covers it
 // @ts-expect-error plain JS shared with k6
 import { chargedTwice, chargesUnmatched, onePaymentPerOrder, oversoldSeats, saleViolations } from '../../loadtest/lib/invariants.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
-import { promMetrics, timedPort } from '../../src/runtime/node/metrics.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { promMetrics, timedPort } from '../../src/runtime/node/adapters/metrics.js';
+import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { admin, buyer, call, createSale, pay, placeOrder, privateRedis, testApp, unique } from '../helpers.js';
 

@@ -15,9 +15,9 @@ import { latencyField, saleHealth, type HistorySecond, type SaleHealthInput } fr
 import { SaleTally } from '../../src/ops/sale-tally.js';
 import { keys } from '../../src/redis/keys.js';
 import { renderOpsPageModule } from '../../src/runtime/node/generate-ops-page.js';
-import { startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { startEmbeddedRedis } from '../../src/runtime/node/dev/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/adapters/ioredis-port.js';
+import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import {
   ADMIN_TOKEN,

@@ -8,7 +8,7 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { SaleTally } from '../../src/ops/sale-tally.js';
 import { RedisUnavailableError, type RedisPort } from '../../src/redis/port.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { keys } from '../../src/redis/keys.js';
 import {

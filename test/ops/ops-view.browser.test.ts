@@ -17,9 +17,9 @@ import { createApp } from '../../src/app.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { SaleTally } from '../../src/ops/sale-tally.js';
-import { startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { startEmbeddedRedis } from '../../src/runtime/node/dev/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/adapters/ioredis-port.js';
+import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import {
   ADMIN_TOKEN,

@@ -9,7 +9,7 @@ import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { Reconciler } from '../../src/payments/reconciler.js';
 import { keys } from '../../src/redis/keys.js';
-import { pgliteSql } from '../../src/runtime/node/sql.js';
+import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import {
   admin,

@@ -1,7 +1,7 @@
 import { describe, expect, test as base } from '../fixtures.js';
 import { PaymentStore } from '../../src/payments/payment-store.js';
 import { PaymentTokens } from '../../src/payments/payment-token.js';
-import { nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
+import { nodeHmacSha256 } from '../../src/runtime/node/adapters/crypto.js';
 import { keys } from '../../src/redis/keys.js';
 import { buyer, call, createSale, expectProblem, pay, placeOrder, saleCounters, TOKEN_SECRET } from '../helpers.js';
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseClusterSeeds, parseConfig } from '../../src/config.js';
-import { freePort } from '../../src/runtime/node/embedded-redis.js';
+import { freePort } from '../../src/runtime/node/dev/embedded-redis.js';
 import { ADMIN_TOKEN, buyer, JWT_SECRET } from '../helpers.js';
 import { ask, startLocalCluster } from '../redis-cluster.js';
 

@@ -8,8 +8,8 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseClusterSeeds } from '../../src/config.js';
-import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/ioredis-port.js';
-import { clusterOptions } from '../../src/runtime/node/redis-client.js';
+import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/adapters/ioredis-port.js';
+import { clusterOptions } from '../../src/runtime/node/adapters/redis-client.js';
 import { admin, buyer, call, expectProblem, parallel, pay, testApp, unique } from '../helpers.js';
 import { ask, startLocalCluster } from '../redis-cluster.js';
 

@@ -7,8 +7,8 @@ import { LimitsStore } from '../../src/limits/limits-store.js';
 import { LimitsWatcher } from '../../src/limits/limits-watcher.js';
 import type { Policies } from '../../src/limits/policies.js';
 import { silentLogger } from '../../src/logger.js';
-import { nodeCrypto, nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
-import { ioredisPort, type RedisClient } from '../../src/runtime/node/ioredis-port.js';
+import { nodeCrypto, nodeHmacSha256 } from '../../src/runtime/node/adapters/crypto.js';
+import { ioredisPort, type RedisClient } from '../../src/runtime/node/adapters/ioredis-port.js';
 import { connected, openRedis, redisUrl } from './redis.js';
 import { ADMIN_TOKEN, CHANNEL_SECRET, JWT_SECRET, TOKEN_SECRET } from './secrets.js';
 

@@ -1,9 +1,9 @@
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, inject } from 'vitest';
 import { parseClusterSeeds } from '../../src/config.js';
-import { startEmbeddedRedis } from '../../src/runtime/node/embedded-redis.js';
-import { gatewayRedisOptions } from '../../src/runtime/node/ioredis-port.js';
-import { clusterOptions } from '../../src/runtime/node/redis-client.js';
+import { startEmbeddedRedis } from '../../src/runtime/node/dev/embedded-redis.js';
+import { gatewayRedisOptions } from '../../src/runtime/node/adapters/ioredis-port.js';
+import { clusterOptions } from '../../src/runtime/node/adapters/redis-client.js';
 import { startLocalCluster } from '../redis-cluster.js';
 
 /** This run's topology: one Redis, or a Redis Cluster (the vitest `cluster` project). */

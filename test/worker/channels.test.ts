@@ -7,7 +7,7 @@ import { signNotification } from '../../src/channels/channel.js';
 import { DEFAULT_SIMULATOR, SimulatedChannel } from '../../src/channels/simulated-channel.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
-import { nodeHmacSha256 } from '../../src/runtime/node/crypto.js';
+import { nodeHmacSha256 } from '../../src/runtime/node/adapters/crypto.js';
 import { engines, openEngine } from '../ledger/engines.js';
 import { chargesMatchOrders } from './money.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';

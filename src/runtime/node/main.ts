@@ -26,17 +26,17 @@ import type { PaymentChannel } from '../../channels/channel.js';
 import type { Metrics } from '../../ops/metrics.js';
 import type { RedisPort } from '../../redis/port.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
-import { simulatedChannels } from './channels.js';
-import { ChildExitedAtStartup, GatewayCluster } from './cluster-primary.js';
-import { IpcPeer, ledgerOverIpc, processWire, reviveLedgerError } from './ipc.js';
-import { promMetrics, timedPort } from './metrics.js';
-import { nodeCrypto } from './crypto.js';
-import { embeddedLedgerDir, openLedger } from './ledger.js';
-import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './embedded-redis.js';
-import { ioredisPort, replicaWait, type RedisClient } from './ioredis-port.js';
-import { connectRedis, describeTarget, redisTarget, targetEnv, type RedisTarget } from './redis-client.js';
-import { loadSecrets, type Secrets } from './secrets.js';
-import { nodeReferenceScript } from './api-reference.js';
+import { simulatedChannels } from './adapters/channels.js';
+import { ChildExitedAtStartup, GatewayCluster } from './cluster/primary.js';
+import { IpcPeer, ledgerOverIpc, processWire, reviveLedgerError } from './cluster/ipc.js';
+import { promMetrics, timedPort } from './adapters/metrics.js';
+import { nodeCrypto } from './adapters/crypto.js';
+import { embeddedLedgerDir, openLedger } from './adapters/ledger.js';
+import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './dev/embedded-redis.js';
+import { ioredisPort, replicaWait, type RedisClient } from './adapters/ioredis-port.js';
+import { connectRedis, describeTarget, redisTarget, targetEnv, type RedisTarget } from './adapters/redis-client.js';
+import { loadSecrets, type Secrets } from './dev/secrets.js';
+import { nodeReferenceScript } from './adapters/api-reference.js';
 
 const fail: (message: string) => never = (message) => failStartup('rushgate', message);
 

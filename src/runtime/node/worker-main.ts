@@ -7,11 +7,11 @@ import { pino } from 'pino';
 import { configOrExit, failStartup, startReconciler, startTally, workerOptions } from './boot.js';
 import { HoldSweeper } from '../../orders/hold-sweeper.js';
 import { PaymentWorker } from '../../worker/payment-worker.js';
-import { ioredisPort, replicaWait } from './ioredis-port.js';
-import { openRedis, redisTarget } from './redis-client.js';
-import { simulatedChannels } from './channels.js';
-import { openLedger } from './ledger.js';
-import { loadSecrets } from './secrets.js';
+import { ioredisPort, replicaWait } from './adapters/ioredis-port.js';
+import { openRedis, redisTarget } from './adapters/redis-client.js';
+import { simulatedChannels } from './adapters/channels.js';
+import { openLedger } from './adapters/ledger.js';
+import { loadSecrets } from './dev/secrets.js';
 
 async function main(): Promise<void> {
   const config = configOrExit('rushgate worker');

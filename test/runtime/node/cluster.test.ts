@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config.js';
-import { restartDelayMs } from '../../../src/runtime/node/cluster-primary.js';
-import { freePort } from '../../../src/runtime/node/embedded-redis.js';
+import { restartDelayMs } from '../../../src/runtime/node/cluster/primary.js';
+import { freePort } from '../../../src/runtime/node/dev/embedded-redis.js';
 import { ADMIN_TOKEN, buyer, JWT_SECRET } from '../../helpers.js';
 
 const root = join(import.meta.dirname, '../../..');

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import { freePort, startEmbeddedRedis } from '../../../src/runtime/node/embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort } from '../../../src/runtime/node/ioredis-port.js';
+import { freePort, startEmbeddedRedis } from '../../../src/runtime/node/dev/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../../../src/runtime/node/adapters/ioredis-port.js';
 import { keys } from '../../../src/redis/keys.js';
 import { buyer, call, createSale, expectProblem, privateRedis, testApp } from '../../helpers.js';
 

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../../src/app.js';
 import { silentLogger } from '../../../src/logger.js';
 import { PaymentTokens } from '../../../src/payments/payment-token.js';
-import { nodeHmacSha256 } from '../../../src/runtime/node/crypto.js';
-import { startEmbeddedRedis } from '../../../src/runtime/node/embedded-redis.js';
-import { gatewayRedisOptions, ioredisPort } from '../../../src/runtime/node/ioredis-port.js';
+import { nodeHmacSha256 } from '../../../src/runtime/node/adapters/crypto.js';
+import { startEmbeddedRedis } from '../../../src/runtime/node/dev/embedded-redis.js';
+import { gatewayRedisOptions, ioredisPort } from '../../../src/runtime/node/adapters/ioredis-port.js';
 import { ADMIN_TOKEN, buyer, call, expectProblem, JWT_SECRET, TOKEN_SECRET, waitFor } from '../../helpers.js';
 
 describe('Redis down', () => {

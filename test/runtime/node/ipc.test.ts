@@ -13,8 +13,8 @@ import {
   ledgerOverIpc,
   reviveLedgerError,
   type IpcWire,
-} from '../../../src/runtime/node/ipc.js';
-import { pgliteSql } from '../../../src/runtime/node/sql.js';
+} from '../../../src/runtime/node/cluster/ipc.js';
+import { pgliteSql } from '../../../src/runtime/node/adapters/sql.js';
 import { admin, buyer, call, expectProblem, testApp, unique } from '../../helpers.js';
 
 /** Two ends of one channel; `drop` loses what is sent (a primary that hangs), `closed` refuses it. */

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../../src/runtime/node/embedded-redis.js';
+import { freePort } from '../../../src/runtime/node/dev/embedded-redis.js';
 import { waitFor } from '../../support/wait.js';
 
 const root = join(import.meta.dirname, '../../..');

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import type { Config } from '../../config.js';
-import { Ledger } from '../../ledger/ledger.js';
+import type { Config } from '../../../config.js';
+import { Ledger } from '../../../ledger/ledger.js';
 import { pgliteSql, postgresSql } from './sql.js';
 
 /** Where the embedded ledger (PGlite) keeps its files inside the data directory. */

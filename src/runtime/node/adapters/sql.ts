@@ -1,6 +1,6 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import pg from 'pg';
-import { LedgerUnavailableError, type SqlPort } from '../../ledger/sql-port.js';
+import { LedgerUnavailableError, type SqlPort } from '../../../ledger/sql-port.js';
 
 type PgliteLike = Pick<PGlite, 'query' | 'exec'> | Transaction;
 

@@ -1,5 +1,5 @@
-import type { PaymentChannel } from '../../channels/channel.js';
-import { SimulatedChannel } from '../../channels/simulated-channel.js';
+import type { PaymentChannel } from '../../../channels/channel.js';
+import { SimulatedChannel } from '../../../channels/simulated-channel.js';
 import { nodeHmacSha256 } from './crypto.js';
 
 /**

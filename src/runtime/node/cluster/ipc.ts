@@ -5,8 +5,8 @@
  * ours are the ones marked `rushgate`.
  */
 import type { Worker } from 'node:cluster';
-import { ReferenceReused, type LedgerView } from '../../ledger/ledger.js';
-import { LedgerUnavailableError } from '../../ledger/sql-port.js';
+import { ReferenceReused, type LedgerView } from '../../../ledger/ledger.js';
+import { LedgerUnavailableError } from '../../../ledger/sql-port.js';
 
 type Call = { rushgate: 'call'; id: number; method: string; args: unknown[] };
 type Reply = { rushgate: 'reply'; id: number; value?: unknown; error?: WireError };

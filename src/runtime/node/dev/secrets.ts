@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../../config.js';
+import type { Config } from '../../../config.js';
 
 type SecretName = 'jwtSecret' | 'adminToken' | 'tokenSecret' | 'channelSecret';
 

@@ -5,10 +5,10 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Registry } from 'prom-client';
-import type { LedgerView } from '../../ledger/ledger.js';
-import type { Logger } from '../../logger.js';
+import type { LedgerView } from '../../../ledger/ledger.js';
+import type { Logger } from '../../../logger.js';
 import { IpcPeer, ledgerHandlers, workerWire, type IpcHandlers } from './ipc.js';
-import { sumProcesses, type ProcessSeries } from './metrics.js';
+import { sumProcesses, type ProcessSeries } from '../adapters/metrics.js';
 
 /** A child that lived less than this counts as a crash in a row; one that lived longer resets the backoff. */
 const STABLE_MS = 10_000;

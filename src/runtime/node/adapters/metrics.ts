@@ -1,6 +1,6 @@
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Metrics, SaleGauge } from '../../ops/metrics.js';
-import type { RedisPort } from '../../redis/port.js';
+import type { Metrics, SaleGauge } from '../../../ops/metrics.js';
+import type { RedisPort } from '../../../redis/port.js';
 
 /** One process's own series, as prom-client's JSON (what crosses the cluster's IPC channel). */
 export type ProcessSeries = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;

@@ -1,7 +1,7 @@
 import { createHmac, createSecretKey } from 'node:crypto';
 import { createVerifier } from 'fast-jwt';
-import type { JwtVerifier } from '../../http/auth.js';
-import type { HmacSha256 } from '../../hmac.js';
+import type { JwtVerifier } from '../../../http/auth.js';
+import type { HmacSha256 } from '../../../hmac.js';
 
 /** HMAC-SHA256 with node:crypto: synchronous, no thread-pool hop per call. */
 export function nodeHmacSha256(secret: string): HmacSha256 {

@@ -1,6 +1,6 @@
 import { Cluster, Redis, ReplyError, type RedisOptions } from 'ioredis';
-import type { Config } from '../../config.js';
-import { RedisUnavailableError, type RedisPort, type StreamEntry } from '../../redis/port.js';
+import type { Config } from '../../../config.js';
+import { RedisUnavailableError, type RedisPort, type StreamEntry } from '../../../redis/port.js';
 
 /**
  * ioredis settings for the gateway: auto-pipelining (concurrent requests share one write), and

@@ -4,8 +4,8 @@
  * worker all connect through here, with the same fail-fast settings.
  */
 import type { ClusterOptions } from 'ioredis';
-import type { ClusterSeeds, Config } from '../../config.js';
-import type { Logger } from '../../logger.js';
+import type { ClusterSeeds, Config } from '../../../config.js';
+import type { Logger } from '../../../logger.js';
 import { Cluster, gatewayRedisOptions, Redis, type RedisClient } from './ioredis-port.js';
 
 export type RedisTarget = { kind: 'single'; url: string } | { kind: 'cluster'; seeds: ClusterSeeds; list: string };
