@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/logger.js';
 import { latencyField, saleHealth, type HistorySecond, type SaleHealthInput } from '../../src/ops/ops-health.js';
 import { SaleTally } from '../../src/ops/sale-tally.js';
 import { keys } from '../../src/redis/keys.js';
-import { renderOpsPageModule } from '../../src/runtime/node/generate-ops-page.js';
+import { renderOpsPageModule } from '../../scripts/gen-ops-view.js';
 import { startEmbeddedRedis } from '../../src/runtime/node/dev/embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/adapters/ioredis-port.js';
 import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';

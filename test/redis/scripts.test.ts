@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { keys } from '../../src/redis/keys.js';
 import { runScript } from '../../src/redis/run-script.js';
 import { scripts } from '../../src/redis/scripts.generated.js';
-import { renderScriptsModule } from '../../src/runtime/node/generate-scripts.js';
+import { renderScriptsModule } from '../../scripts/gen-lua.js';
 import { describe, expect, test } from '../fixtures.js';
 import { unique } from '../helpers.js';
 
