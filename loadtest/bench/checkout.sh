@@ -96,7 +96,7 @@ REDIS_PID=$!
 for _ in $(seq 50); do redis-cli -p "$RG_REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 PORT="$GW_PORT" REDIS_URL="redis://127.0.0.1:$RG_REDIS_PORT" RUSHGATE_JWT_SECRET="$SECRET" \
   RUSHGATE_ADMIN_TOKEN="$ADMIN" RUSHGATE_TOKEN_SECRET="$SECRET" RUSHGATE_LOG_LEVEL=warn RUSHGATE_WORKER=off RUSHGATE_PROCESSES="$PROCESSES" \
-  RUSHGATE_DATA_DIR="$OUT/data" node "$ROOT/dist/runtime/node/main.js" >"$OUT/gateway.log" 2>&1 &
+  RUSHGATE_DATA_DIR="$OUT/data" node "$ROOT/dist/runtime/node/gateway.js" >"$OUT/gateway.log" 2>&1 &
 GW_PID=$!
 BASE="http://127.0.0.1:$GW_PORT"
 for _ in $(seq 100); do curl -sf "$BASE/readyz" >/dev/null && break; sleep 0.1; done

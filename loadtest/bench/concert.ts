@@ -1,7 +1,7 @@
 /**
  * npx tsx loadtest/bench/concert.ts — a concert of TIERS price tiers (one sale per tier) on one
  * Redis and on a 3-master Redis Cluster, in the same sitting. For each topology it starts the
- * gateway (`src/runtime/node/main.ts`, worker off: order admission only) on free loopback ports,
+ * gateway (`src/runtime/node/gateway.ts`, worker off: order admission only) on free loopback ports,
  * creates the tiers, drives orders with wrk (wrk/concert.lua, round robin over the tiers) for
  * DURATION, and reports orders/s, Redis CPU per node (INFO cpu before and after), the Redis CPU
  * per order, and the single-slot ceiling that implies for one sale (one slot is one Redis core):
@@ -78,7 +78,7 @@ async function run(name: string, env: Record<string, string>, ports: number[]): 
   const port = await freePort();
   const dataDir = join(work, name.replace(/\W+/g, '-'));
   mkdirSync(dataDir, { recursive: true });
-  const gateway = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/main.ts')], {
+  const gateway = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/gateway.ts')], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',

@@ -30,7 +30,7 @@ done
 (cd "$ROOT" && npm run build --silent)
 export REDIS_URL RUSHGATE_JWT_SECRET="$SECRET" RUSHGATE_ADMIN_TOKEN="$ADMIN" RUSHGATE_TOKEN_SECRET="$SECRET" RUSHGATE_LOG_LEVEL=warn
 REDIS_URL="redis://127.0.0.1:$NODE_REDIS" PORT="$NODE_PORT" RUSHGATE_WORKER=off RUSHGATE_PROCESSES=1 RUSHGATE_DATA_DIR="$OUT/data" \
-  setsid node "$ROOT/dist/runtime/node/main.js" >"$OUT/node.log" 2>&1 &
+  setsid node "$ROOT/dist/runtime/node/gateway.js" >"$OUT/node.log" 2>&1 &
 PIDS+=($!)
 REDIS_URL="redis://127.0.0.1:$EDGE_REDIS" setsid node "$ROOT/scripts/dev-workers.mjs" --port "$EDGE_PORT" --ip 127.0.0.1 \
   --show-interactive-dev-session=false >"$OUT/edge.log" 2>&1 &

@@ -1,6 +1,6 @@
 /**
  * npx tsx loadtest/bench/idle-redis.ts — what an idle gateway costs Redis. Starts a private
- * redis-server and the gateway (`src/runtime/node/main.ts`, payment worker and hold sweeper
+ * redis-server and the gateway (`src/runtime/node/gateway.ts`, payment worker and hold sweeper
  * inside) on free loopback ports, creates SALES finished sales (closed in 2020, nothing held),
  * waits SETTLE_S seconds, then counts Redis commands over WINDOW_S seconds (INFO commandstats
  * after CONFIG RESETSTAT) and prints commands/s, the top commands, and one Markdown row.
@@ -29,7 +29,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const redis = await startEmbeddedRedis();
 const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-idle-'));
 const port = await freePort();
-const gateway = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/main.ts')], {
+const gateway = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/runtime/node/gateway.ts')], {
   cwd: ROOT,
   env: {
     PATH: process.env.PATH ?? '',

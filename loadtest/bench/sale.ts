@@ -10,7 +10,7 @@
  *   RUSHGATE_PROCESSES=…        passed through to the gateway, like any RUSHGATE_* setting
  *
  * It builds the gateway, starts a private redis-server (AOF everysec, as `npm start` does) and
- * the gateway (`node dist/runtime/node/main.js`, payment worker inside) on free loopback
+ * the gateway (`node dist/runtime/node/gateway.js`, payment worker inside) on free loopback
  * ports, and drives it with wrk + Lua (wrk/sale.lua) and pre-minted HS256 JWTs. Wallets are
  * funded before the gateway opens the ledger (setup, not timed). The table goes to stdout and
  * to loadtest/bench/results/sale-<time>.md; the exit code is 1 when a check fails.
@@ -779,7 +779,7 @@ async function main(): Promise<number> {
   const port = await freePort();
   BASE = `http://127.0.0.1:${port}`;
   const gatewayLog = join(tmp, 'gateway.log');
-  gateway = start('gateway', process.execPath, [join(ROOT, 'dist', 'runtime', 'node', 'main.js')], {
+  gateway = start('gateway', process.execPath, [join(ROOT, 'dist', 'runtime', 'node', 'gateway.js')], {
     logFile: gatewayLog,
     env: {
       ...process.env, // RUSHGATE_PROCESSES and any other RUSHGATE_* setting pass through
@@ -996,7 +996,7 @@ function report(
     `- machine: ${cores} cores (nproc), ${model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}, redis ${version('redis-server', ['--version'], /v=(\S+)/)}, wrk ${version('wrk', ['-v'], /wrk (\S+)/)}`,
   );
   out(
-    `- gateway: \`node dist/runtime/node/main.js\`, ${runs[0]?.cpu.gatewayProcesses ?? '?'} process(es) (RUSHGATE_PROCESSES${procs ? `=${procs}` : ' unset'}), ` +
+    `- gateway: \`node dist/runtime/node/gateway.js\`, ${runs[0]?.cpu.gatewayProcesses ?? '?'} process(es) (RUSHGATE_PROCESSES${procs ? `=${procs}` : ' unset'}), ` +
       `payment worker inside the gateway, ledger ${DATABASE_URL ? 'Postgres (DATABASE_URL)' : 'PGlite (fresh temp dir)'}, own redis-server (AOF everysec), limits set to refuse nobody, RUSHGATE_MAX_INFLIGHT ${process.env.RUSHGATE_MAX_INFLIGHT ?? '100000'}`,
   );
   out(

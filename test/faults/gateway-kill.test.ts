@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 async function startGateway(): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/main.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/gateway.ts')], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',

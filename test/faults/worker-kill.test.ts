@@ -32,7 +32,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-redelivery-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 function worker(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/worker-main.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/worker.ts')], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',

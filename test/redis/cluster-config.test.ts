@@ -53,7 +53,7 @@ describe('REDIS_CLUSTER_NODES', () => {
       rmSync(dataDir, { recursive: true, force: true });
     });
     const port = await freePort();
-    const primary = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/main.ts')], {
+    const primary = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/gateway.ts')], {
       cwd: root,
       env: {
         PATH: process.env.PATH ?? '',

@@ -33,7 +33,7 @@ export function useRedis(url: string): void {
   fileRedisUrl = url;
 }
 
-/** The environment that points a child process (worker-main, main) at `url` (default the file's Redis). */
+/** The environment that points a child process (the worker, the gateway) at `url` (default the file's Redis). */
 export function redisEnv(url = redisUrl()): Record<string, string> {
   const seeds = seedsOf(url);
   return seeds ? { REDIS_CLUSTER_NODES: seeds } : { REDIS_URL: url };

@@ -1,5 +1,5 @@
 /**
- * The README's start command, as a real process: `node src/runtime/node/main.ts` through tsx
+ * The README's start command, as a real process: `node src/runtime/node/gateway.ts` through tsx
  * (npm start runs the same file compiled).
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { freePort } from '../../../src/runtime/node/dev/embedded-redis.js';
 import { waitFor } from '../../support/wait.js';
 
 const root = join(import.meta.dirname, '../../..');
-const entry = join(root, 'src/runtime/node/main.ts');
+const entry = join(root, 'src/runtime/node/gateway.ts');
 const hasJq = spawnSync('jq', ['--version']).status === 0;
 const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-main-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));

@@ -1,5 +1,5 @@
 /**
- * Multi-process mode as a real process: `node src/runtime/node/main.ts` through tsx with
+ * Multi-process mode as a real process: `node src/runtime/node/gateway.ts` through tsx with
  * RUSHGATE_PROCESSES=2 (npm start runs the same file compiled), on its own embedded Redis and
  * PGlite ledger. The children's pids come from `ps`, and from the `pid` label of
  * rushgate_cluster_requests_total in /metrics.
@@ -10,13 +10,13 @@ import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../src/config.js';
-import { restartDelayMs } from '../../../src/runtime/node/cluster/primary.js';
-import { freePort } from '../../../src/runtime/node/dev/embedded-redis.js';
-import { ADMIN_TOKEN, buyer, JWT_SECRET } from '../../helpers.js';
+import { parseConfig } from '../../../../src/config.js';
+import { restartDelayMs } from '../../../../src/runtime/node/cluster/primary.js';
+import { freePort } from '../../../../src/runtime/node/dev/embedded-redis.js';
+import { ADMIN_TOKEN, buyer, JWT_SECRET } from '../../../helpers.js';
 
-const root = join(import.meta.dirname, '../../..');
-const entry = join(root, 'src/runtime/node/main.ts');
+const root = join(import.meta.dirname, '../../../..');
+const entry = join(root, 'src/runtime/node/gateway.ts');
 const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-cluster-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 

@@ -4,8 +4,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { Ledger, ReferenceReused, type LedgerView } from '../../../src/ledger/ledger.js';
-import { LedgerUnavailableError } from '../../../src/ledger/sql-port.js';
+import { Ledger, ReferenceReused, type LedgerView } from '../../../../src/ledger/ledger.js';
+import { LedgerUnavailableError } from '../../../../src/ledger/sql-port.js';
 import {
   IpcPeer,
   IpcUnanswered,
@@ -13,9 +13,9 @@ import {
   ledgerOverIpc,
   reviveLedgerError,
   type IpcWire,
-} from '../../../src/runtime/node/cluster/ipc.js';
-import { pgliteSql } from '../../../src/runtime/node/adapters/sql.js';
-import { admin, buyer, call, expectProblem, testApp, unique } from '../../helpers.js';
+} from '../../../../src/runtime/node/cluster/ipc.js';
+import { pgliteSql } from '../../../../src/runtime/node/adapters/sql.js';
+import { admin, buyer, call, expectProblem, testApp, unique } from '../../../helpers.js';
 
 /** Two ends of one channel; `drop` loses what is sent (a primary that hangs), `closed` refuses it. */
 function channel() {
