@@ -3,171 +3,27 @@
  * private redis-server when REDIS_URL is unset, serves the app, runs the hold-expiry sweep.
  * With RUSHGATE_PROCESSES > 1 this process is the cluster's primary: it keeps what only one
  * process may do (embedded Redis, the PGlite ledger, the worker, the sweep) and forks children
- * that serve HTTP on the shared socket; each child runs `gatewayChild` below.
+ * that serve HTTP on the shared socket; each child runs cluster/child.ts. What runs is built in
+ * wiring.ts; this file keeps the process: startup failures, signals, the fork and the banner.
  */
-import { serve } from '@hono/node-server';
-import { getConnInfo } from '@hono/node-server/conninfo';
-import type { Context } from 'hono';
-import { sign } from 'hono/jwt';
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pino } from 'pino';
-import { createApp } from '../../app.js';
+import { resolve } from 'node:path';
 import type { Config } from '../../config.js';
-import { configOrExit, failStartup, startTally, workerOptions, startReconciler } from './boot.js';
-import type { Logger } from '../../logger.js';
-import { LimitsStore } from '../../limits/limits-store.js';
-import { LimitsWatcher } from '../../limits/limits-watcher.js';
-import { HoldSweeper } from '../../orders/hold-sweeper.js';
-import type { Ledger, LedgerView } from '../../ledger/ledger.js';
-import { problem } from '../../http/problem.js';
-import type { PaymentChannel } from '../../channels/channel.js';
-import type { Metrics } from '../../ops/metrics.js';
-import type { RedisPort } from '../../redis/port.js';
-import { PaymentWorker } from '../../worker/payment-worker.js';
-import { simulatedChannels } from './adapters/channels.js';
-import { ChildExitedAtStartup, GatewayCluster } from './cluster/primary.js';
-import { IpcPeer, ledgerOverIpc, processWire, reviveLedgerError } from './cluster/ipc.js';
-import { promMetrics, timedPort } from './adapters/metrics.js';
-import { nodeCrypto } from './adapters/crypto.js';
-import { embeddedLedgerDir, openLedger } from './adapters/ledger.js';
-import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './dev/embedded-redis.js';
-import { ioredisPort, replicaWait, type RedisClient } from './adapters/ioredis-port.js';
+import type { Ledger } from '../../ledger/ledger.js';
+import { openLedger } from './adapters/ledger.js';
+import { promMetrics } from './adapters/metrics.js';
+import type { RedisClient } from './adapters/ioredis-port.js';
 import { connectRedis, describeTarget, redisTarget, targetEnv, type RedisTarget } from './adapters/redis-client.js';
+import { banner } from './banner.js';
+import { runGatewayChild } from './cluster/child.js';
+import { ChildExitedAtStartup, GatewayCluster } from './cluster/primary.js';
+import { embeddedRedisDir, RedisServerMissing, startEmbeddedRedis, type EmbeddedRedis } from './dev/embedded-redis.js';
 import { loadSecrets, type Secrets } from './dev/secrets.js';
-import { nodeReferenceScript } from './adapters/api-reference.js';
+import { configOrExit, failStartup } from './startup.js';
+import { nodeChannels, nodeLogger, redisPortOn, serveGateway, startBackground, type Gateway } from './wiring.js';
 
 const fail: (message: string) => never = (message) => failStartup('rushgate', message);
-
-/** `value` as one word for a POSIX shell: single-quoted, with each `'` closed, escaped and reopened. */
-const shellWord = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
-
-/**
- * The banner's walk-through: lines that run as pasted, in order, in a POSIX shell. Ids come back
- * in JSON, so jq lifts them into variables; `<orderId>` placeholders would be shell redirections.
- */
-function tryLines(base: string, adminToken: string, demoJwt: string): string[] {
-  const json = `-H 'Content-Type: application/json'`;
-  return [
-    `BASE=${shellWord(base)}`,
-    `ADMIN=${shellWord(adminToken)}`,
-    `JWT=${shellWord(demoJwt)}`,
-    `curl -sS -w '\\n' -X PUT "$BASE/admin/sales/demo" -H "Authorization: Bearer $ADMIN" ${json} -d '{"stock":100,"price":38000,"currency":"CNY"}'`,
-    `curl -sS -w '\\n' -X POST "$BASE/admin/wallets/demo/credits" -H "Authorization: Bearer $ADMIN" ${json} -d '{"amount":100000,"currency":"CNY","reference":"topup-1"}'`,
-    `ORDER=$(curl -sS -X POST "$BASE/v1/sales/demo/orders" -H "Authorization: Bearer $JWT" ${json} -d '{"quantity":1}'); printf '%s\\n' "$ORDER"`,
-    `ORDER_ID=$(printf '%s' "$ORDER" | jq -r .orderId); PAY=$(printf '%s' "$ORDER" | jq -c '{paymentToken, method: "wallet"}')`,
-    `PAYMENT=$(curl -sS -X POST "$BASE/v1/orders/$ORDER_ID/payments" -H "Authorization: Bearer $JWT" ${json} -d "$PAY"); printf '%s\\n' "$PAYMENT"`,
-    `PAYMENT_ID=$(printf '%s' "$PAYMENT" | jq -r .paymentId)`,
-    `curl -sS -w '\\n' "$BASE/v1/payments/$PAYMENT_ID" -H "Authorization: Bearer $JWT"`,
-  ];
-}
-
-/** A `node -e` line that mints a second buyer's JWT with the gateway's secret, wherever that lives. */
-function secondBuyerLine(config: Config, secrets: Secrets): string {
-  const secret = secrets.generated.includes('jwtSecret')
-    ? `JSON.parse(require("fs").readFileSync(${JSON.stringify(join(config.RUSHGATE_DATA_DIR, 'secrets.json'))},"utf8")).jwtSecret`
-    : 'process.env.RUSHGATE_JWT_SECRET';
-  const mint = `require("hono/jwt").sign({sub:"buyer2",exp:Math.floor(Date.now()/1000)+3600},${secret}).then(console.log)`;
-  return `JWT2=$(node -e ${shellWord(mint)})`;
-}
-
-async function banner(
-  config: Config,
-  secrets: Secrets,
-  redisLabel: string,
-  embedded: boolean,
-  worker: boolean,
-  processes: number,
-) {
-  const base = `http://${config.HOST}:${config.PORT}`;
-  const demoJwt = await sign({ sub: 'demo', exp: Math.floor(Date.now() / 1000) + 3600 }, secrets.jwtSecret);
-  const indent = (lines: string[]) => lines.map((line) => `  ${line}`);
-  const lines = [
-    `rushgate listening on ${base}`,
-    ...(processes > 1
-      ? [
-          `processes: ${processes} serving HTTP (RUSHGATE_PROCESSES), plus the primary (pid ${process.pid}) holding the ledger`,
-        ]
-      : []),
-    `redis: ${redisLabel}${embedded ? ` (embedded, AOF in ${embeddedRedisDir(resolve(config.RUSHGATE_DATA_DIR))})` : ''}`,
-    `ledger: ${config.DATABASE_URL ? 'Postgres (DATABASE_URL)' : `PGlite in ${embeddedLedgerDir(resolve(config.RUSHGATE_DATA_DIR))}`}; payment worker: ${worker ? (processes > 1 ? 'in the primary process' : 'in this process') : 'off (RUSHGATE_WORKER=off)'}`,
-    `payment channels: ${config.RUSHGATE_CHANNELS.length ? `${config.RUSHGATE_CHANNELS.join(', ')} (SIMULATED: no real money)` : 'none (wallet only)'}`,
-    `admin token: ${secrets.adminToken}${secrets.generated.includes('adminToken') ? ` (generated, saved in ${config.RUSHGATE_DATA_DIR}/secrets.json)` : ''}`,
-    `demo buyer JWT (sub "demo", 1 h): ${demoJwt}`,
-    `ops view: open ${base}/admin/ in a browser; any user name, the admin token as password`,
-    'try: paste these lines in order into a POSIX shell such as bash (needs curl and jq)',
-    ...indent(tryLines(base, secrets.adminToken, demoJwt)),
-    `a second buyer's JWT (sub "buyer2", 1 h) into $JWT2, run in the directory npm start runs in${secrets.generated.includes('jwtSecret') ? '' : ' with RUSHGATE_JWT_SECRET exported'}:`,
-    ...indent([secondBuyerLine(config, secrets)]),
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-}
-
-/** What serves HTTP needs, in one process or in each cluster child. */
-interface ServingParts {
-  redis: RedisPort;
-  log: Logger;
-  ledger: LedgerView;
-  metrics: Metrics;
-  secrets: Secrets;
-  channels: ReadonlyMap<string, PaymentChannel>;
-}
-
-/** Whatever serves HTTP: the app in this process, or the cluster's children. */
-interface Gateway {
-  /** Stops taking connections and lets the requests in progress finish. */
-  stop(): Promise<void>;
-}
-
-/** Serves the app on HOST:PORT from this process; resolves once it listens. */
-async function serveGateway(
-  config: Config,
-  { redis, log, ledger, metrics, secrets, channels }: ServingParts,
-): Promise<Gateway> {
-  const limits = new LimitsWatcher(new LimitsStore(redis), log);
-  await limits.start();
-  // behind a trusted proxy, the hop it appended (the last one): earlier hops are the client's word
-  const clientAddress = (c: Context) =>
-    (config.RUSHGATE_TRUST_PROXY === 'on' ? c.req.header('X-Forwarded-For')?.split(',').at(-1)?.trim() : undefined) ||
-    getConnInfo(c).remote.address;
-  // decisions per sale, for the ops view
-  const tally = startTally(redis, log);
-  const app = createApp({
-    redis,
-    log,
-    ledger,
-    limits,
-    clientAddress,
-    metrics,
-    tally,
-    ...secrets,
-    channels,
-    crypto: nodeCrypto,
-    maxInFlight: config.RUSHGATE_MAX_INFLIGHT,
-    apiReferenceScript: nodeReferenceScript,
-  });
-  const server = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST });
-  try {
-    await new Promise<void>((listening, failed) => {
-      server.once('listening', listening);
-      server.once('error', (err) =>
-        failed(new Error(`cannot listen on ${config.HOST}:${config.PORT}: ${err.message}`)),
-      );
-    });
-  } catch (err) {
-    limits.stop();
-    await tally.stop();
-    throw err;
-  }
-  return {
-    stop: async () => {
-      await new Promise((done) => server.close(done));
-      limits.stop();
-      await tally.stop();
-    },
-  };
-}
 
 /** RUSHGATE_PROCESSES, with `auto` made one per core. */
 const processCount = (config: Config) =>
@@ -188,7 +44,7 @@ const childEnv = (target: RedisTarget, s: Secrets): Record<string, string> => ({
 
 async function main(): Promise<void> {
   const config = configOrExit('rushgate');
-  const log = pino({ level: config.RUSHGATE_LOG_LEVEL, base: { service: 'rushgate' } });
+  const log = nodeLogger(config, { service: 'rushgate' });
   const dataDir = resolve(config.RUSHGATE_DATA_DIR);
   const secrets = loadSecrets(config, dataDir);
   const processes = processCount(config);
@@ -231,7 +87,7 @@ async function main(): Promise<void> {
     );
   }
   const metrics = promMetrics();
-  const redis = timedPort(ioredisPort(client, replicaWait(config)), metrics.redisSeconds);
+  const redis = redisPortOn(client, config, metrics);
   let ledger: Ledger;
   try {
     ledger = await openLedger(config, dataDir);
@@ -240,20 +96,13 @@ async function main(): Promise<void> {
     await embedded?.stop();
     fail(`cannot open the ledger: ${(err as Error).message}`);
   }
-  const channels = simulatedChannels(
-    config.RUSHGATE_CHANNELS,
-    secrets.channelSecret,
-    `http://${config.HOST}:${config.PORT}`,
+  const channels = nodeChannels(config, secrets.channelSecret);
+  // the sweep and the worker run here, never in a cluster child
+  const background = startBackground(
+    config,
+    { redis, ledger, log, channels, metrics },
+    { worker: config.RUSHGATE_WORKER === 'on' },
   );
-  const sweeper = new HoldSweeper(redis, log, { intervalMs: config.RUSHGATE_SWEEP_INTERVAL_MS });
-  sweeper.start();
-  // payment outcomes per sale, for the ops view
-  const outcomes = config.RUSHGATE_WORKER === 'on' ? startTally(redis, log) : undefined;
-  const worker =
-    outcomes && new PaymentWorker(redis, ledger, log, { ...workerOptions(config, channels), metrics, tally: outcomes });
-  worker?.start();
-  // the ledger is the truth: Redis is reconciled to it where the worker runs
-  const reconciler = worker && startReconciler(redis, ledger, log, config);
 
   let gateway: Gateway;
   try {
@@ -276,10 +125,7 @@ async function main(): Promise<void> {
   } catch (err) {
     // stopped by a signal meanwhile (children killed, say): that handler exits
     if (stoppingEarly) return;
-    await reconciler?.stop();
-    await worker?.stop();
-    await outcomes?.stop();
-    await sweeper.stop();
+    await background.stop();
     await ledger.close();
     client.disconnect();
     await embedded?.stop();
@@ -287,7 +133,14 @@ async function main(): Promise<void> {
     if (err instanceof ChildExitedAtStartup && err.code === 1) process.exit(1);
     fail((err as Error).message);
   }
-  void banner(config, secrets, describeTarget(target), embedded !== undefined, worker !== undefined, processes);
+  void banner(
+    config,
+    secrets,
+    describeTarget(target),
+    embedded !== undefined,
+    background.consumer !== undefined,
+    processes,
+  );
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -296,10 +149,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'shutting down');
     // the children first: they may still be calling the ledger
     await gateway.stop();
-    await reconciler?.stop();
-    await worker?.stop();
-    await outcomes?.stop();
-    await sweeper.stop();
+    await background.stop();
     await ledger.close();
     await client.quit().catch(() => client.disconnect());
     await embedded?.stop();
@@ -312,60 +162,4 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
-/**
- * A cluster child: serves HTTP on the socket it shares with its siblings. The ledger and the
- * metrics of the other processes are the primary's, reached over IPC.
- */
-async function gatewayChild(): Promise<void> {
-  const config = configOrExit('rushgate');
-  const log = pino({ level: config.RUSHGATE_LOG_LEVEL, base: { service: 'rushgate', pid: process.pid } });
-  // every secret is in the environment the primary gave: nothing is generated or written here
-  const secrets = loadSecrets(config, resolve(config.RUSHGATE_DATA_DIR));
-  let client: RedisClient;
-  try {
-    client = await connectRedis(redisTarget(config)!, config.RUSHGATE_REDIS_TIMEOUT_MS, log);
-  } catch (err) {
-    fail((err as Error).message);
-  }
-  const metrics = promMetrics({
-    cluster: {
-      allProcesses: async () => {
-        try {
-          return (await primary.call('metrics.cluster')) as string;
-        } catch (err) {
-          throw problem(
-            'unavailable',
-            `the metrics of every process could not be gathered: ${(err as Error).message}`,
-            { retryAfterSeconds: 1 },
-          );
-        }
-      },
-    },
-  });
-  const primary = new IpcPeer(processWire(), {
-    handlers: { 'metrics.own': () => metrics.registry.getMetricsAsJSON() },
-    revive: reviveLedgerError,
-  });
-  const redis = timedPort(ioredisPort(client, replicaWait(config)), metrics.redisSeconds);
-  const channels = simulatedChannels(
-    config.RUSHGATE_CHANNELS,
-    secrets.channelSecret,
-    `http://${config.HOST}:${config.PORT}`,
-  );
-  let gateway: Gateway;
-  try {
-    gateway = await serveGateway(config, { redis, log, ledger: ledgerOverIpc(primary), metrics, secrets, channels });
-  } catch (err) {
-    client.disconnect();
-    fail((err as Error).message);
-  }
-  // Ctrl-C signals the whole process group: the primary decides, and stops its children with SIGTERM
-  process.on('SIGINT', () => {});
-  process.once('SIGTERM', async () => {
-    await gateway.stop();
-    await client.quit().catch(() => client.disconnect());
-    process.exit(0);
-  });
-}
-
-void (cluster.isWorker ? gatewayChild() : main());
+void (cluster.isWorker ? runGatewayChild() : main());
