@@ -108,14 +108,15 @@ async function openLedger({}, use: (ledger: Ledger) => Promise<void>) {
 /**
  * Gives the calling file's gateway a ledger (PGlite in memory), the same one the `ledger`
  * fixture hands the tests: wallets, charges and the worker's postings become reachable.
+ * `appDeps`: what else the file's gateway is built with.
  */
-export function useLedger(): void {
+export function useLedger(appDeps: Partial<AppDeps> = {}): void {
   // both in one scoped call: a scoped fixture's dependencies resolve among the scoped ones
   test.scoped({
     ledger: [openLedger, { scope: 'file' }],
     appDeps: [
       async ({ ledger }, use) => {
-        await use(ledger ? { ledger } : {});
+        await use(ledger ? { ...appDeps, ledger } : appDeps);
       },
       { scope: 'file' },
     ],

@@ -4,23 +4,21 @@
  * operation is answered by a route (never the no-route 404), and the reference page loads only
  * what the gateway itself serves.
  */
-import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { API_OPERATIONS, openApiDocument } from '../../src/api-docs/openapi.js';
-import { Ledger } from '../../src/ledger/ledger.js';
 import { OrderBody } from '../../src/orders/orders-routes.js';
 import { nodeReferenceScript } from '../../src/runtime/node/adapters/api-reference.js';
-import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
-import { ADMIN_TOKEN, buyerJwt, testApp, unique } from '../helpers.js';
+import { describe, expect, test, useLedger } from '../fixtures.js';
+import { ADMIN_TOKEN, buyerJwt, unique, type App } from '../helpers.js';
 
-const ledger = await Ledger.open(await pgliteSql());
-const { app } = await testApp({ ledger, apiReferenceScript: nodeReferenceScript });
+useLedger({ apiReferenceScript: nodeReferenceScript });
 
 /** `GET /v1/orders/{}`: a route's shape, whatever its parameters are called. */
 const shape = (method: string, path: string) =>
   `${method.toUpperCase()} ${path.replace(/:[^/]+/g, '{}').replace(/\{[^}]+\}/g, '{}')}`;
 
-const routeShapes = () => new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => shape(r.method, r.path)));
+const routeShapes = (app: App) =>
+  new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => shape(r.method, r.path)));
 
 type Document = {
   openapi: string;
@@ -30,7 +28,7 @@ type Document = {
   >;
 };
 
-async function served(): Promise<Document> {
+async function served(app: App): Promise<Document> {
   const res = await app.request('/openapi.json');
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
@@ -38,14 +36,14 @@ async function served(): Promise<Document> {
 }
 
 describe('GET /openapi.json', () => {
-  it('is OpenAPI 3.1 and lists exactly the routes the app registers, no more and no fewer', async () => {
-    const doc = await served();
+  test('is OpenAPI 3.1 and lists exactly the routes the app registers, no more and no fewer', async ({ app }) => {
+    const doc = await served(app);
     expect(doc.openapi).toBe('3.1.0');
     expect(doc).toEqual(openApiDocument());
     const documented = new Set(
       Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((method) => shape(method, path))),
     );
-    const routes = routeShapes();
+    const routes = routeShapes(app);
     expect(
       [...routes].filter((r) => !documented.has(r)),
       'routes missing from the document',
@@ -60,8 +58,8 @@ describe('GET /openapi.json', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it("documents each request body with the route's own schema, as sent", async () => {
-    const doc = await served();
+  test("documents each request body with the route's own schema, as sent", async ({ app }) => {
+    const doc = await served(app);
     const body = doc.paths['/v1/sales/{saleId}/orders']?.post?.requestBody?.content['application/json']?.schema;
     const { $schema: _, ...own } = z.toJSONSchema(OrderBody, { io: 'input' });
     expect(body).toEqual(own);
@@ -75,7 +73,9 @@ describe('GET /openapi.json', () => {
     }
   });
 
-  it('is answered by a route for every documented operation: never the no-route 404, never a 405 or 5xx', async () => {
+  test('is answered by a route for every documented operation: never the no-route 404, never a 405 or 5xx', async ({
+    app,
+  }) => {
     const jwt = await buyerJwt(unique('u'));
     const samples: Record<string, string> = {
       saleId: unique('s'),
@@ -105,7 +105,7 @@ describe('GET /openapi.json', () => {
     }
   });
 
-  it('answers the no-route 404 for an undocumented path, so the check above can fail', async () => {
+  test('answers the no-route 404 for an undocumented path, so the check above can fail', async ({ app }) => {
     const res = await app.request('/v1/not-a-route');
     expect(res.status).toBe(404);
     expect(((await res.json()) as { detail: string }).detail).toMatch(/^no route for/);
@@ -113,7 +113,9 @@ describe('GET /openapi.json', () => {
 });
 
 describe('GET /docs', () => {
-  it('is a page whose scripts are served by the gateway itself, under a CSP that allows no other origin', async () => {
+  test('is a page whose scripts are served by the gateway itself, under a CSP that allows no other origin', async ({
+    app,
+  }) => {
     const res = await app.request('/docs');
     expect(res.status).toBe(200);
     const html = await res.text();
@@ -131,7 +133,7 @@ describe('GET /docs', () => {
     expect(html).toContain(`<meta property="csp-nonce" content="${nonce}">`);
   });
 
-  it("serves Scalar's browser bundle from this install as JavaScript", async () => {
+  test("serves Scalar's browser bundle from this install as JavaScript", async ({ app }) => {
     const res = await app.request('/docs/scalar.js');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/javascript/);
