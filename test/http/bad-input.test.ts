@@ -2,7 +2,7 @@
  * Bad input on every route: a 4xx problem+json, never a 5xx, and nothing changed.
  */
 import { sign } from 'hono/jwt';
-import { describe, expect, it } from 'vitest';
+import { test as base, describe, expect } from '../fixtures.js';
 import {
   ADMIN_TOKEN,
   buyer,
@@ -12,32 +12,58 @@ import {
   JWT_SECRET,
   placeOrder,
   saleCounters,
-  testApp,
+  startGateway,
+  type App,
 } from '../helpers.js';
 
-const { app } = await testApp();
-const saleId = await createSale(app, { stock: 10, perUserLimit: 5 });
-const b = await buyer();
-const order = await placeOrder(app, saleId, b.jwt);
-const before = await saleCounters(app, saleId);
+/** The file's sale, its buyer and the order it holds, and the sale's counters before any test. */
+interface Scene {
+  saleId: string;
+  b: Awaited<ReturnType<typeof buyer>>;
+  order: Awaited<ReturnType<typeof placeOrder>>;
+  before: Awaited<ReturnType<typeof saleCounters>>;
+}
+
+const test = base.extend<{ webApp: App; scene: Scene }>({
+  // the Node runtime's verifier (fast-jwt) and the Web Crypto one (hono/jwt) must refuse alike
+  webApp: [
+    async ({ redisUrl, policies }, use) => {
+      const gateway = await startGateway(redisUrl, { crypto: {} }, policies);
+      await use(gateway.app);
+      await gateway.close();
+    },
+    { scope: 'file' },
+  ],
+  scene: [
+    async ({ app }, use) => {
+      const saleId = await createSale(app, { stock: 10, perUserLimit: 5 });
+      const b = await buyer();
+      const order = await placeOrder(app, saleId, b.jwt);
+      const before = await saleCounters(app, saleId);
+      await use({ saleId, b, order, before });
+    },
+    { scope: 'file' },
+  ],
+});
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 
-const badJwts: [string, () => Promise<string>][] = [
-  ['expired', () => sign({ sub: b.userId, exp: now() - 10 }, JWT_SECRET)],
-  ['without exp', () => sign({ sub: b.userId }, JWT_SECRET)],
+/** Bad JWTs for the buyer `b`. */
+const badJwts: [string, (b: Scene['b']) => Promise<string>][] = [
+  ['expired', (b) => sign({ sub: b.userId, exp: now() - 10 }, JWT_SECRET)],
+  ['without exp', (b) => sign({ sub: b.userId }, JWT_SECRET)],
   ['without sub', () => sign({ exp: now() + 60 }, JWT_SECRET)],
   ['with a malformed sub', () => sign({ sub: 'bad user!', exp: now() + 60 }, JWT_SECRET)],
-  ['with an unknown tier', () => sign({ sub: b.userId, exp: now() + 60, tier: 'gold' }, JWT_SECRET)],
-  ['signed with another secret', () => sign({ sub: b.userId, exp: now() + 60 }, 'another-secret-another-secret-0000')],
-  ['signed HS512', () => sign({ sub: b.userId, exp: now() + 60 }, JWT_SECRET, 'HS512')],
-  ['alg none', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: b.userId, exp: now() + 60 })}.`],
+  ['with an unknown tier', (b) => sign({ sub: b.userId, exp: now() + 60, tier: 'gold' }, JWT_SECRET)],
+  ['signed with another secret', (b) => sign({ sub: b.userId, exp: now() + 60 }, 'another-secret-another-secret-0000')],
+  ['signed HS512', (b) => sign({ sub: b.userId, exp: now() + 60 }, JWT_SECRET, 'HS512')],
+  ['alg none', async (b) => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: b.userId, exp: now() + 60 })}.`],
   ['garbage', async () => 'not.a.jwt'],
   ['the admin token', async () => ADMIN_TOKEN],
 ];
 
-const buyerRoutes: [string, string, unknown][] = [
+const buyerRoutes = ({ saleId, order }: Scene): [string, string, unknown][] => [
   ['POST', `/v1/sales/${saleId}/orders`, {}],
   ['GET', `/v1/orders/${order.orderId}`, undefined],
   ['DELETE', `/v1/orders/${order.orderId}`, undefined],
@@ -46,16 +72,15 @@ const buyerRoutes: [string, string, unknown][] = [
   ['GET', '/v1/payments/pay_x', undefined],
 ];
 
-// the Node runtime's verifier (fast-jwt) and the Web Crypto one (hono/jwt) must refuse alike
-const webApp = (await testApp({ crypto: {} })).app;
-
 describe.each([
-  ['node:crypto + fast-jwt', app],
-  ['Web Crypto + hono/jwt', webApp],
-])('bad JWTs (%s)', (_, target) => {
-  it.each(badJwts)('a JWT %s is 401 on every buyer route', async (_, make) => {
-    const token = await make();
-    for (const [method, path, body] of buyerRoutes) {
+  ['node:crypto + fast-jwt', 'app'],
+  ['Web Crypto + hono/jwt', 'webApp'],
+] as const)('bad JWTs (%s)', (_, verifier) => {
+  test.for(badJwts)('a JWT %s is 401 on every buyer route', async ([, make], { app, webApp, scene }) => {
+    const target = { app, webApp }[verifier];
+    const { b, order } = scene;
+    const token = await make(b);
+    for (const [method, path, body] of buyerRoutes(scene)) {
       expectProblem(
         await call(target, method, path, { token, ...(body === undefined ? {} : { body }) }),
         401,
@@ -69,14 +94,20 @@ describe.each([
     );
   });
 
-  it('a valid JWT is accepted, and the same order is visible through either verifier', async () => {
+  test('a valid JWT is accepted, and the same order is visible through either verifier', async ({
+    app,
+    webApp,
+    scene,
+  }) => {
+    const target = { app, webApp }[verifier];
+    const { b, order } = scene;
     expect((await call(target, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).status).toBe(200);
   });
 });
 
 describe('bad input', () => {
-  const orderPath = `/v1/sales/${saleId}/orders`;
-  it.each([
+  const orderPath = (saleId: string) => `/v1/sales/${saleId}/orders`;
+  test.for([
     [
       'malformed JSON',
       { rawBody: '{"quantity":', headers: { 'Content-Type': 'application/json' } },
@@ -105,13 +136,16 @@ describe('bad input', () => {
       413,
       'payload_too_large',
     ],
-  ] as const)('an order with %s is %i and holds nothing', async (_, opts, status, code) => {
-    const res = await call(app, 'POST', orderPath, { token: b.jwt, ...opts });
-    expectProblem(res, status, code);
-    if (code === 'invalid_request') expect(res.body.errors?.length ?? 1).toBeGreaterThan(0);
-  });
+  ] as const)(
+    'an order with %s is %i and holds nothing',
+    async ([, opts, status, code], { app, scene: { saleId, b } }) => {
+      const res = await call(app, 'POST', orderPath(saleId), { token: b.jwt, ...opts });
+      expectProblem(res, status, code);
+      if (code === 'invalid_request') expect(res.body.errors?.length ?? 1).toBeGreaterThan(0);
+    },
+  );
 
-  it('a non-JSON body is 415 even on routes that read no body', async () => {
+  test('a non-JSON body is 415 even on routes that read no body', async ({ app, scene: { b, order } }) => {
     for (const [method, path] of [
       ['DELETE', `/v1/orders/${order.orderId}`],
       ['POST', `/v1/orders/${order.orderId}/tokens`],
@@ -125,7 +159,7 @@ describe('bad input', () => {
     }
   });
 
-  it('an oversized body sent without Content-Length (chunked) is 413', async () => {
+  test('an oversized body sent without Content-Length (chunked) is 413', async ({ app, scene: { saleId, b } }) => {
     const big = new TextEncoder().encode(JSON.stringify({ quantity: 1, pad: 'x'.repeat(20_000) }));
     const stream = new ReadableStream({
       start(c) {
@@ -133,7 +167,7 @@ describe('bad input', () => {
         c.close();
       },
     });
-    const res = await app.request(orderPath, {
+    const res = await app.request(orderPath(saleId), {
       method: 'POST',
       body: stream,
       duplex: 'half',
@@ -142,14 +176,14 @@ describe('bad input', () => {
     expect(res.status).toBe(413);
   });
 
-  it.each([
+  test.for<[string, unknown]>([
     ['no token', { method: 'wallet' }],
     ['a number token', { paymentToken: 42, method: 'wallet' }],
     ['an empty token', { paymentToken: '', method: 'wallet' }],
     ['no method', { paymentToken: 'pt_x' }],
     ['an unknown field', { paymentToken: 'pt_x', method: 'wallet', amount: 1 }],
     ['an oversized token', { paymentToken: 'x'.repeat(1000), method: 'wallet' }],
-  ])('a payment with %s is 400 and pays nothing', async (_, body) => {
+  ])('a payment with %s is 400 and pays nothing', async ([, body], { app, scene: { b, order } }) => {
     expectProblem(
       await call(app, 'POST', `/v1/orders/${order.orderId}/payments`, { token: b.jwt, body }),
       400,
@@ -157,7 +191,7 @@ describe('bad input', () => {
     );
   });
 
-  it('bad ids: a malformed saleId is 400, a malformed order or payment id 404', async () => {
+  test('bad ids: a malformed saleId is 400, a malformed order or payment id 404', async ({ app, scene: { b } }) => {
     expectProblem(
       await call(app, 'POST', '/v1/sales/has%20space/orders', { token: b.jwt, body: {} }),
       400,
@@ -178,19 +212,22 @@ describe('bad input', () => {
     expectProblem(await call(app, 'GET', '/v1/payments/ord_x', { token: b.jwt }), 404, 'not_found');
   });
 
-  it('unknown routes and methods are 404 problem+json', async () => {
+  test('unknown routes and methods are 404 problem+json', async ({ app, scene: { b, order } }) => {
     expectProblem(await call(app, 'GET', '/v2/anything'), 404, 'not_found');
     expectProblem(await call(app, 'PATCH', `/v1/orders/${order.orderId}`, { token: b.jwt }), 404, 'not_found');
   });
 
-  it('echoes a safe X-Request-Id and mints one otherwise', async () => {
+  test('echoes a safe X-Request-Id and mints one otherwise', async ({ app }) => {
     const echoed = await app.request('/healthz', { headers: { 'X-Request-Id': 'trace-123' } });
     expect(echoed.headers.get('x-request-id')).toBe('trace-123');
     const minted = await app.request('/healthz', { headers: { 'X-Request-Id': 'bad id <script>' } });
     expect(minted.headers.get('x-request-id')).toMatch(/^[0-9a-z]{6}-[0-9a-z]+$/);
   });
 
-  it('after all of the above, the sale and the order are exactly as they were', async () => {
+  test('after all of the above, the sale and the order are exactly as they were', async ({
+    app,
+    scene: { saleId, b, order, before },
+  }) => {
     expect(await saleCounters(app, saleId)).toEqual(before);
     const current = await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt });
     expect(current.body).toMatchObject({ status: 'held', payment: null });
