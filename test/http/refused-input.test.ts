@@ -3,15 +3,23 @@
  * and a client that hangs up mid-body is the client's doing (no 5xx counted, no error logged).
  */
 import { connect } from 'node:net';
-import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/logger.js';
 import { promMetrics } from '../../src/runtime/node/adapters/metrics.js';
 import { keys } from '../../src/redis/keys.js';
 import { saleKeyPattern } from '../support/keys.js';
-import { admin, buyer, createSale, listen, parallel, testApp, testRedis, unique, waitFor } from '../helpers.js';
+import { test as base, describe, expect } from '../fixtures.js';
+import {
+  admin,
+  buyer,
+  createSale,
+  parallel,
+  serveApp,
+  startGateway,
+  unique,
+  waitFor,
+  type Gateway,
+} from '../helpers.js';
 
-const raw = testRedis();
-const { app } = await testApp();
 // a gateway that logs and measures, served over real HTTP
 const lines: { level: string; msg: string | undefined }[] = [];
 const log: Logger = {
@@ -19,11 +27,30 @@ const log: Logger = {
   warn: (_o, msg) => lines.push({ level: 'warn', msg }),
   error: (_o, msg) => lines.push({ level: 'error', msg }),
 };
-const measured = await testApp({ log, metrics: promMetrics() });
-const served = new URL(await listen(measured.app));
+const test = base.extend<{ measured: Gateway; served: URL }>({
+  measured: [
+    async ({ redisUrl, policies }, use) => {
+      const gateway = await startGateway(redisUrl, { log, metrics: promMetrics() }, policies);
+      await use(gateway);
+      await gateway.close();
+    },
+    { scope: 'file' },
+  ],
+  served: [
+    async ({ measured }, use) => {
+      const served = await serveApp(measured.app);
+      await use(new URL(served.url));
+      await served.close();
+    },
+    { scope: 'file' },
+  ],
+});
 
 describe('refused input', () => {
-  it('1,000 refused PUT /admin/sales/<new id> answer 400 and leave no sale listed and no key', async () => {
+  test('1,000 refused PUT /admin/sales/<new id> answer 400 and leave no sale listed and no key', async ({
+    app,
+    raw,
+  }) => {
     const ids = Array.from({ length: 1000 }, () => unique('never'));
     const results = await parallel(ids.length, 50, (i) => admin(app, 'PUT', `/admin/sales/${ids[i]}`, {}));
     expect(new Set(results.map((r) => r.status))).toEqual(new Set([400]));
@@ -36,7 +63,10 @@ describe('refused input', () => {
     expect((await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock: 0 })).status).toBe(400);
   });
 
-  it('a client that hangs up mid-body is counted as no 5xx and logged below error level', async () => {
+  test('a client that hangs up mid-body is counted as no 5xx and logged below error level', async ({
+    measured,
+    served,
+  }) => {
     const saleId = await createSale(measured.app);
     const b = await buyer();
     for (let i = 0; i < 5; i++) {
