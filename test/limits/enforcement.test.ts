@@ -3,11 +3,11 @@
  * is refused (per buyer, per address, per sale), others are unaffected; dry-run refuses nobody
  * and counts; a change through one instance is enforced by another within 1 s.
  */
-import { describe, expect, it } from 'vitest';
 import { upstashRedis } from '../../src/limits/upstash-redis.js';
 import { DEFAULT_POLICIES } from '../../src/limits/policies.js';
 import { keys } from '../../src/redis/keys.js';
 import type { RedisPort } from '../../src/redis/port.js';
+import { test as withFixtures, describe, expect, usePrivateRedis } from '../fixtures.js';
 import {
   admin,
   buyer,
@@ -16,44 +16,82 @@ import {
   expectProblem,
   pay,
   placeOrder,
-  privateRedis,
-  testApp,
+  startGateway,
   waitFor,
+  type App,
+  type Gateway,
 } from '../helpers.js';
 
-await privateRedis();
 let scriptCalls = 0;
-const one = await testApp({}, DEFAULT_POLICIES);
-const counting: RedisPort = {
-  ...one.redis,
-  evalsha: (...a) => {
-    scriptCalls++;
-    return one.redis.evalsha(...a);
-  },
-  eval: (...a) => {
-    scriptCalls++;
-    return one.redis.eval(...a);
-  },
-};
-const counted = await testApp({ redis: counting }, DEFAULT_POLICIES);
-const two = await testApp({}, DEFAULT_POLICIES);
+
+/**
+ * `one` is the gateway fixture; `counted` a second instance whose script calls are counted;
+ * `two` a third. `setPolicies` installs policies through `one` and waits for the others.
+ */
+const test = withFixtures.extend<{
+  one: Gateway;
+  counted: Gateway;
+  two: Gateway;
+  setPolicies: (policies: unknown) => Promise<void>;
+}>({
+  one: [
+    async ({ gateway }, use) => {
+      await use(gateway);
+    },
+    { scope: 'file' },
+  ],
+  counted: [
+    async ({ one, redisUrl, policies }, use) => {
+      const counting: RedisPort = {
+        ...one.redis,
+        evalsha: (...a) => {
+          scriptCalls++;
+          return one.redis.evalsha(...a);
+        },
+        eval: (...a) => {
+          scriptCalls++;
+          return one.redis.eval(...a);
+        },
+      };
+      const gateway = await startGateway(redisUrl, { redis: counting }, policies);
+      await use(gateway);
+      await gateway.close();
+    },
+    { scope: 'file' },
+  ],
+  two: [
+    async ({ redisUrl, policies }, use) => {
+      const gateway = await startGateway(redisUrl, {}, policies);
+      await use(gateway);
+      await gateway.close();
+    },
+    { scope: 'file' },
+  ],
+  setPolicies: [
+    async ({ one, counted, two }, use) => {
+      await use(async (policies) => {
+        const res = await admin(one.app, 'PUT', '/admin/limits', { policies });
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        for (const app of [two, counted]) {
+          const deadline = Date.now() + 1000;
+          while (app.limits.version !== res.body.version) {
+            if (Date.now() > deadline) throw new Error('not applied within 1 s');
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      });
+    },
+    { scope: 'file' },
+  ],
+});
+usePrivateRedis();
+test.scoped({ policies: [DEFAULT_POLICIES, { scope: 'file' }] });
 
 // a day: fixed windows start on clock boundaries, and a test must not straddle one
 const DAY = 86_400;
 const win = (limit: number, windowSeconds = DAY, dryRun = false) => ({ limit, windowSeconds, dryRun });
 const base = { orders: { perUser: win(1000) }, payments: { perUser: win(1000) } };
-async function setPolicies(policies: unknown) {
-  const res = await admin(one.app, 'PUT', '/admin/limits', { policies });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  for (const app of [two, counted]) {
-    const deadline = Date.now() + 1000;
-    while (app.limits.version !== res.body.version) {
-      if (Date.now() > deadline) throw new Error('not applied within 1 s');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-const order = (app: typeof one.app, saleId: string, jwt: string, address?: string) =>
+const order = (app: App, saleId: string, jwt: string, address?: string) =>
   call(app, 'POST', `/v1/sales/${saleId}/orders`, {
     token: jwt,
     body: {},
@@ -61,7 +99,11 @@ const order = (app: typeof one.app, saleId: string, jwt: string, address?: strin
   });
 
 describe('rate limits', () => {
-  it('per buyer: with limit 5, 5 parallel orders pass and the 6th is 429 with Retry-After and RateLimit headers; another buyer is unaffected', async () => {
+  test('per buyer: with limit 5, 5 parallel orders pass and the 6th is 429 with Retry-After and RateLimit headers; another buyer is unaffected', async ({
+    one,
+    two,
+    setPolicies,
+  }) => {
     await setPolicies({ ...base, orders: { perUser: win(5) } });
     const saleId = await createSale(one.app, { stock: 100, perUserLimit: 100 });
     const b = await buyer();
@@ -78,7 +120,10 @@ describe('rate limits', () => {
     expect((await order(one.app, saleId, (await buyer()).jwt)).status).toBe(201);
   });
 
-  it('per address: 3 buyers from one address pass, the 4th is refused; another address is unaffected', async () => {
+  test('per address: 3 buyers from one address pass, the 4th is refused; another address is unaffected', async ({
+    one,
+    setPolicies,
+  }) => {
     await setPolicies({ ...base, orders: { perUser: win(1000), perAddress: win(3) } });
     const saleId = await createSale(one.app, { stock: 100 });
     const results = await Promise.all(
@@ -89,7 +134,10 @@ describe('rate limits', () => {
     expect((await order(one.app, saleId, (await buyer()).jwt, '203.0.113.8')).status).toBe(201);
   });
 
-  it('per sale: with 5 admissions per second, 5 orders of one second pass and the 6th is refused; another sale is unaffected', async () => {
+  test('per sale: with 5 admissions per second, 5 orders of one second pass and the 6th is refused; another sale is unaffected', async ({
+    one,
+    setPolicies,
+  }) => {
     await setPolicies({ ...base, orders: { perUser: win(1000), perSale: { perSecond: 5 } } });
     const saleId = await createSale(one.app, { stock: 100 });
     const other = await createSale(one.app, { stock: 100 });
@@ -104,7 +152,7 @@ describe('rate limits', () => {
     expect((await order(one.app, other, (await buyer()).jwt)).status).toBe(201);
   });
 
-  it('payments per buyer: with limit 2, the 3rd payment is refused', async () => {
+  test('payments per buyer: with limit 2, the 3rd payment is refused', async ({ one, setPolicies }) => {
     await setPolicies({ ...base, payments: { perUser: win(2) } });
     const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
     const b = await buyer();
@@ -114,7 +162,10 @@ describe('rate limits', () => {
     expect(results.filter((r) => r.status === 429)[0]!.body.policy).toBe('payments.perUser');
   });
 
-  it('a policy change that keeps a window keeps its counts: ops churn gives nobody a fresh quota', async () => {
+  test('a policy change that keeps a window keeps its counts: ops churn gives nobody a fresh quota', async ({
+    one,
+    setPolicies,
+  }) => {
     await setPolicies({ ...base, orders: { perUser: win(2) } });
     const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
     const b = await buyer();
@@ -128,7 +179,10 @@ describe('rate limits', () => {
     expectProblem(await order(one.app, saleId, b.jwt), 429, 'rate_limited');
   });
 
-  it('behind one address (NAT), a buyer refused from memory takes no quota from the others, and is not counted against them', async () => {
+  test('behind one address (NAT), a buyer refused from memory takes no quota from the others, and is not counted against them', async ({
+    one,
+    setPolicies,
+  }) => {
     await setPolicies({
       ...base,
       orders: { perUser: win(1), perAddress: win(3) },
@@ -149,7 +203,10 @@ describe('rate limits', () => {
     expectProblem(await order(one.app, saleId, greedy.jwt, '192.0.2.51'), 403, 'blocked');
   });
 
-  it('tries before a sale opens take nothing from the window: the first orders after the opening pass', async () => {
+  test('tries before a sale opens take nothing from the window: the first orders after the opening pass', async ({
+    one,
+    setPolicies,
+  }) => {
     await setPolicies({ ...base, orders: { perUser: win(2) } });
     const opensAtMs = Date.now() + 1500;
     const saleId = await createSale(one.app, {
@@ -165,13 +222,13 @@ describe('rate limits', () => {
     expectProblem(await order(one.app, saleId, b.jwt), 429, 'rate_limited');
   });
 
-  it('limit 0 refuses everything it covers', async () => {
+  test('limit 0 refuses everything it covers', async ({ one, setPolicies }) => {
     await setPolicies({ ...base, orders: { perUser: win(0) } });
     const saleId = await createSale(one.app);
     expectProblem(await order(one.app, saleId, (await buyer()).jwt), 429, 'rate_limited');
   });
 
-  it('a dry-run per-sale admission rate refuses nobody and counts per sale', async () => {
+  test('a dry-run per-sale admission rate refuses nobody and counts per sale', async ({ one, setPolicies }) => {
     await setPolicies({ ...base, orders: { perUser: win(1000), perSale: { perSecond: 2, dryRun: true } } });
     const saleId = await createSale(one.app, { stock: 100 });
     while (Date.now() % 1000 > 100) await new Promise((r) => setTimeout(r, 10));
@@ -182,7 +239,7 @@ describe('rate limits', () => {
     expect((await admin(one.app, 'GET', `/admin/sales/${saleId}`)).body.admission).toEqual({ dryRunRefusals: 3 });
   });
 
-  it('dry-run refuses nobody and counts the would-be refusals', async () => {
+  test('dry-run refuses nobody and counts the would-be refusals', async ({ one, setPolicies }) => {
     await setPolicies({ ...base, orders: { perUser: win(1, DAY, true) } });
     const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
     const b = await buyer();
@@ -190,7 +247,11 @@ describe('rate limits', () => {
     expect((await admin(one.app, 'GET', '/admin/limits')).body.dryRunRefusals).toEqual({ 'orders.perUser': 3 });
   });
 
-  it('a stricter limit set through one instance is enforced by another within 1 s; rollback restores the previous behaviour', async () => {
+  test('a stricter limit set through one instance is enforced by another within 1 s; rollback restores the previous behaviour', async ({
+    one,
+    two,
+    setPolicies,
+  }) => {
     await setPolicies(base);
     const before = one.limits.version;
     const saleId = await createSale(one.app, { stock: 20, perUserLimit: 20 });
@@ -201,7 +262,10 @@ describe('rate limits', () => {
     expect((await order(two.app, saleId, (await buyer()).jwt)).status).toBe(201);
   });
 
-  it('a buyer over its limit is refused from memory until the window resets: no Redis round trip', async () => {
+  test('a buyer over its limit is refused from memory until the window resets: no Redis round trip', async ({
+    counted,
+    setPolicies,
+  }) => {
     await setPolicies({ ...base, orders: { perUser: win(1) } });
     const saleId = await createSale(counted.app, { stock: 10, perUserLimit: 10 });
     const b = await buyer();
@@ -212,7 +276,11 @@ describe('rate limits', () => {
     expect(scriptCalls - before).toBe(0);
   });
 
-  it('automatic blocking: 3 refusals within the window block the buyer (403) on every instance; the block expires', async () => {
+  test('automatic blocking: 3 refusals within the window block the buyer (403) on every instance; the block expires', async ({
+    one,
+    two,
+    setPolicies,
+  }) => {
     await setPolicies({
       ...base,
       orders: { perUser: win(1) },
@@ -247,7 +315,9 @@ describe('rate limits', () => {
     expectProblem(await order(one.app, saleId, manual.jwt), 403, 'blocked');
   });
 
-  it("@upstash/ratelimit's scripts run on stock Redis through the adapter, one round trip per call", async () => {
+  test("@upstash/ratelimit's scripts run on stock Redis through the adapter, one round trip per call", async ({
+    one,
+  }) => {
     let calls = 0;
     const port: RedisPort = {
       ...one.redis,
@@ -284,7 +354,10 @@ describe('rate limits', () => {
 });
 
 describe('the others window (routes that name no sale)', () => {
-  it('with limit 3, the 4th poll is 429 others.perUser; orders and payments are not counted by it', async () => {
+  test('with limit 3, the 4th poll is 429 others.perUser; orders and payments are not counted by it', async ({
+    one,
+    setPolicies,
+  }) => {
     await setPolicies({ ...base, others: { perUser: win(3) } });
     const saleId = await createSale(one.app, { stock: 10, perUserLimit: 10 });
     const b = await buyer();
@@ -302,7 +375,11 @@ describe('the others window (routes that name no sale)', () => {
     expect((await order(one.app, saleId, b.jwt)).status).toBe(201);
   });
 
-  it('absent, it costs no round trip; dry-run counts would-be refusals and refuses nobody', async () => {
+  test('absent, it costs no round trip; dry-run counts would-be refusals and refuses nobody', async ({
+    one,
+    counted,
+    setPolicies,
+  }) => {
     await setPolicies(base);
     const saleId = await createSale(counted.app, { stock: 10, perUserLimit: 10 });
     const b = await buyer();
