@@ -3,7 +3,6 @@
  * promise): a refresh or a flush that never comes back does not hold up the next one, and a late
  * answer cannot bring back an older copy.
  */
-import { describe, expect, it } from 'vitest';
 import { LimitsStore } from '../../src/limits/limits-store.js';
 import { LimitsWatcher } from '../../src/limits/limits-watcher.js';
 import { DEFAULT_POLICIES, type Policies } from '../../src/limits/policies.js';
@@ -11,12 +10,12 @@ import { silentLogger } from '../../src/logger.js';
 import { SaleTally } from '../../src/ops/sale-tally.js';
 import { keys } from '../../src/redis/keys.js';
 import type { RedisPort } from '../../src/redis/port.js';
-import { createSale, privateRedis, testApp, testRedis } from '../helpers.js';
+import { describe, expect, test, usePrivateRedis } from '../fixtures.js';
+import { createSale } from '../helpers.js';
 
 // this file sets policies: a Redis of its own
-await privateRedis();
-const { app, redis } = await testApp({}, DEFAULT_POLICIES);
-const raw = testRedis();
+usePrivateRedis();
+test.scoped({ policies: [DEFAULT_POLICIES, { scope: 'file' }] });
 
 /** The port, with the reply of the next matching call (a script's: by its first key) held back until `release()`. */
 function holdingNext(port: RedisPort, method: 'hgetall' | 'script', matches: (key: string) => boolean) {
@@ -49,7 +48,9 @@ const policies = (limit: number): Policies => ({
 });
 
 describe('background steps (refreshLimits, flushTally)', () => {
-  it('a refresh still waiting for Redis neither blocks the next one nor overwrites its newer copy', async () => {
+  test('a refresh still waiting for Redis neither blocks the next one nor overwrites its newer copy', async ({
+    redis,
+  }) => {
     const store = new LimitsStore(redis);
     const { held, release, holding } = holdingNext(redis, 'hgetall', (key) => key === keys.limits);
     const watcher = new LimitsWatcher(new LimitsStore(held), silentLogger);
@@ -65,7 +66,11 @@ describe('background steps (refreshLimits, flushTally)', () => {
     expect(watcher.policies.orders.perUser.limit).toBe(7);
   });
 
-  it('a tally flush still waiting for Redis does not hold up the next, which writes its own counts', async () => {
+  test('a tally flush still waiting for Redis does not hold up the next, which writes its own counts', async ({
+    app,
+    redis,
+    raw,
+  }) => {
     const saleId = await createSale(app);
     const { held, release, holding } = holdingNext(redis, 'script', (key) => key === keys.sale(saleId));
     const tally = new SaleTally(held);
