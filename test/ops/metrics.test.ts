@@ -1,19 +1,29 @@
-import { describe, expect, it } from 'vitest';
-import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { promMetrics, timedPort } from '../../src/runtime/node/adapters/metrics.js';
-import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
-import { admin, buyer, call, createSale, pay, placeOrder, privateRedis, testApp, unique } from '../helpers.js';
+import { test as withFixtures, describe, expect, usePrivateRedis } from '../fixtures.js';
+import { admin, buyer, call, createSale, pay, placeOrder, startGateway, unique, type App } from '../helpers.js';
 
-// a worker runs here: a Redis of its own
-await privateRedis();
 const metrics = promMetrics();
-const base = await testApp();
-const ledger = await Ledger.open(await pgliteSql());
-const { app, redis } = await testApp({ metrics, ledger, redis: timedPort(base.redis, metrics.redisSeconds, 1) });
+/** The gateway measured into `metrics`, its Redis calls timed, posting to the `ledger` fixture. */
+const test = withFixtures.extend<{ measured: App }>({
+  measured: [
+    async ({ redisUrl, redis, ledger, policies }, use) => {
+      const gateway = await startGateway(
+        redisUrl,
+        { metrics, ledger, redis: timedPort(redis, metrics.redisSeconds, 1) },
+        policies,
+      );
+      await use(gateway.app);
+      await gateway.close();
+    },
+    { scope: 'file' },
+  ],
+});
+// a worker runs here: a Redis of its own
+usePrivateRedis();
 
-const scrape = async () => {
+const scrape = async (app: App) => {
   const res = await app.request('/metrics');
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -25,13 +35,13 @@ const value = (text: string, series: string) => {
 };
 
 describe('GET /metrics', () => {
-  it('counts requests by route and status, and decisions by reason', async () => {
+  test('counts requests by route and status, and decisions by reason', async ({ measured: app }) => {
     const saleId = await createSale(app, { stock: 1 });
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
     await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} }); // sold_out
     await pay(app, order.orderId, b.jwt, 'pt_forged');
-    const text = await scrape();
+    const text = await scrape(app);
     expect(
       value(
         text,
@@ -46,13 +56,17 @@ describe('GET /metrics', () => {
     expect(value(text, `rushgate_sale_units{sale="${saleId}",state="available"}`)).toBe(0);
   });
 
-  it('shows queue depth per lane, and payment outcomes with the ledger hand-off lag once a worker settles them', async () => {
+  test('shows queue depth per lane, and payment outcomes with the ledger hand-off lag once a worker settles them', async ({
+    measured: app,
+    redis,
+    ledger,
+  }) => {
     const saleId = await createSale(app, { stock: 5, price: 100 });
     const b = await buyer();
     await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, { amount: 100, currency: 'CNY', reference: 'r' });
     const order = await placeOrder(app, saleId, b.jwt);
     const payment = await pay(app, order.orderId, b.jwt, order.paymentToken);
-    let text = await scrape();
+    let text = await scrape(app);
     expect(value(text, `rushgate_queue_depth{sale="${saleId}",lane="standard"}`)).toBe(1);
     expect(value(text, `rushgate_queue_served{sale="${saleId}",lane="standard"}`)).toBe(0);
     const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), metrics });
@@ -60,7 +74,7 @@ describe('GET /metrics', () => {
     expect((await call(app, 'GET', `/v1/payments/${payment.body.paymentId}`, { token: b.jwt })).body.status).toBe(
       'succeeded',
     );
-    text = await scrape();
+    text = await scrape(app);
     expect(value(text, `rushgate_queue_depth{sale="${saleId}",lane="standard"}`)).toBe(0);
     expect(value(text, `rushgate_queue_served{sale="${saleId}",lane="standard"}`)).toBe(1);
     expect(value(text, 'rushgate_payment_outcomes_total{outcome="succeeded"}')).toBeGreaterThanOrEqual(1);
