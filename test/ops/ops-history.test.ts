@@ -7,7 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
@@ -30,17 +29,30 @@ import {
   expectProblem,
   pay,
   placeOrder,
-  privateRedis,
-  testApp,
-  testRedis,
+  startGateway,
   unique,
+  type App,
 } from '../helpers.js';
+import { test as withFixtures, describe, expect, usePrivateRedis } from '../fixtures.js';
 
-await privateRedis();
-const tally = new SaleTally((await testApp()).redis);
-const ledger = await Ledger.open(await pgliteSql());
-const { app, redis } = await testApp({ tally, ledger });
-const raw = testRedis();
+/** `tally`: counts the tests flush by hand; `tallied`: the gateway counting into it, with the `ledger` fixture. */
+const test = withFixtures.extend<{ tally: SaleTally; tallied: App }>({
+  tally: [
+    async ({ redis }, use) => {
+      await use(new SaleTally(redis));
+    },
+    { scope: 'file' },
+  ],
+  tallied: [
+    async ({ redisUrl, tally, ledger, policies }, use) => {
+      const gateway = await startGateway(redisUrl, { tally, ledger }, policies);
+      await use(gateway.app);
+      await gateway.close();
+    },
+    { scope: 'file' },
+  ],
+});
+usePrivateRedis();
 
 type Indicator = { state: string; value: string };
 type OpsSale = {
@@ -51,12 +63,13 @@ type OpsSale = {
   soldOutAt: string | null;
   nowMs: number;
 };
-async function ops(query = '') {
+async function ops(app: App, query = '') {
   const res = await admin(app, 'GET', `/admin/ops${query}`);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body as { health: Record<string, Indicator>; sales: OpsSale[] };
 }
-const saleOf = async (saleId: string, query = '') => (await ops(query)).sales.find((s) => s.saleId === saleId)!;
+const saleOf = async (app: App, saleId: string, query = '') =>
+  (await ops(app, query)).sales.find((s) => s.saleId === saleId)!;
 const waitFor = async (what: string, check: () => Promise<boolean>) => {
   for (let i = 0; i < 400; i++) {
     if (await check()) return;
@@ -66,14 +79,18 @@ const waitFor = async (what: string, check: () => Promise<boolean>) => {
 };
 
 describe('the ops page', () => {
-  it('is the generated module built from ops.html and ops-view.ts (run npm run gen:ops-view)', () => {
+  test('is the generated module built from ops.html and ops-view.ts (run npm run gen:ops-view)', () => {
     const onDisk = readFileSync(new URL('../../src/ops/view/ops-page.generated.ts', import.meta.url), 'utf8');
     expect(onDisk).toBe(renderOpsPageModule());
   });
 });
 
 describe('the history addTally keeps', () => {
-  it('adds each flush to the second of Redis time it lands in, with seats held and sold, and keeps h. fields out of the tally', async () => {
+  test('adds each flush to the second of Redis time it lands in, with seats held and sold, and keeps h. fields out of the tally', async ({
+    tallied: app,
+    raw,
+    tally,
+  }) => {
     const saleId = await createSale(app, { stock: 3 });
     await placeOrder(app, saleId, (await buyer()).jwt);
     await tally.flush();
@@ -88,7 +105,12 @@ describe('the history addTally keeps', () => {
     expect(await raw.pttl(keys.history(saleId))).toBeGreaterThan(900_000);
   });
 
-  it('stays bounded: seconds older than 900 s go as the window moves, and all of it after a quiet spell', async () => {
+  test('stays bounded: seconds older than 900 s go as the window moves, and all of it after a quiet spell', async ({
+    tallied: app,
+    redis,
+    raw,
+    tally,
+  }) => {
     const saleId = await createSale(app);
     const nowSecond = Math.floor((await redis.timeMs()) / 1000);
     // entries as an earlier flush would have left them: 1000 s to 890 s ago
@@ -116,7 +138,11 @@ describe('the history addTally keeps', () => {
 });
 
 describe('GET /admin/ops', () => {
-  it('gives a page opened late the history from the sale start, and later polls only the seconds after ?since=', async () => {
+  test('gives a page opened late the history from the sale start, and later polls only the seconds after ?since=', async ({
+    tallied: app,
+    redis,
+    tally,
+  }) => {
     const saleId = await createSale(app, { stock: 2 });
     await placeOrder(app, saleId, (await buyer()).jwt);
     await tally.flush();
@@ -127,7 +153,7 @@ describe('GET /admin/ops', () => {
     await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} });
     await tally.flush();
 
-    const opened = await saleOf(saleId);
+    const opened = await saleOf(app, saleId);
     expect(opened.history.map((s) => s.t)[0]).toBeLessThanOrEqual(firstSecond);
     const sum = (field: string, h: HistorySecond[]) => h.reduce((n, s) => n + (s.counts[field] ?? 0), 0);
     expect(sum('order:admitted', opened.history)).toBe(2);
@@ -136,18 +162,24 @@ describe('GET /admin/ops', () => {
     expect(opened.soldOutAt).not.toBeNull();
     expect(Date.parse(opened.soldOutAt!)).toBeLessThanOrEqual(opened.nowMs);
 
-    const later = await saleOf(saleId, `?since=${firstSecond}`);
+    const later = await saleOf(app, saleId, `?since=${firstSecond}`);
     expect(later.history.length).toBeGreaterThan(0);
     expect(later.history.every((s) => s.t > firstSecond)).toBe(true);
     expect(sum('order:admitted', later.history)).toBe(1);
   });
 
-  it('refuses a malformed ?since= with 400 and changes nothing', async () => {
+  test('refuses a malformed ?since= with 400 and changes nothing', async ({ tallied: app }) => {
     for (const since of ['abc', '-1', '1.5', '9'.repeat(20)])
       expectProblem(await admin(app, 'GET', `/admin/ops?since=${since}`), 400, 'invalid_request');
   });
 
-  it('counts payment replays apart from new payments, and failed payments by their code', async () => {
+  test('counts payment replays apart from new payments, and failed payments by their code', async ({
+    tallied: app,
+    redis,
+    raw,
+    tally,
+    ledger,
+  }) => {
     const saleId = await createSale(app, { stock: 5, price: 500 });
     const rich = await buyer();
     await admin(app, 'POST', `/admin/wallets/${rich.userId}/credits`, {
@@ -167,13 +199,13 @@ describe('GET /admin/ops', () => {
     try {
       await waitFor('both payments settled', async () => {
         await tally.flush();
-        const t = (await saleOf(saleId)).tally;
+        const t = (await saleOf(app, saleId)).tally;
         return (t.outcome?.succeeded ?? 0) + (t.outcome?.failed ?? 0) === 2;
       });
     } finally {
       await worker.stop();
     }
-    const view = await saleOf(saleId);
+    const view = await saleOf(app, saleId);
     expect(view.tally.payment).toEqual({ admitted: 2, replayed: 2 });
     expect(view.tally.outcome).toEqual({ succeeded: 1, failed: 1 });
     expect(view.tally.failure).toEqual({ insufficient_funds: 1 });
@@ -185,9 +217,13 @@ describe('GET /admin/ops', () => {
     expect(view.health.lag!.state).toBe('ok');
   });
 
-  it('reads unknown, review and oversell from their keys and turns each red when it needs a human', async () => {
+  test('reads unknown, review and oversell from their keys and turns each red when it needs a human', async ({
+    tallied: app,
+    redis,
+    raw,
+  }) => {
     const saleId = await createSale(app);
-    let view = await saleOf(saleId);
+    let view = await saleOf(app, saleId);
     expect([view.health.unknown!.state, view.health.review!.state, view.health.oversell!.state]).toEqual([
       'ok',
       'ok',
@@ -197,16 +233,16 @@ describe('GET /admin/ops', () => {
     await raw.zadd(keys.unknown(saleId), nowMs + 2000, 'pay_a', nowMs - 60_000, 'pay_b');
     await raw.zadd(keys.review(saleId), nowMs, 'pay_c');
     await raw.hset(keys.oversell(saleId), { charges: 11, seats: 10, detectedAt: nowMs, refunded: 0 });
-    view = await saleOf(saleId);
+    view = await saleOf(app, saleId);
     expect(view.health.unknown).toMatchObject({ state: 'bad', value: '2 (1 overdue)' });
     expect(view.health.review).toMatchObject({ state: 'bad', value: '1' });
     expect(view.health.oversell).toMatchObject({ state: 'bad', value: '11 charges for 10 seats, 0 refunded' });
     // refunded: still shown, no longer red
     await raw.hset(keys.oversell(saleId), 'refunded', 1);
-    expect((await saleOf(saleId)).health.oversell!.state).toBe('warn');
+    expect((await saleOf(app, saleId)).health.oversell!.state).toBe('warn');
   });
 
-  it('shows the ledger down when it stops answering, and Redis down as 503 problem+json naming it', async () => {
+  test('shows the ledger down when it stops answering, and Redis down as 503 problem+json naming it', async () => {
     const server = await startEmbeddedRedis();
     const client = new Redis(server.url, { ...gatewayRedisOptions(500), lazyConnect: true });
     client.on('error', () => {});
@@ -254,7 +290,7 @@ describe('the health rules', () => {
   };
   const second = (t: number, counts: Record<string, number>): HistorySecond => ({ t, counts });
 
-  it('turn a refusal spike red, but not the refusals a sold-out sale gives anyway', () => {
+  test('turn a refusal spike red, but not the refusals a sold-out sale gives anyway', () => {
     const spike = Array.from({ length: 5 }, (_, i) =>
       second(996 + i, { 'order:admitted': 2, 'order:rate_limited': 8 }),
     );
@@ -268,7 +304,7 @@ describe('the health rules', () => {
     expect(saleHealth({ ...quiet, history: past }).refusals.state).not.toBe('bad');
   });
 
-  it('turn buyer 5xx and p99 red past their thresholds, from the latency buckets', () => {
+  test('turn buyer 5xx and p99 red past their thresholds, from the latency buckets', () => {
     const slow = [
       second(990, {
         'h.http:total': 100,
@@ -287,7 +323,7 @@ describe('the health rules', () => {
     });
   });
 
-  it('turn worker lag red when p99 is too high, or when payments wait and nothing settles', () => {
+  test('turn worker lag red when p99 is too high, or when payments wait and nothing settles', () => {
     const lagging = [second(990, { [latencyField('lag', 100)]: 50, [latencyField('lag', 20_000)]: 50 })];
     expect(saleHealth({ ...quiet, history: lagging }).lag).toMatchObject({
       state: 'bad',
