@@ -3,12 +3,10 @@
  * a browser), the cross-site guard on Basic-authenticated changes, and the per-sale tally that
  * every instance adds to (real Redis; the worker runs here, so a Redis of its own).
  */
-import { describe, expect, it } from 'vitest';
-import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
+import { onTestFinished } from 'vitest';
 import { SaleTally } from '../../src/ops/sale-tally.js';
 import { RedisUnavailableError, type RedisPort } from '../../src/redis/port.js';
-import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { keys } from '../../src/redis/keys.js';
 import {
@@ -21,16 +19,31 @@ import {
   expectProblem,
   pay,
   placeOrder,
-  privateRedis,
-  testApp,
+  startGateway,
   unique,
   waitFor,
+  type App,
 } from '../helpers.js';
+import { test as withFixtures, describe, expect, usePrivateRedis } from '../fixtures.js';
 
-await privateRedis();
-const tally = new SaleTally((await testApp()).redis);
-const ledger = await Ledger.open(await pgliteSql());
-const { app, redis } = await testApp({ tally, ledger });
+/** `tally`: counts the tests flush by hand; `tallied`: the gateway counting into it, with the `ledger` fixture. */
+const test = withFixtures.extend<{ tally: SaleTally; tallied: App }>({
+  tally: [
+    async ({ redis }, use) => {
+      await use(new SaleTally(redis));
+    },
+    { scope: 'file' },
+  ],
+  tallied: [
+    async ({ redisUrl, tally, ledger, policies }, use) => {
+      const gateway = await startGateway(redisUrl, { tally, ledger }, policies);
+      await use(gateway.app);
+      await gateway.close();
+    },
+    { scope: 'file' },
+  ],
+});
+usePrivateRedis();
 
 const basic = (password: string, user = 'ops') => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
@@ -42,7 +55,7 @@ type OpsSale = {
   lanes: Record<string, number>;
   tally: Record<string, Record<string, number>>;
 };
-async function opsSale(saleId: string): Promise<OpsSale> {
+async function opsSale(app: App, saleId: string): Promise<OpsSale> {
   const res = await admin(app, 'GET', '/admin/ops');
   expect(res.status).toBe(200);
   const found = (res.body.sales as OpsSale[]).find((s) => s.saleId === saleId);
@@ -51,7 +64,7 @@ async function opsSale(saleId: string): Promise<OpsSale> {
 }
 
 describe('the ops page', () => {
-  it('is refused without the admin token, with a Basic challenge a browser answers', async () => {
+  test('is refused without the admin token, with a Basic challenge a browser answers', async ({ tallied: app }) => {
     for (const headers of <Record<string, string>[]>[
       {},
       { Authorization: basic('wrong') },
@@ -64,7 +77,9 @@ describe('the ops page', () => {
     }
   });
 
-  it('is served to Basic (any user name) and to Bearer, self-contained and not frameable', async () => {
+  test('is served to Basic (any user name) and to Bearer, self-contained and not frameable', async ({
+    tallied: app,
+  }) => {
     for (const Authorization of [basic(ADMIN_TOKEN), basic(ADMIN_TOKEN, ''), `Bearer ${ADMIN_TOKEN}`]) {
       const res = await app.request('/admin/', { headers: { Authorization } });
       expect(res.status).toBe(200);
@@ -90,13 +105,13 @@ describe('the ops page', () => {
 });
 
 describe('Basic credentials on changes', () => {
-  const putLimits = (headers: Record<string, string>) =>
+  const putLimits = (app: App, headers: Record<string, string>) =>
     call(app, 'PUT', '/admin/limits', {
       headers: { Authorization: basic(ADMIN_TOKEN), ...headers },
       body: { policies: PERMISSIVE_POLICIES },
     });
 
-  it('refuses a change another site started, and changes nothing', async () => {
+  test('refuses a change another site started, and changes nothing', async ({ tallied: app }) => {
     const before = (await admin(app, 'GET', '/admin/limits')).body.version;
     for (const headers of <Record<string, string>[]>[
       { 'Sec-Fetch-Site': 'cross-site' },
@@ -104,17 +119,19 @@ describe('Basic credentials on changes', () => {
       { Origin: 'https://evil.example', Host: 'localhost' },
       { Origin: 'null', Host: 'localhost' },
     ]) {
-      expectProblem(await putLimits(headers), 403, 'cross_site');
+      expectProblem(await putLimits(app, headers), 403, 'cross_site');
     }
     expect((await admin(app, 'GET', '/admin/limits')).body.version).toBe(before);
   });
 
-  it('accepts a change from the page itself, from a non-browser client, and any Bearer call', async () => {
+  test('accepts a change from the page itself, from a non-browser client, and any Bearer call', async ({
+    tallied: app,
+  }) => {
     const before = (await admin(app, 'GET', '/admin/limits')).body.version;
     expect(
-      (await putLimits({ 'Sec-Fetch-Site': 'same-origin', Origin: 'http://localhost', Host: 'localhost' })).status,
+      (await putLimits(app, { 'Sec-Fetch-Site': 'same-origin', Origin: 'http://localhost', Host: 'localhost' })).status,
     ).toBe(200);
-    expect((await putLimits({})).status).toBe(200);
+    expect((await putLimits(app, {})).status).toBe(200);
     expect(
       (
         await call(app, 'PUT', '/admin/limits', {
@@ -127,7 +144,7 @@ describe('Basic credentials on changes', () => {
     expect((await admin(app, 'GET', '/admin/limits')).body.version).toBe(before + 3);
   });
 
-  it('lets a browser read with Basic from anywhere (reads change nothing)', async () => {
+  test('lets a browser read with Basic from anywhere (reads change nothing)', async ({ tallied: app }) => {
     const res = await call(app, 'GET', '/admin/limits', {
       headers: { Authorization: basic(ADMIN_TOKEN), 'Sec-Fetch-Site': 'cross-site' },
     });
@@ -136,7 +153,12 @@ describe('Basic credentials on changes', () => {
 });
 
 describe('GET /admin/ops and the sale tally', () => {
-  it('shows live counters, queue depth per lane and decisions by reason, summed once flushed', async () => {
+  test('shows live counters, queue depth per lane and decisions by reason, summed once flushed', async ({
+    tallied: app,
+    redis,
+    tally,
+    ledger,
+  }) => {
     const saleId = await createSale(app, { stock: 2, price: 0 });
     const buyers = await Promise.all([1, 2, 3, 4].map(() => buyer()));
     const results = await Promise.all(
@@ -147,21 +169,21 @@ describe('GET /admin/ops and the sale tally', () => {
     await pay(app, held[0]!.r.body.orderId, held[0]!.b.jwt, held[0]!.r.body.paymentToken);
     await pay(app, held[1]!.r.body.orderId, held[1]!.b.jwt, 'pt_forged.x');
 
-    let view = await opsSale(saleId);
+    let view = await opsSale(app, saleId);
     expect(view.tally).toEqual({}); // nothing flushed yet
     expect(view).toMatchObject({ held: 2, sold: 0, available: 0, lanes: { standard: 1 } });
 
     await tally.flush();
-    view = await opsSale(saleId);
+    view = await opsSale(app, saleId);
     expect(view.tally).toEqual({ order: { admitted: 2, sold_out: 2 }, payment: { admitted: 1, token_invalid: 1 } });
 
     // the worker settles the free order and counts its outcome
     const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), idleMs: 10, tally });
     worker.start();
-    await waitFor(async () => (await opsSale(saleId)).sold >= 1, { what: 'the worker to settle the order' });
+    await waitFor(async () => (await opsSale(app, saleId)).sold >= 1, { what: 'the worker to settle the order' });
     await worker.stop();
     await tally.flush();
-    view = await opsSale(saleId);
+    view = await opsSale(app, saleId);
     expect(view).toMatchObject({
       held: 1,
       sold: 1,
@@ -171,7 +193,11 @@ describe('GET /admin/ops and the sale tally', () => {
     });
   });
 
-  it('drops counts for sales that do not exist, so made-up ids leave nothing in Redis', async () => {
+  test('drops counts for sales that do not exist, so made-up ids leave nothing in Redis', async ({
+    tallied: app,
+    redis,
+    tally,
+  }) => {
     const ghost = unique('ghost');
     await call(app, 'POST', `/v1/sales/${ghost}/orders`, { token: (await buyer()).jwt, body: {} });
     await tally.flush();
@@ -179,7 +205,10 @@ describe('GET /admin/ops and the sale tally', () => {
     expect(await redis.hgetall(keys.sale(ghost))).toEqual({});
   });
 
-  it('leaves anonymous and malformed requests out, so made-up ids cannot crowd real sales out', async () => {
+  test('leaves anonymous and malformed requests out, so made-up ids cannot crowd real sales out', async ({
+    tallied: app,
+    tally,
+  }) => {
     const saleId = await createSale(app);
     await Promise.all(
       Array.from({ length: 1100 }, (_, i) => call(app, 'POST', `/v1/sales/fake-${i}/orders`, { body: {} })),
@@ -188,12 +217,17 @@ describe('GET /admin/ops and the sale tally', () => {
     await call(app, 'POST', `/v1/sales/${saleId}/orders`, { token: (await buyer()).jwt, body: {} });
     expect(tally.dropped).toBe(0);
     await tally.flush();
-    expect((await opsSale(saleId)).tally).toEqual({ order: { admitted: 1 } });
+    expect((await opsSale(app, saleId)).tally).toEqual({ order: { admitted: 1 } });
   });
 
-  it('counts load shedding (503 overloaded, answered before routing) against its sale', async () => {
+  test('counts load shedding (503 overloaded, answered before routing) against its sale', async ({
+    tallied: app,
+    redis,
+    redisUrl,
+  }) => {
     const t = new SaleTally(redis);
-    const shedding = await testApp({ tally: t, maxInFlight: 0 });
+    const shedding = await startGateway(redisUrl, { tally: t, maxInFlight: 0 });
+    onTestFinished(() => shedding.close());
     const saleId = await createSale(app);
     const order = await placeOrder(app, saleId, (await buyer()).jwt);
     const b = await buyer();
@@ -204,10 +238,10 @@ describe('GET /admin/ops and the sale tally', () => {
     );
     expectProblem(await pay(shedding.app, order.orderId, b.jwt, order.paymentToken), 503, 'overloaded');
     await t.stop();
-    expect((await opsSale(saleId)).tally).toMatchObject({ order: { overloaded: 1 }, payment: { overloaded: 1 } });
+    expect((await opsSale(app, saleId)).tally).toMatchObject({ order: { overloaded: 1 }, payment: { overloaded: 1 } });
   });
 
-  it('writes, when stopped, what was counted during the flush in progress', async () => {
+  test('writes, when stopped, what was counted during the flush in progress', async ({ tallied: app, redis }) => {
     const saleId = await createSale(app);
     const t = new SaleTally(redis);
     t.count(saleId, 'order:admitted', 1);
@@ -215,10 +249,10 @@ describe('GET /admin/ops and the sale tally', () => {
     t.count(saleId, 'order:admitted', 5);
     await t.stop();
     await first;
-    expect((await opsSale(saleId)).tally).toEqual({ order: { admitted: 6 } });
+    expect((await opsSale(app, saleId)).tally).toEqual({ order: { admitted: 6 } });
   });
 
-  it('keeps counts it could not write and adds them on the next flush', async () => {
+  test('keeps counts it could not write and adds them on the next flush', async ({ tallied: app, redis }) => {
     const saleId = await createSale(app);
     let down = true;
     const flaky: RedisPort = new Proxy(redis, {
@@ -237,6 +271,6 @@ describe('GET /admin/ops and the sale tally', () => {
     t.count(saleId, 'order:admitted');
     down = false;
     await t.stop();
-    expect((await opsSale(saleId)).tally).toEqual({ order: { admitted: 4 } });
+    expect((await opsSale(app, saleId)).tally).toEqual({ order: { admitted: 4 } });
   });
 });
