@@ -4,30 +4,15 @@
  * RUSHGATE_RECORD_TTL_SECONDS; 7 days unset), while live ones (held, paying, queued) never do,
  * and Idempotency-Key records keep the contract's 24 h (25 h).
  */
-import { describe, expect, it } from 'vitest';
-import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { Reconciler } from '../../src/payments/reconciler.js';
 import { keys } from '../../src/redis/keys.js';
-import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
-import {
-  admin,
-  buyer,
-  call,
-  createSale,
-  pay,
-  placeOrder,
-  privateRedis,
-  testApp,
-  testRedis,
-  unique,
-} from '../helpers.js';
+import { describe, expect, test, useLedger, usePrivateRedis } from '../fixtures.js';
+import { admin, buyer, call, createSale, pay, placeOrder, unique } from '../helpers.js';
 
-await privateRedis();
-const ledger = await Ledger.open(await pgliteSql());
-const { app, redis } = await testApp({ ledger });
-const raw = testRedis();
+usePrivateRedis();
+useLedger();
 const DAY = 24 * 3600 * 1000;
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
@@ -41,7 +26,12 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 describe('record TTLs', () => {
-  it('a paid order and its payment expire after 7 days by default; a held order and a queued payment never; an Idempotency-Key record lives 25 h', async () => {
+  test('a paid order and its payment expire after 7 days by default; a held order and a queued payment never; an Idempotency-Key record lives 25 h', async ({
+    app,
+    redis,
+    raw,
+    ledger,
+  }) => {
     const saleId = await createSale(app, { stock: 5, price: 100 });
     const b = await buyer();
     await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, {
@@ -79,7 +69,12 @@ describe('record TTLs', () => {
     }
   });
 
-  it('with a short record TTL from the reconciler, a cancelled order vanishes while a held one stays; the sale keeps its counts', async () => {
+  test('with a short record TTL from the reconciler, a cancelled order vanishes while a held one stays; the sale keeps its counts', async ({
+    app,
+    redis,
+    raw,
+    ledger,
+  }) => {
     const saleId = await createSale(app, { stock: 5, price: 100 });
     await new Reconciler(redis, ledger, silentLogger, { recordTtlMs: 1500 }).runOnce();
     expect(await raw.hget(keys.sale(saleId), 'recordTtlMs')).toBe('1500');
