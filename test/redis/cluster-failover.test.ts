@@ -6,25 +6,46 @@
  * node answers MOVED slots 503, not 500. /readyz reports the cluster's state.
  */
 import { Cluster, Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { onTestFinished } from 'vitest';
 import { parseClusterSeeds } from '../../src/config.js';
 import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/adapters/ioredis-port.js';
 import { clusterOptions } from '../../src/runtime/node/adapters/redis-client.js';
-import { admin, buyer, call, expectProblem, parallel, pay, testApp, unique } from '../helpers.js';
-import { ask, startLocalCluster } from '../redis-cluster.js';
+import { test as withFixtures, describe, expect } from '../fixtures.js';
+import { admin, buyer, call, expectProblem, parallel, pay, startGateway, unique, type App } from '../helpers.js';
+import { ask, startLocalCluster, type LocalCluster } from '../redis-cluster.js';
 
-const cluster = await startLocalCluster({ masters: 3, replicas: 1 });
-afterAll(() => cluster.stop());
-const seeds = parseClusterSeeds(cluster.seeds)!;
-// the test's gateway waits for one replica after every write
-const client = new Cluster(seeds.nodes, clusterOptions(seeds, 2000));
-client.on('error', () => {});
-afterAll(() => client.disconnect());
-await new Promise<void>((ok) => client.once('ready', () => ok()));
-const { app } = await testApp({ redis: ioredisPort(client, { replicas: 1, timeoutMs: 500 }) });
+/** `cluster`: 3 masters, one replica each; `clustered`: the test's gateway on it. */
+const test = withFixtures.extend<{ cluster: LocalCluster; clustered: App }>({
+  cluster: [
+    async ({}, use) => {
+      const cluster = await startLocalCluster({ masters: 3, replicas: 1 });
+      await use(cluster);
+      await cluster.stop();
+    },
+    { scope: 'file' },
+  ],
+  clustered: [
+    async ({ cluster, redisUrl, policies }, use) => {
+      const seeds = parseClusterSeeds(cluster.seeds)!;
+      // the test's gateway waits for one replica after every write
+      const client = new Cluster(seeds.nodes, clusterOptions(seeds, 2000));
+      client.on('error', () => {});
+      await new Promise<void>((ok) => client.once('ready', () => ok()));
+      const gateway = await startGateway(
+        redisUrl,
+        { redis: ioredisPort(client, { replicas: 1, timeoutMs: 500 }) },
+        policies,
+      );
+      await use(gateway.app);
+      await gateway.close();
+      client.disconnect();
+    },
+    { scope: 'file' },
+  ],
+});
 
 /** The port of the master that serves `key`'s slot, as the first node that answers sees it. */
-async function masterOf(key: string): Promise<number> {
+async function masterOf(cluster: LocalCluster, key: string): Promise<number> {
   for (const node of cluster.nodes) {
     try {
       return await ask(node.port, async (c) => {
@@ -58,17 +79,21 @@ function expectOnly503(responses: Res[]): void {
 }
 
 describe('Redis Cluster', () => {
-  it('/readyz is ready with cluster_state ok and every master answering', async () => {
+  test('/readyz is ready with cluster_state ok and every master answering', async ({ clustered: app }) => {
     const res = await call(app, 'GET', '/readyz');
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.checks.redis).toBe('ok');
   });
 
-  it('a one-node client pointed at a cluster node: sales on other nodes answer 503 (MOVED), never 500', async () => {
+  test('a one-node client pointed at a cluster node: sales on other nodes answer 503 (MOVED), never 500', async ({
+    cluster,
+    redisUrl,
+  }) => {
     const single = new Redis(`redis://127.0.0.1:${cluster.nodes[0]!.port}`, gatewayRedisOptions(2000));
     single.on('error', () => {});
     try {
-      const { app: misconfigured } = await testApp({ redis: ioredisPort(single) });
+      const { app: misconfigured, close } = await startGateway(redisUrl, { redis: ioredisPort(single) });
+      onTestFinished(close);
       const puts = await Promise.all(
         Array.from({ length: 12 }, () =>
           admin(misconfigured, 'PUT', `/admin/sales/${unique('moved')}`, { stock: 1, price: 1, currency: 'CNY' }),
@@ -82,14 +107,17 @@ describe('Redis Cluster', () => {
     }
   });
 
-  it('master SIGKILLed under load, replica promoted: no acknowledged order or payment lost, sold <= stock, 5xx only 503', async () => {
+  test('master SIGKILLed under load, replica promoted: no acknowledged order or payment lost, sold <= stock, 5xx only 503', async ({
+    clustered: app,
+    cluster,
+  }) => {
     const stock = 400;
     const saleId = unique('failover');
     expect(
       (await admin(app, 'PUT', `/admin/sales/${saleId}`, { stock, price: 100, currency: 'CNY', perUserLimit: 5 }))
         .status,
     ).toBe(201);
-    const victim = await masterOf(`rg:{s:${saleId}}:sale`);
+    const victim = await masterOf(cluster, `rg:{s:${saleId}}:sale`);
 
     const responses: Res[] = [];
     const acked: { orderId: string; jwt: string; paymentId?: string }[] = [];
@@ -115,7 +143,10 @@ describe('Redis Cluster', () => {
     const killed = cluster.nodes.find((n) => n.port === victim)!;
     killed.child.kill('SIGKILL');
     // the replica is promoted once the others mark the master failed (node timeout 1 s)
-    await until('the sale slot has a new master', async () => (await masterOf(`rg:{s:${saleId}}:sale`)) !== victim);
+    await until(
+      'the sale slot has a new master',
+      async () => (await masterOf(cluster, `rg:{s:${saleId}}:sale`)) !== victim,
+    );
     const readyDuring = await call(app, 'GET', '/readyz');
     expect([200, 503]).toContain(readyDuring.status);
     // the old master comes back as the new master's replica, so writes (WAIT 1) are acknowledged again
