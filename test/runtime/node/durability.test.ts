@@ -10,22 +10,35 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { onTestFinished } from 'vitest';
 import { freePort, startEmbeddedRedis } from '../../../src/runtime/node/dev/embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort } from '../../../src/runtime/node/adapters/ioredis-port.js';
 import { keys } from '../../../src/redis/keys.js';
-import { buyer, call, createSale, expectProblem, privateRedis, testApp } from '../../helpers.js';
+import { test as withFixtures, describe, expect, usePrivateRedis } from '../../fixtures.js';
+import { buyer, call, createSale, expectProblem, startGateway, type App } from '../../helpers.js';
 
-const primaryUrl = await privateRedis();
-const primaryPort = Number(new URL(primaryUrl).port);
-// replicas are started inside a test, where afterAll can no longer be registered: stopped here
-const replicas: { child: ChildProcess; client: Redis }[] = [];
-afterAll(() => {
-  for (const r of replicas) {
-    r.client.disconnect();
-    r.child.kill('SIGKILL');
-  }
+/** `primary`: a client on the file's Redis; `waiting`: the gateway on it, waiting for one replica after every write. */
+const test = withFixtures.extend<{ primary: Redis; waiting: App }>({
+  primary: [
+    async ({ redisUrl }, use) => {
+      const client = new Redis(redisUrl, gatewayRedisOptions(2000));
+      await use(client);
+      await client.quit();
+    },
+    { scope: 'file' },
+  ],
+  waiting: [
+    async ({ redisUrl, primary, policies }, use) => {
+      // a WAIT timeout with room for a busy machine: a replica that is up must never be taken for missing
+      const redis = ioredisPort(primary, { replicas: 1, timeoutMs: 1500 });
+      const gateway = await startGateway(redisUrl, { redis }, policies);
+      await use(gateway.app);
+      await gateway.close();
+    },
+    { scope: 'file' },
+  ],
 });
+usePrivateRedis();
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -35,8 +48,9 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10
   }
 }
 
-/** A replica of the test's Redis on a free port; resolves once it is in sync. */
-async function startReplica(): Promise<{ child: ChildProcess; client: Redis }> {
+/** A replica of the Redis at `primaryUrl` on a free port, stopped after the test; resolves once it is in sync. */
+async function startReplica(primaryUrl: string): Promise<{ child: ChildProcess; client: Redis }> {
+  const primaryPort = Number(new URL(primaryUrl).port);
   const port = await freePort();
   const child = spawn(
     'redis-server',
@@ -59,7 +73,10 @@ async function startReplica(): Promise<{ child: ChildProcess; client: Redis }> {
   );
   const client = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50 });
   client.on('error', () => {});
-  replicas.push({ child, client });
+  onTestFinished(() => {
+    client.disconnect();
+    child.kill('SIGKILL');
+  });
   await until('the replica syncs', async () => {
     try {
       if (client.status === 'wait') await client.connect();
@@ -71,14 +88,8 @@ async function startReplica(): Promise<{ child: ChildProcess; client: Redis }> {
   return { child, client };
 }
 
-// the gateway waits for one replica after every write
-const client = new Redis(primaryUrl, gatewayRedisOptions(2000));
-afterAll(() => client.quit());
-// a WAIT timeout with room for a busy machine: a replica that is up must never be taken for missing
-const { app } = await testApp({ redis: ioredisPort(client, { replicas: 1, timeoutMs: 1500 }) });
-
 describe('durable acceptance', () => {
-  it('the embedded Redis fsyncs always by default, everysec when asked', async () => {
+  test('the embedded Redis fsyncs always by default, everysec when asked', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rushgate-fsync-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     for (const fsync of [undefined, 'everysec'] as const) {
@@ -94,8 +105,12 @@ describe('durable acceptance', () => {
     }
   });
 
-  it('with WAIT 1: every acknowledged order is on the replica; without a replica, 503 and nothing acknowledged; the retry is answered once it is back', async () => {
-    const replica = await startReplica();
+  test('with WAIT 1: every acknowledged order is on the replica; without a replica, 503 and nothing acknowledged; the retry is answered once it is back', async ({
+    waiting: app,
+    primary: client,
+    redisUrl,
+  }) => {
+    const replica = await startReplica(redisUrl);
     const saleId = await createSale(app, { stock: 100, perUserLimit: 100 });
     const b = await buyer();
     const order = (key: string) =>
@@ -115,7 +130,7 @@ describe('durable acceptance', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
 
     // a new replica: the same request is answered from what the primary applied, once
-    const second = await startReplica();
+    const second = await startReplica(redisUrl);
     const retried = await order('during-outage');
     expect(retried.status).toBe(201);
     expect(retried.headers.get('idempotent-replayed')).toBe('true');
