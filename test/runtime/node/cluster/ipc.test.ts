@@ -3,8 +3,8 @@
  * errors the HTTP layer maps keep their class, so the answers are those of one process.
  */
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
-import { Ledger, ReferenceReused, type LedgerView } from '../../../../src/ledger/ledger.js';
+import { onTestFinished } from 'vitest';
+import { ReferenceReused, type LedgerView } from '../../../../src/ledger/ledger.js';
 import { LedgerUnavailableError } from '../../../../src/ledger/sql-port.js';
 import {
   IpcPeer,
@@ -14,8 +14,8 @@ import {
   reviveLedgerError,
   type IpcWire,
 } from '../../../../src/runtime/node/cluster/ipc.js';
-import { pgliteSql } from '../../../../src/runtime/node/adapters/sql.js';
-import { admin, buyer, call, expectProblem, testApp, unique } from '../../../helpers.js';
+import { describe, expect, test } from '../../../fixtures.js';
+import { admin, buyer, call, expectProblem, startGateway, unique } from '../../../helpers.js';
 
 /** Two ends of one channel; `drop` loses what is sent (a primary that hangs), `closed` refuses it. */
 function channel() {
@@ -40,7 +40,6 @@ function overIpc(ledger: LedgerView, timeoutMs = 5000) {
   return { ledger: ledgerOverIpc(peer), peer, state };
 }
 
-const ledger = await Ledger.open(await pgliteSql());
 const unavailable: LedgerView = {
   credit: () => Promise.reject(new LedgerUnavailableError('connection refused')),
   creditMany: () => Promise.reject(new LedgerUnavailableError('connection refused')),
@@ -50,7 +49,7 @@ const unavailable: LedgerView = {
 };
 
 describe('the ledger over IPC', () => {
-  it('answers as the ledger does: credit, replay, many credits, balances, sale charges, ping', async () => {
+  test('answers as the ledger does: credit, replay, many credits, balances, sale charges, ping', async ({ ledger }) => {
     const { ledger: remote } = overIpc(ledger);
     const userId = unique('u');
     expect(await remote.credit({ userId, currency: 'CNY', amount: 500, reference: 'r1' })).toEqual({
@@ -83,7 +82,7 @@ describe('the ledger over IPC', () => {
     await expect(remote.ping()).resolves.toBeUndefined();
   });
 
-  it('keeps the class of ReferenceReused and LedgerUnavailableError; other errors stay plain', async () => {
+  test('keeps the class of ReferenceReused and LedgerUnavailableError; other errors stay plain', async ({ ledger }) => {
     const { ledger: remote } = overIpc(ledger);
     const userId = unique('u');
     await remote.credit({ userId, currency: 'CNY', amount: 500, reference: 'r1' });
@@ -100,7 +99,7 @@ describe('the ledger over IPC', () => {
     expect(plain).toMatchObject({ name: 'TypeError', message: 'bad row' });
   });
 
-  it('a primary that does not answer in time, or is gone, is an unavailable ledger', async () => {
+  test('a primary that does not answer in time, or is gone, is an unavailable ledger', async ({ ledger }) => {
     const hung = overIpc(ledger, 200);
     hung.state.drop = true;
     const started = Date.now();
@@ -118,15 +117,19 @@ describe('the ledger over IPC', () => {
     await expect(pending).rejects.toBeInstanceOf(IpcUnanswered);
   });
 
-  it('refuses a method it does not serve', async () => {
+  test('refuses a method it does not serve', async ({ ledger }) => {
     const { peer } = overIpc(ledger);
     await expect(peer.call('ledger.close')).rejects.toThrow(/no IPC method ledger.close/);
   });
 });
 
 describe('the HTTP answers of a child whose ledger is over IPC', () => {
-  it('are those of one process: 201, then 422 idempotency_key_reused, and the wallet', async () => {
-    const { app } = await testApp({ ledger: overIpc(ledger).ledger });
+  test('are those of one process: 201, then 422 idempotency_key_reused, and the wallet', async ({
+    ledger,
+    redisUrl,
+  }) => {
+    const { app, close } = await startGateway(redisUrl, { ledger: overIpc(ledger).ledger });
+    onTestFinished(close);
     const b = await buyer();
     const credit = { amount: 1000, currency: 'CNY', reference: 'topup-1' };
     expect((await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, credit)).status).toBe(201);
@@ -142,10 +145,11 @@ describe('the HTTP answers of a child whose ledger is over IPC', () => {
     expect((await call(app, 'GET', '/readyz')).body.checks).toEqual({ redis: 'ok', ledger: 'ok' });
   });
 
-  it('answer 503 unavailable when the primary does not answer', async () => {
+  test('answer 503 unavailable when the primary does not answer', async ({ ledger, redisUrl }) => {
     const hung = overIpc(ledger, 200);
     hung.state.drop = true;
-    const { app } = await testApp({ ledger: hung.ledger });
+    const { app, close } = await startGateway(redisUrl, { ledger: hung.ledger });
+    onTestFinished(close);
     const b = await buyer();
     expectProblem(
       await admin(app, 'POST', `/admin/wallets/${b.userId}/credits`, { amount: 1, currency: 'CNY', reference: 'r' }),
