@@ -1,12 +1,11 @@
 /**
  * The Worker under `wrangler dev` (a real workerd), started by a test through `npm run
  * dev:workers`'s script on a free loopback port, in front of a Redis reached through a TCP relay
- * the test can cut (to prove the Worker fails closed). Stopped after the file's tests.
+ * the test can cut (to prove the Worker fails closed). The file's fixtures stop them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
 import { ADMIN_TOKEN, JWT_SECRET, TOKEN_SECRET, type App } from '../../helpers.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -21,7 +20,7 @@ async function freePort(): Promise<number> {
 
 /**
  * A TCP relay to Redis; `cut()` drops every connection and closes new ones until `restore()`;
- * `stall()` takes new connections and never answers on them (a Redis that hangs).
+ * `stall()` takes new connections and never answers on them (a Redis that hangs); `close()` stops it.
  */
 export async function redisRelay(redisUrl: string) {
   const target = new URL(redisUrl);
@@ -52,13 +51,6 @@ export async function redisRelay(redisUrl: string) {
     upstream.pipe(client);
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  afterAll(
-    () =>
-      new Promise<void>((done) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => done());
-      }),
-  );
   return {
     url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
     /** Connections accepted so far (the Worker's connects). */
@@ -76,14 +68,22 @@ export async function redisRelay(redisUrl: string) {
       down = false;
       stalled = false;
     },
+    close: () =>
+      new Promise<void>((done) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => done());
+      }),
   };
 }
 
 /**
- * Starts the Worker with wrangler dev against `redisUrl`; resolves with its base URL once ready.
- * `GET /__scheduled` on it runs the Worker's cron handler (wrangler's --test-scheduled).
+ * Starts the Worker with wrangler dev against `redisUrl`; resolves with its base URL once ready,
+ * and `stop()`. `GET /__scheduled` on it runs the Worker's cron handler (wrangler's --test-scheduled).
  */
-export async function startEdge(redisUrl: string, vars: Record<string, string> = {}): Promise<string> {
+export async function startEdge(
+  redisUrl: string,
+  vars: Record<string, string> = {},
+): Promise<{ base: string; stop: () => Promise<void> }> {
   const port = await freePort();
   const child: ChildProcess = spawn(
     process.execPath,
@@ -112,7 +112,7 @@ export async function startEdge(redisUrl: string, vars: Record<string, string> =
       detached: true,
     },
   );
-  // a file that fails while collecting runs no afterAll: do not leave workerd behind then either
+  // a file whose fixtures are never torn down (a crash): do not leave workerd behind then either
   const killGroup = () => {
     try {
       process.kill(-child.pid!, 'SIGKILL');
@@ -121,15 +121,15 @@ export async function startEdge(redisUrl: string, vars: Record<string, string> =
     }
   };
   process.once('exit', killGroup);
-  afterAll(async () => {
+  const stop = async () => {
     process.off('exit', killGroup);
     if (child.exitCode !== null) return;
     const exited = new Promise((done) => child.once('exit', done));
     process.kill(-child.pid!, 'SIGTERM');
     await exited;
-  });
+  };
   let output = '';
-  return new Promise<string>((resolve, reject) => {
+  const base = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`wrangler dev not ready in 60 s:\n${output}`)), 60_000);
     const read = (chunk: Buffer) => {
       output += chunk.toString();
@@ -145,7 +145,11 @@ export async function startEdge(redisUrl: string, vars: Record<string, string> =
       clearTimeout(timer);
       reject(new Error(`wrangler dev exited (${code}):\n${output}`));
     });
+  }).catch(async (err: unknown) => {
+    await stop();
+    throw err;
   });
+  return { base, stop };
 }
 
 /** The deployed Worker seen through the helpers' `App` face (`request(path, init)`), over real HTTP. */

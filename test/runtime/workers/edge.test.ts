@@ -2,12 +2,9 @@
  * The HTTP contract at the edge: the Worker build under wrangler dev (a real workerd), on a Redis
  * of its own shared with a Node gateway and a Node payment worker, as an edge deployment runs.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { Ledger } from '../../../src/ledger/ledger.js';
 import { silentLogger } from '../../../src/logger.js';
 import { keys } from '../../../src/redis/keys.js';
 import { PaymentWorker } from '../../../src/worker/payment-worker.js';
-import { engines, openEngine } from '../../ledger/engines.js';
 import {
   ADMIN_TOKEN,
   admin,
@@ -18,12 +15,12 @@ import {
   pay,
   PERMISSIVE_POLICIES,
   placeOrder,
-  privateRedis,
   saleCounters,
-  testApp,
-  testRedis,
   unique,
+  type App,
+  type Gateway,
 } from '../../helpers.js';
+import { test as withFixtures, describe, expect, useLedger, usePrivateRedis } from '../../fixtures.js';
 import { redisRelay, remoteApp, startEdge } from './edge-server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -38,23 +35,59 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
+/**
+ * `relay`: the TCP relay the Worker reaches Redis through; `edgeBase`: the Worker under wrangler
+ * dev, and `edge` the same seen as an app; `node`: a Node gateway on the same Redis (the
+ * gateway fixture, with the `ledger` fixture): the ledger's routes, and a second instance for the
+ * limits.
+ */
+const test = withFixtures.extend<{
+  relay: Awaited<ReturnType<typeof redisRelay>>;
+  node: Gateway;
+  edgeBase: string;
+  edge: App;
+}>({
+  relay: [
+    async ({ redisUrl }, use) => {
+      const relay = await redisRelay(redisUrl);
+      await use(relay);
+      await relay.close();
+    },
+    { scope: 'file' },
+  ],
+  node: [
+    async ({ gateway }, use) => {
+      await use(gateway);
+    },
+    { scope: 'file' },
+  ],
+  edgeBase: [
+    async ({ relay, node }, use) => {
+      const started = await startEdge(relay.url, { RUSHGATE_CHANNELS: 'alipay', RUSHGATE_REDIS_TIMEOUT_MS: '1000' });
+      // no test here is refused by a limit unless it sets one
+      expect((await admin(node.app, 'PUT', '/admin/limits', { policies: PERMISSIVE_POLICIES })).status).toBe(200);
+      await use(started.base);
+      await started.stop();
+    },
+    { scope: 'file' },
+  ],
+  edge: [
+    async ({ edgeBase }, use) => {
+      await use(remoteApp(edgeBase));
+    },
+    { scope: 'file' },
+  ],
+});
 // a payment worker reads every sale's lanes: this file gets a Redis of its own
-const redisUrl = await privateRedis();
-const relay = await redisRelay(redisUrl);
-const edgeBase = await startEdge(relay.url, { RUSHGATE_CHANNELS: 'alipay', RUSHGATE_REDIS_TIMEOUT_MS: '1000' });
-const edge = remoteApp(edgeBase);
-const ledger = await Ledger.open(await openEngine(engines[0]![1]));
-// a Node gateway on the same Redis: the ledger's routes, and a second instance for the limits
-const node = await testApp({ ledger });
-const raw = testRedis();
+usePrivateRedis();
+useLedger();
 
 describe('the gateway at the edge (workerd)', () => {
-  beforeAll(async () => {
-    // no test here is refused by a limit unless it sets one
-    expect((await admin(node.app, 'PUT', '/admin/limits', { policies: PERMISSIVE_POLICIES })).status).toBe(200);
-  });
-
-  it('serves sales, orders, payments, their replays and reads as the Node gateway does', async () => {
+  test('serves sales, orders, payments, their replays and reads as the Node gateway does', async ({
+    edge,
+    node,
+    raw,
+  }) => {
     expect((await call(edge, 'GET', '/readyz')).body).toEqual({ status: 'ready', checks: { redis: 'ok' } });
     const saleId = await createSale(edge, { stock: 2, price: 100 });
     expect((await call(edge, 'GET', `/v1/sales/${saleId}`)).body).toMatchObject({
@@ -77,7 +110,7 @@ describe('the gateway at the edge (workerd)', () => {
       status: 'queued',
     });
     // the Node gateway reads what the edge wrote
-    expect(await saleCounters(node.app, saleId)).toMatchObject({ available: 1, held: 1, sold: 0 });
+    expect(await saleCounters(node.app, saleId, raw)).toMatchObject({ available: 1, held: 1, sold: 0 });
     // a channel named in RUSHGATE_CHANNELS is a method here (the Node worker charges it); others are not
     const c = await buyer();
     const other = await placeOrder(edge, saleId, c.jwt);
@@ -86,7 +119,7 @@ describe('the gateway at the edge (workerd)', () => {
     expect(refused.body.methods).toEqual(['wallet', 'alipay']);
   });
 
-  it('refuses bad input with 4xx problem+json and changes nothing', async () => {
+  test('refuses bad input with 4xx problem+json and changes nothing', async ({ edge, node, raw }) => {
     const saleId = await createSale(edge, { stock: 3 });
     const b = await buyer();
     expectProblem(await call(edge, 'POST', `/v1/sales/${saleId}/orders`, { body: {} }), 401, 'unauthenticated');
@@ -105,10 +138,12 @@ describe('the gateway at the edge (workerd)', () => {
       'invalid_request',
     );
     expectProblem(await call(edge, 'GET', '/admin/sales/x', { token: 'wrong' }), 401, 'unauthenticated');
-    expect(await saleCounters(node.app, saleId)).toMatchObject({ available: 3, held: 0 });
+    expect(await saleCounters(node.app, saleId, raw)).toMatchObject({ available: 3, held: 0 });
   });
 
-  it('answers routes it leaves to Node with 501 not_served_here problem+json, never an empty 200', async () => {
+  test('answers routes it leaves to Node with 501 not_served_here problem+json, never an empty 200', async ({
+    edge,
+  }) => {
     const b = await buyer();
     for (const [method, path, token] of [
       ['GET', '/metrics', undefined],
@@ -125,7 +160,12 @@ describe('the gateway at the edge (workerd)', () => {
     expectProblem(await call(edge, 'GET', '/v1/nothing-here'), 404, 'not_found');
   });
 
-  it('a payment accepted at the edge is settled by a Node payment worker on the same Redis', async () => {
+  test('a payment accepted at the edge is settled by a Node payment worker on the same Redis', async ({
+    edge,
+    node,
+    ledger,
+    raw,
+  }) => {
     const saleId = await createSale(edge, { stock: 5, price: 100 });
     const b = await buyer();
     expect(
@@ -154,11 +194,11 @@ describe('the gateway at the edge (workerd)', () => {
     expect((await call(edge, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({
       status: 'paid',
     });
-    expect(await saleCounters(node.app, saleId)).toMatchObject({ sold: 1, held: 0, available: 4 });
+    expect(await saleCounters(node.app, saleId, raw)).toMatchObject({ sold: 1, held: 0, available: 4 });
     expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });
   });
 
-  it('blocks by CF-Connecting-IP, the address Cloudflare gives', async () => {
+  test('blocks by CF-Connecting-IP, the address Cloudflare gives', async ({ edge, node }) => {
     const saleId = await createSale(edge, { stock: 100, perUserLimit: 100 });
     const address = '203.0.113.77';
     expect(
@@ -183,7 +223,10 @@ describe('the gateway at the edge (workerd)', () => {
     }
   });
 
-  it('enforces a limits change made through another instance within 1 s, with no request in between', async () => {
+  test('enforces a limits change made through another instance within 1 s, with no request in between', async ({
+    edge,
+    node,
+  }) => {
     const saleId = await createSale(edge, { stock: 100, perUserLimit: 100 });
     await placeOrder(edge, saleId, (await buyer()).jwt); // the edge has a copy of the limits now
     const closed = { ...PERMISSIVE_POLICIES, orders: { perUser: { limit: 0, windowSeconds: 1, dryRun: false } } };
@@ -214,7 +257,10 @@ describe('the gateway at the edge (workerd)', () => {
     }
   });
 
-  it('opens at most one Redis connection per request and keeps none once the request is done', async () => {
+  test('opens at most one Redis connection per request and keeps none once the request is done', async ({
+    edge,
+    relay,
+  }) => {
     const saleId = await createSale(edge, { stock: 50, perUserLimit: 50 });
     const b = await buyer();
     const before = relay.accepted();
@@ -227,7 +273,12 @@ describe('the gateway at the edge (workerd)', () => {
     await waitFor('the edge to close its connections', async () => (relay.open() === 0 ? true : undefined));
   });
 
-  it('its cron handler sweeps holds that have passed and returns their stock', async () => {
+  test('its cron handler sweeps holds that have passed and returns their stock', async ({
+    edge,
+    node,
+    raw,
+    edgeBase,
+  }) => {
     const saleId = await createSale(edge, { stock: 2, holdSeconds: 10 });
     const order = await placeOrder(edge, saleId, (await buyer()).jwt);
     // the hold as if it had passed (no test waits out a real hold)
@@ -235,10 +286,15 @@ describe('the gateway at the edge (workerd)', () => {
     await raw.zadd(keys.holds(saleId), 1, order.orderId);
     expect((await fetch(`${edgeBase}/__scheduled?cron=*+*+*+*+*`)).status).toBe(200);
     expect(await raw.hget(keys.order(saleId, order.orderId), 'status')).toBe('expired');
-    expect(await saleCounters(node.app, saleId)).toMatchObject({ available: 2, held: 0 });
+    expect(await saleCounters(node.app, saleId, raw)).toMatchObject({ available: 2, held: 0 });
   });
 
-  it('fails closed: with Redis unreachable, orders and payments answer 503 with Retry-After and change nothing', async () => {
+  test('fails closed: with Redis unreachable, orders and payments answer 503 with Retry-After and change nothing', async ({
+    edge,
+    node,
+    raw,
+    relay,
+  }) => {
     const saleId = await createSale(edge, { stock: 4 });
     const b = await buyer();
     const order = await placeOrder(edge, saleId, b.jwt);
@@ -256,13 +312,18 @@ describe('the gateway at the edge (workerd)', () => {
     } finally {
       relay.restore();
     }
-    expect(await saleCounters(node.app, saleId)).toMatchObject({ available: 3, held: 1 });
+    expect(await saleCounters(node.app, saleId, raw)).toMatchObject({ available: 3, held: 1 });
     expect(await raw.hget(keys.order(saleId, order.orderId), 'status')).toBe('held');
     // the next request opens a new connection: the edge recovers by itself
     expect((await pay(edge, order.orderId, b.jwt, order.paymentToken)).status).toBe(202);
   });
 
-  it('fails closed when Redis hangs: the command times out (RUSHGATE_REDIS_TIMEOUT_MS) into 503, not a hung request', async () => {
+  test('fails closed when Redis hangs: the command times out (RUSHGATE_REDIS_TIMEOUT_MS) into 503, not a hung request', async ({
+    edge,
+    node,
+    raw,
+    relay,
+  }) => {
     const saleId = await createSale(edge, { stock: 2 });
     const b = await buyer();
     relay.stall();
@@ -273,7 +334,7 @@ describe('the gateway at the edge (workerd)', () => {
     } finally {
       relay.restore();
     }
-    expect(await saleCounters(node.app, saleId)).toMatchObject({ available: 2, held: 0 });
+    expect(await saleCounters(node.app, saleId, raw)).toMatchObject({ available: 2, held: 0 });
     await placeOrder(edge, saleId, b.jwt);
   });
 });
