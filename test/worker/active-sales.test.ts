@@ -3,29 +3,46 @@
  * leaves only when it can have no more work (nothing queued, nothing held, sold out or closed),
  * and a PUT that re-opens it brings it back, even one that races the walker's check.
  */
-import { describe, expect, it } from 'vitest';
 import { SaleStore } from '../../src/sales/sale-store.js';
 import { readActiveSales, retireFinished, type ActiveSale } from '../../src/sales/active-sales.js';
-import { admin, buyer, call, createSale, placeOrder, testApp } from '../helpers.js';
+import type { RedisPort } from '../../src/redis/port.js';
+import { test as withFixtures, describe, expect } from '../fixtures.js';
+import { admin, buyer, call, createSale, placeOrder } from '../helpers.js';
 
-const { app, redis } = await testApp();
-const sales = new SaleStore(redis);
-const read = (saleId: string) => sales.read(saleId);
 const noUnknown = async () => 0;
 
-async function listed(saleId: string): Promise<ActiveSale | undefined> {
-  return (await readActiveSales(redis)).find((s) => s.saleId === saleId);
+/** The index as the walker sees it, on `redis`. */
+function walker(redis: RedisPort) {
+  const sales = new SaleStore(redis);
+  const read = (saleId: string) => sales.read(saleId);
+
+  async function listed(saleId: string): Promise<ActiveSale | undefined> {
+    return (await readActiveSales(redis)).find((s) => s.saleId === saleId);
+  }
+
+  /** Runs the walker's check on one sale, as it is listed now. */
+  async function retire(saleId: string): Promise<boolean> {
+    const entry = await listed(saleId);
+    if (!entry) return false;
+    return (await retireFinished(redis, [entry], read, noUnknown)).includes(saleId);
+  }
+  return { read, listed, retire };
 }
 
-/** Runs the walker's check on one sale, as it is listed now. */
-async function retire(saleId: string): Promise<boolean> {
-  const entry = await listed(saleId);
-  if (!entry) return false;
-  return (await retireFinished(redis, [entry], read, noUnknown)).includes(saleId);
-}
+const test = withFixtures.extend<{ index: ReturnType<typeof walker> }>({
+  index: [
+    async ({ redis }, use) => {
+      await use(walker(redis));
+    },
+    { scope: 'file' },
+  ],
+});
 
 describe('active sales index', () => {
-  it('an open sale stays; a closed one with nothing held leaves; a PUT that re-opens it joins again', async () => {
+  test('an open sale stays; a closed one with nothing held leaves; a PUT that re-opens it joins again', async ({
+    app,
+    index: { listed, retire },
+  }) => {
     const open = await createSale(app, { stock: 3 });
     expect(await listed(open)).toBeDefined();
     expect(await retire(open)).toBe(false);
@@ -39,7 +56,10 @@ describe('active sales index', () => {
     expect(await retire(closed)).toBe(false);
   });
 
-  it('a sold-out sale stays while an order holds stock, and leaves once it is released', async () => {
+  test('a sold-out sale stays while an order holds stock, and leaves once it is released', async ({
+    app,
+    index: { retire },
+  }) => {
     const saleId = await createSale(app, { stock: 2, perUserLimit: 2 });
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt, 2);
@@ -54,7 +74,11 @@ describe('active sales index', () => {
     expect(await retire(saleId)).toBe(true);
   });
 
-  it('a PUT between the walker reading the index and judging the sale keeps it listed', async () => {
+  test('a PUT between the walker reading the index and judging the sale keeps it listed', async ({
+    app,
+    redis,
+    index: { read, listed },
+  }) => {
     const saleId = await createSale(app, { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00Z' });
     const stale = (await listed(saleId))!;
     // re-opened after the walker read its generation, before it judged the sale
@@ -67,7 +91,7 @@ describe('active sales index', () => {
     expect((await listed(saleId))!.generation).toBeGreaterThan(stale.generation);
   });
 
-  it('a sale with a payment whose outcome is unknown stays', async () => {
+  test('a sale with a payment whose outcome is unknown stays', async ({ app, redis, index: { read, listed } }) => {
     const saleId = await createSale(app, { opensAt: '2020-01-01T00:00:00Z', closesAt: '2020-01-02T00:00:00Z' });
     const entry = (await listed(saleId))!;
     expect(await retireFinished(redis, [entry], read, async () => 1)).toEqual([]);
