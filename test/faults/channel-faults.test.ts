@@ -66,7 +66,7 @@ const metrics = promMetrics();
 const { app, redis } = await testApp({ ledger, channels, metrics });
 appRef = app;
 const raw = testRedis();
-const chargesMatch = chargesMatchOrders(ledger);
+const chargesMatch = chargesMatchOrders(ledger, raw);
 const workers: PaymentWorker[] = [];
 const startWorker = (reviewAfterMs = 60_000) => {
   const w = new PaymentWorker(redis, ledger, silentLogger, {

@@ -59,7 +59,7 @@ const worker = new PaymentWorker(redis, ledger, silentLogger, {
 worker.start();
 afterAll(() => worker.stop());
 const reconciler = new Reconciler(redis, ledger, silentLogger, { lostAfterMs: 500 });
-const chargesMatch = chargesMatchOrders(ledger);
+const chargesMatch = chargesMatchOrders(ledger, raw);
 
 type Buyer = Awaited<ReturnType<typeof buyer>>;
 const credit = async (userId: string, amount: number) =>

@@ -2,13 +2,13 @@
  * Payment channels end to end, with the simulator: timeouts become `unknown` and are resolved by
  * query, lost / duplicate / out-of-order notifications, and a late success refunded.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach } from 'vitest';
 import { signNotification } from '../../src/channels/channel.js';
 import { DEFAULT_SIMULATOR, SimulatedChannel } from '../../src/channels/simulated-channel.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { nodeHmacSha256 } from '../../src/runtime/node/adapters/crypto.js';
-import { engines, openEngine } from '../ledger/engines.js';
+import { engines } from '../ledger/engines.js';
 import { chargesMatchOrders } from './money.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import {
@@ -19,17 +19,14 @@ import {
   expectProblem,
   pay,
   placeOrder,
-  privateRedis,
   saleCounters,
-  testApp,
   unique,
   waitFor,
   type App,
 } from '../helpers.js';
+import { test as withFixtures, describe, expect, usePrivateRedis } from '../fixtures.js';
+import type { Redis } from 'ioredis';
 
-await privateRedis();
-// Postgres when TEST_DATABASE_URL is set (real concurrency), else PGlite
-const ledger = await Ledger.open(await openEngine(engines.at(-1)![1]));
 let appRef: App | undefined;
 let notifications = 0;
 const notify = async (channel: string, body: string, signature: string) => {
@@ -47,23 +44,51 @@ const channels = new Map([
   ['alipay', alipay],
   ['wechat', wechat],
 ]);
-const { app, redis } = await testApp({ ledger, channels });
-appRef = app;
-
-const chargesMatchOrdersOf = chargesMatchOrders(ledger);
 const workers: PaymentWorker[] = [];
-const startWorker = (unknownRecheckMs = 200) => {
-  const w = new PaymentWorker(redis, ledger, silentLogger, {
-    consumer: unique('w'),
-    idleMs: 10,
-    channels,
-    unknownRecheckMs,
-  });
-  w.start();
-  workers.push(w);
-};
+
+/** `notifying`: the channels post to the file's app; `startWorker`: starts a payment worker, stopped after the test. */
+const test = withFixtures.extend<{ notifying: undefined; startWorker: (unknownRecheckMs?: number) => void }>({
+  notifying: [
+    async ({ app }, use) => {
+      appRef = app;
+      await use(undefined);
+    },
+    { scope: 'file', auto: true },
+  ],
+  startWorker: async ({ redis, ledger }, use) => {
+    await use((unknownRecheckMs = 200) => {
+      const w = new PaymentWorker(redis, ledger, silentLogger, {
+        consumer: unique('w'),
+        idleMs: 10,
+        channels,
+        unknownRecheckMs,
+      });
+      w.start();
+      workers.push(w);
+    });
+  },
+});
+usePrivateRedis();
+test.scoped({
+  // Postgres when TEST_DATABASE_URL is set (real concurrency), else PGlite
+  ledger: [
+    async ({}, use) => {
+      const sql = await engines.at(-1)![1]();
+      await use(await Ledger.open(sql));
+      await sql.close();
+    },
+    { scope: 'file' },
+  ],
+  appDeps: [
+    async ({ ledger }, use) => {
+      await use(ledger ? { ledger, channels } : { channels });
+    },
+    { scope: 'file' },
+  ],
+});
+
 const touched = new Set<string>();
-afterEach(async () => {
+afterEach<{ app: App; ledger: Ledger; raw: Redis }>(async ({ app, ledger, raw }) => {
   await Promise.all(workers.splice(0).map((w) => w.stop()));
   alipay.settings = { ...fast };
   wechat.settings = { ...fast };
@@ -71,19 +96,19 @@ afterEach(async () => {
   wechat.clearScript();
   expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });
   for (const saleId of touched) {
-    await saleCounters(app, saleId);
-    await chargesMatchOrdersOf(saleId);
+    await saleCounters(app, saleId, raw);
+    await chargesMatchOrders(ledger, raw)(saleId);
   }
   touched.clear();
 });
 
-async function sale() {
+async function sale(app: App) {
   const saleId = await createSale(app, { price: 100, stock: 50, perUserLimit: 5 });
   touched.add(saleId);
   return saleId;
 }
 
-async function until(jwt: string, paymentId: string, wanted: string[]) {
+async function until(app: App, jwt: string, paymentId: string, wanted: string[]) {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const res = await call(app, 'GET', `/v1/payments/${paymentId}`, { token: jwt });
@@ -94,64 +119,75 @@ async function until(jwt: string, paymentId: string, wanted: string[]) {
 }
 
 describe('payment channels (simulated)', () => {
-  it('a channel success is posted to the ledger: payment succeeded, order paid', async () => {
+  test('a channel success is posted to the ledger: payment succeeded, order paid', async ({
+    app,
+    ledger,
+    startWorker,
+  }) => {
     startWorker();
-    const saleId = await sale();
+    const saleId = await sale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
     const payment = await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay');
-    await until(b.jwt, payment.body.paymentId, ['succeeded']);
+    await until(app, b.jwt, payment.body.paymentId, ['succeeded']);
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('paid');
     expect(await ledger.retainedCharges(order.orderId)).toBe(1);
   });
 
-  it('a decline fails the payment (card_declined) and holds the order again', async () => {
+  test('a decline fails the payment (card_declined) and holds the order again', async ({ app, startWorker }) => {
     startWorker();
-    const saleId = await sale();
+    const saleId = await sale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
     alipay.script('decline');
     const payment = await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay');
-    expect(await until(b.jwt, payment.body.paymentId, ['failed'])).toMatchObject({
+    expect(await until(app, b.jwt, payment.body.paymentId, ['failed'])).toMatchObject({
       failure: { code: 'card_declined' },
     });
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('held');
   });
 
-  it('failure 4: a timeout makes the payment unknown (never failed); the lost notification is resolved by query to succeeded', async () => {
+  test('failure 4: a timeout makes the payment unknown (never failed); the lost notification is resolved by query to succeeded', async ({
+    app,
+    startWorker,
+  }) => {
     alipay.settings = { ...fast, lostNotificationRate: 1, paidLaterAfterMs: 1500 };
     startWorker();
-    const saleId = await sale();
+    const saleId = await sale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
     alipay.script('hang-then-pay');
     const payment = await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay');
-    await until(b.jwt, payment.body.paymentId, ['unknown']);
+    await until(app, b.jwt, payment.body.paymentId, ['unknown']);
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('paying');
-    await until(b.jwt, payment.body.paymentId, ['succeeded']);
+    await until(app, b.jwt, payment.body.paymentId, ['succeeded']);
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('paid');
   });
 
-  it('failure 5: the buyer pays through a second channel after the first hung -> one retained charge, one automatic refund', async () => {
+  test('failure 5: the buyer pays through a second channel after the first hung -> one retained charge, one automatic refund', async ({
+    app,
+    ledger,
+    startWorker,
+  }) => {
     startWorker();
-    const saleId = await sale();
+    const saleId = await sale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
     alipay.script('hang');
     const first = await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay');
-    await until(b.jwt, first.body.paymentId, ['unknown']);
+    await until(app, b.jwt, first.body.paymentId, ['unknown']);
     // while the first is unknown, the order cannot be paid again
     const token = await call(app, 'POST', `/v1/orders/${order.orderId}/tokens`, { token: b.jwt });
     expectProblem(token, 409, 'payment_pending');
     // the buyer gives up at the first channel: the query now says it failed
     alipay.abandon(first.body.paymentId);
-    expect(await until(b.jwt, first.body.paymentId, ['failed'])).toMatchObject({ failure: { code: 'abandoned' } });
+    expect(await until(app, b.jwt, first.body.paymentId, ['failed'])).toMatchObject({ failure: { code: 'abandoned' } });
     const fresh = await call(app, 'POST', `/v1/orders/${order.orderId}/tokens`, { token: b.jwt });
     const second = await pay(app, order.orderId, b.jwt, fresh.body.paymentToken, 'wechat');
-    await until(b.jwt, second.body.paymentId, ['succeeded']);
+    await until(app, b.jwt, second.body.paymentId, ['succeeded']);
     // ...then the first channel's charge completes after all, and says so
     await alipay.completeLater(first.body.paymentId, 'succeeded');
-    await until(b.jwt, first.body.paymentId, ['refunded']);
+    await until(app, b.jwt, first.body.paymentId, ['refunded']);
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body).toMatchObject({
       status: 'paid',
       payment: { paymentId: second.body.paymentId },
@@ -159,23 +195,30 @@ describe('payment channels (simulated)', () => {
     expect(await ledger.retainedCharges(order.orderId)).toBe(1);
   });
 
-  it('a notification alone resolves an unknown payment (the periodic query is minutes away)', async () => {
+  test('a notification alone resolves an unknown payment (the periodic query is minutes away)', async ({
+    app,
+    startWorker,
+  }) => {
     startWorker(600_000);
-    const saleId = await sale();
+    const saleId = await sale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
     alipay.script('hang');
     const payment = await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay');
-    await until(b.jwt, payment.body.paymentId, ['unknown']);
+    await until(app, b.jwt, payment.body.paymentId, ['unknown']);
     await alipay.completeLater(payment.body.paymentId, 'succeeded');
-    await until(b.jwt, payment.body.paymentId, ['succeeded']);
+    await until(app, b.jwt, payment.body.paymentId, ['succeeded']);
   });
 
-  it('duplicate and out-of-order notifications change nothing twice (20 payments)', async () => {
+  test('duplicate and out-of-order notifications change nothing twice (20 payments)', async ({
+    app,
+    ledger,
+    startWorker,
+  }) => {
     alipay.settings = { ...fast, duplicateNotifications: true, outOfOrder: true };
     notifications = 0;
     startWorker();
-    const saleId = await sale();
+    const saleId = await sale(app);
     const buyers = await Promise.all(Array.from({ length: 20 }, () => buyer()));
     const payments = await Promise.all(
       buyers.map(async (b) => {
@@ -183,7 +226,7 @@ describe('payment channels (simulated)', () => {
         return { b, order, payment: (await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay')).body };
       }),
     );
-    for (const p of payments) await until(p.b.jwt, p.payment.paymentId, ['succeeded']);
+    for (const p of payments) await until(app, p.b.jwt, p.payment.paymentId, ['succeeded']);
     // each payment's duplicate notification arrives late
     await waitFor(() => notifications >= 40, { what: 'the late duplicate notifications' });
     expect(notifications).toBe(40);
@@ -195,8 +238,8 @@ describe('payment channels (simulated)', () => {
     }
   });
 
-  it('the notification endpoint checks signature, age and event id', async () => {
-    const saleId = await sale();
+  test('the notification endpoint checks signature, age and event id', async ({ app }) => {
+    const saleId = await sale(app);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
     const payment = await pay(app, order.orderId, b.jwt, order.paymentToken, 'alipay');

@@ -3,12 +3,12 @@
  * (and on Postgres when TEST_DATABASE_URL is set). After every test: money is conserved, no
  * order has two retained charges, no wallet is negative, and the sale's counters match its orders.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach } from 'vitest';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { HoldSweeper } from '../../src/orders/hold-sweeper.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
-import { engines, openEngine } from '../ledger/engines.js';
+import { engines } from '../ledger/engines.js';
 import { chargesMatchOrders } from './money.js';
 import { keys } from '../../src/redis/keys.js';
 import {
@@ -16,16 +16,16 @@ import {
   buyer,
   call,
   createSale,
-  listen,
+  openRedis,
   parallel,
   pay,
   placeOrder,
-  privateRedis,
   saleCounters,
-  testApp,
-  testRedis,
+  serveApp,
+  startGateway,
   unique,
 } from '../helpers.js';
+import { test as withFixtures, describe, expect, usePrivateRedis } from '../fixtures.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,14 +39,19 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-// workers read every sale's lanes: this file gets a Redis of its own
-await privateRedis();
-
-describe.each(engines)('checkout with the worker, ledger on %s', async (_, make) => {
-  const ledger = await Ledger.open(await openEngine(make));
-  const { app, redis } = await testApp({ ledger });
-  const raw = testRedis();
-  const base = await listen(app);
+/**
+ * One ledger engine's checkout rig: the ledger, the gateway on it (also served over HTTP), a raw
+ * client, the workers a test starts and the helpers the tests share; `checkAfterTest()` stops the
+ * workers and checks the invariants, `close()` stops it all.
+ */
+async function checkoutRig(redisUrl: string, make: (typeof engines)[number][1]) {
+  const sql = await make();
+  const ledger = await Ledger.open(sql);
+  const gateway = await startGateway(redisUrl, { ledger });
+  const { app, redis } = gateway;
+  const raw = openRedis(redisUrl);
+  const served = await serveApp(app);
+  const base = served.url;
   const workers: PaymentWorker[] = [];
   const startWorker = (options: Partial<ConstructorParameters<typeof PaymentWorker>[3]> = {}) => {
     const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), idleMs: 10, ...options });
@@ -55,17 +60,17 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     return worker;
   };
   const touched = new Set<string>();
-  afterEach(async () => {
+  const checkAfterTest = async () => {
     await Promise.all(workers.splice(0).map((w) => w.stop()));
     expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });
     for (const saleId of touched) {
-      await saleCounters(app, saleId);
+      await saleCounters(app, saleId, raw);
       await chargesMatchOrdersOf(saleId);
     }
     touched.clear();
-  });
+  };
 
-  const chargesMatchOrdersOf = chargesMatchOrders(ledger);
+  const chargesMatchOrdersOf = chargesMatchOrders(ledger, raw);
   const sale = async (fields: Record<string, unknown> = {}) => {
     const saleId = await createSale(app, { price: 100, ...fields });
     touched.add(saleId);
@@ -87,8 +92,54 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
       const res = await paymentOf(jwt, paymentId);
       return ['succeeded', 'failed', 'refunded'].includes(res.body.status) ? res.body : undefined;
     });
+  const close = async () => {
+    await served.close();
+    await gateway.close();
+    await raw.quit();
+    await sql.close();
+  };
+  return { app, redis, ledger, raw, base, startWorker, sale, credit, settled, checkAfterTest, close };
+}
+type Rig = Awaited<ReturnType<typeof checkoutRig>>;
 
-  it('a credited buyer orders, pays with the wallet and sees succeeded; the order is paid and the stock sold', async () => {
+/**
+ * `engine`: the ledger engine a describe block runs on (it scopes it); `rigs`: the rig of each
+ * engine, opened once per file; `rig`: the test's engine's rig.
+ */
+const test = withFixtures.extend<{ engine: string; rigs: (engine: string) => Promise<Rig>; rig: Rig }>({
+  engine: engines[0]![0],
+  rigs: [
+    async ({ redisUrl }, use) => {
+      const opened = new Map<string, Promise<Rig>>();
+      await use((engine) => {
+        let rig = opened.get(engine);
+        if (rig === undefined) {
+          rig = checkoutRig(redisUrl, engines.find(([name]) => name === engine)![1]);
+          opened.set(engine, rig);
+        }
+        return rig;
+      });
+      for (const rig of opened.values()) await (await rig).close();
+    },
+    { scope: 'file' },
+  ],
+  rig: async ({ engine, rigs }, use) => {
+    await use(await rigs(engine));
+  },
+});
+// workers read every sale's lanes: this file gets a Redis of its own
+usePrivateRedis();
+
+describe.each(engines)('checkout with the worker, ledger on %s', (engine) => {
+  test.scoped({ engine });
+  // after every test: money is conserved and the sale's counters match its orders
+  afterEach<{ rig: Rig }>(async ({ rig }) => {
+    await rig.checkAfterTest();
+  });
+
+  test('a credited buyer orders, pays with the wallet and sees succeeded; the order is paid and the stock sold', async ({
+    rig: { app, raw, startWorker, sale, credit, settled },
+  }) => {
     startWorker();
     const saleId = await sale({ stock: 3 });
     const b = await buyer();
@@ -108,10 +159,12 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
       userId: b.userId,
       balances: { CNY: 50 },
     });
-    expect(await saleCounters(app, saleId)).toMatchObject({ sold: 2, held: 0, available: 1, queue: { depth: 0 } });
+    expect(await saleCounters(app, saleId, raw)).toMatchObject({ sold: 2, held: 0, available: 1, queue: { depth: 0 } });
   });
 
-  it('failure 1: 200 buyers each clicking pay 5 times at once -> 200 charges', async () => {
+  test('failure 1: 200 buyers each clicking pay 5 times at once -> 200 charges', async ({
+    rig: { app, ledger, raw, base, startWorker, sale, credit, settled },
+  }) => {
     startWorker();
     const saleId = await sale({ stock: 200, perUserLimit: 1 });
     const buyers = await Promise.all(Array.from({ length: 200 }, () => buyer()));
@@ -133,10 +186,12 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     for (let i = 0; i < 200; i++) expect(await ledger.retainedCharges(orders[i]!.orderId)).toBe(1);
     const balances = await Promise.all(buyers.map((b) => ledger.balances(b.userId)));
     expect(balances.every((b) => b.CNY === 0)).toBe(true);
-    expect(await saleCounters(app, saleId)).toMatchObject({ sold: 200, held: 0 });
+    expect(await saleCounters(app, saleId, raw)).toMatchObject({ sold: 200, held: 0 });
   });
 
-  it('failure 2: a wallet payment clicked three times is debited once', async () => {
+  test('failure 2: a wallet payment clicked three times is debited once', async ({
+    rig: { app, ledger, startWorker, sale, credit, settled },
+  }) => {
     startWorker();
     const saleId = await sale();
     const b = await buyer();
@@ -150,7 +205,9 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     expect(await ledger.balances(b.userId)).toEqual({ CNY: 900 });
   });
 
-  it('failure 3: a hold that passes while the payment waits does not cancel it; a payment failing after the hold releases the stock', async () => {
+  test('failure 3: a hold that passes while the payment waits does not cancel it; a payment failing after the hold releases the stock', async ({
+    rig: { app, redis, raw, startWorker, sale, credit, settled },
+  }) => {
     const saleId = await sale({ stock: 4, holdSeconds: 10 });
     const rich = await buyer();
     const poor = await buyer();
@@ -174,10 +231,12 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     expect((await call(app, 'GET', `/v1/orders/${poorOrder.orderId}`, { token: poor.jwt })).body.status).toBe(
       'expired',
     );
-    expect(await saleCounters(app, saleId)).toMatchObject({ sold: 1, held: 0, available: 3 });
+    expect(await saleCounters(app, saleId, raw)).toMatchObject({ sold: 1, held: 0, available: 3 });
   });
 
-  it('insufficient funds fails the payment and holds the order again; after a top-up a new token pays', async () => {
+  test('insufficient funds fails the payment and holds the order again; after a top-up a new token pays', async ({
+    rig: { app, ledger, startWorker, sale, credit, settled },
+  }) => {
     startWorker();
     const saleId = await sale();
     const b = await buyer();
@@ -195,7 +254,9 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     expect(await ledger.balances(b.userId)).toEqual({ CNY: 0 });
   });
 
-  it('FIFO: a lane is served in position order (funds for the first 3 of 5 payments)', async () => {
+  test('FIFO: a lane is served in position order (funds for the first 3 of 5 payments)', async ({
+    rig: { app, startWorker, sale, credit, settled },
+  }) => {
     const saleId = await sale({ stock: 5, perUserLimit: 5 });
     const b = await buyer();
     await credit(b.userId, 300);
@@ -211,7 +272,9 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     expect(outcomes).toEqual(['succeeded', 'succeeded', 'succeeded', 'failed', 'failed']);
   });
 
-  it('the priority lane is weighted 2:1 over the standard lane', async () => {
+  test('the priority lane is weighted 2:1 over the standard lane', async ({
+    rig: { app, redis, ledger, sale, credit },
+  }) => {
     const saleId = await sale({ stock: 60, perUserLimit: 60 });
     const std = await buyer();
     const vip = await buyer({ tier: 'priority' });
@@ -231,7 +294,9 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     while ((await worker.runOnce()) > 0);
   });
 
-  it('a free order (price 0) is paid without a ledger transfer, and does not block other payments', async () => {
+  test('a free order (price 0) is paid without a ledger transfer, and does not block other payments', async ({
+    rig: { app, ledger, startWorker, sale, credit, settled },
+  }) => {
     startWorker();
     const free = await sale({ price: 0 });
     const paid = await sale();
@@ -246,7 +311,9 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     expect(await ledger.balances(b.userId)).toEqual({ CNY: 0 });
   });
 
-  it('priority backlogs of several sales do not starve the standard lane (COUNT is per stream)', async () => {
+  test('priority backlogs of several sales do not starve the standard lane (COUNT is per stream)', async ({
+    rig: { app, redis, ledger, sale, credit },
+  }) => {
     const sales = await Promise.all([1, 2, 3].map(() => sale({ stock: 40, perUserLimit: 40 })));
     const std = await buyer();
     const vip = await buyer({ tier: 'priority' });
@@ -269,7 +336,9 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     while ((await worker.runOnce()) > 0);
   });
 
-  it('a consumer group lost to a flush or failover is created again', async () => {
+  test('a consumer group lost to a flush or failover is created again', async ({
+    rig: { app, ledger, raw, startWorker, sale, credit, settled },
+  }) => {
     const worker = startWorker();
     const saleId = await sale();
     const b = await buyer();
@@ -286,7 +355,9 @@ describe.each(engines)('checkout with the worker, ledger on %s', async (_, make)
     expect(await ledger.balances(b.userId)).toEqual({ CNY: 800 });
   });
 
-  it('wallet routes: credits are idempotent by reference, a reused reference for another amount is 422, bad input is 400', async () => {
+  test('wallet routes: credits are idempotent by reference, a reused reference for another amount is 422, bad input is 400', async ({
+    rig: { app, ledger },
+  }) => {
     const userId = unique('u');
     const body = { amount: 500, currency: 'CNY', reference: 'topup-42' };
     expect(await admin(app, 'POST', `/admin/wallets/${userId}/credits`, body)).toMatchObject({

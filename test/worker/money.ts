@@ -1,14 +1,14 @@
+import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { keys } from '../../src/redis/keys.js';
-import { scanKeys, testRedis } from '../helpers.js';
+import { scanKeys } from '../helpers.js';
 
 /**
  * The money rule across Redis and the ledger: every paid order of the sale has exactly one kept
- * charge, and no other order has any. Call at file level (it opens a Redis client).
+ * charge, and no other order has any. `raw` is a client on the sale's Redis.
  */
-export function chargesMatchOrders(ledger: Ledger) {
-  const raw = testRedis();
+export function chargesMatchOrders(ledger: Ledger, raw: Redis) {
   return async (saleId: string) => {
     for await (const found of scanKeys(raw, keys.order(saleId, '*'))) {
       for (const key of found) {
