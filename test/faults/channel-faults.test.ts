@@ -6,15 +6,15 @@
  * notification is lost and earlier queries failed; every paid order has exactly one kept charge
  * and every kept charge a paid order; sold <= stock; money is conserved.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterEach } from 'vitest';
 import type { ChargeResult, PaymentChannel } from '../../src/channels/channel.js';
 import { DEFAULT_SIMULATOR, SimulatedChannel } from '../../src/channels/simulated-channel.js';
-import { Ledger } from '../../src/ledger/ledger.js';
+import type { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { keys } from '../../src/redis/keys.js';
 import { nodeHmacSha256 } from '../../src/runtime/node/adapters/crypto.js';
 import { promMetrics } from '../../src/runtime/node/adapters/metrics.js';
-import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { chargesMatchOrders } from '../worker/money.js';
 import {
@@ -24,16 +24,12 @@ import {
   createSale,
   pay,
   placeOrder,
-  privateRedis,
   saleCounters,
-  testApp,
-  testRedis,
   unique,
   type App,
 } from '../helpers.js';
+import { test as withFixtures, describe, expect, useLedger, usePrivateRedis } from '../fixtures.js';
 
-await privateRedis();
-const ledger = await Ledger.open(await pgliteSql());
 let appRef: App | undefined;
 const notify = async (channel: string, body: string, signature: string) => {
   await appRef!.request(`/v1/channels/${channel}/notifications`, {
@@ -63,39 +59,51 @@ const alipay: PaymentChannel = {
 };
 const channels = new Map([['alipay', alipay]]);
 const metrics = promMetrics();
-const { app, redis } = await testApp({ ledger, channels, metrics });
-appRef = app;
-const raw = testRedis();
-const chargesMatch = chargesMatchOrders(ledger, raw);
 const workers: PaymentWorker[] = [];
-const startWorker = (reviewAfterMs = 60_000) => {
-  const w = new PaymentWorker(redis, ledger, silentLogger, {
-    consumer: unique('w'),
-    idleMs: 10,
-    // the idle back-off (up to 250 ms) would space the re-queries out: this file measures their own backoff
-    maxIdleMs: 10,
-    channels,
-    unknownRecheckMs: 100,
-    unknownPolicy: { baseMs: 100, maxMs: 400, reviewAfterMs },
-  });
-  w.start();
-  workers.push(w);
-};
+
+/** `notifying`: the channel posts to the file's app; `startWorker`: starts a payment worker, stopped after the test. */
+const test = withFixtures.extend<{ notifying: undefined; startWorker: (reviewAfterMs?: number) => void }>({
+  notifying: [
+    async ({ app }, use) => {
+      appRef = app;
+      await use(undefined);
+    },
+    { scope: 'file', auto: true },
+  ],
+  startWorker: async ({ redis, ledger }, use) => {
+    await use((reviewAfterMs = 60_000) => {
+      const w = new PaymentWorker(redis, ledger, silentLogger, {
+        consumer: unique('w'),
+        idleMs: 10,
+        // the idle back-off (up to 250 ms) would space the re-queries out: this file measures their own backoff
+        maxIdleMs: 10,
+        channels,
+        unknownRecheckMs: 100,
+        unknownPolicy: { baseMs: 100, maxMs: 400, reviewAfterMs },
+      });
+      w.start();
+      workers.push(w);
+    });
+  },
+});
+usePrivateRedis();
+useLedger({ channels, metrics });
+
 const touched = new Set<string>();
-afterEach(async () => {
+afterEach<{ app: App; ledger: Ledger; raw: Redis }>(async ({ app, ledger, raw }) => {
   await Promise.all(workers.splice(0).map((w) => w.stop()));
   sim.settings = { ...fast };
   sim.clearScript();
   failQueries.clear();
   expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });
   for (const saleId of touched) {
-    const s = await saleCounters(app, saleId);
+    const s = await saleCounters(app, saleId, raw);
     expect(s.sold).toBeLessThanOrEqual(s.stock);
-    await chargesMatch(saleId);
+    await chargesMatchOrders(ledger, raw)(saleId);
   }
   touched.clear();
 });
-async function sale(stock = 50) {
+async function sale(app: App, stock = 50) {
   const saleId = await createSale(app, { price: 100, stock, perUserLimit: 5, holdSeconds: 120 });
   touched.add(saleId);
   return saleId;
@@ -109,9 +117,9 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     await new Promise((r) => setTimeout(r, 25));
   }
 }
-const status = async (jwt: string, paymentId: string) =>
+const status = async (app: App, jwt: string, paymentId: string) =>
   (await call(app, 'GET', `/v1/payments/${paymentId}`, { token: jwt })).body.status as string;
-const gauge = async (name: string, saleId: string) => {
+const gauge = async (app: App, name: string, saleId: string) => {
   const res = await app.request('/metrics');
   expect(res.status).toBe(200);
   const body = await res.text();
@@ -120,10 +128,15 @@ const gauge = async (name: string, saleId: string) => {
 };
 
 describe('channel faults', () => {
-  it('a channel that never answers: unknown with stock held, queried with backoff, marked for review past its deadline; a late success still settles it', async () => {
+  test('a channel that never answers: unknown with stock held, queried with backoff, marked for review past its deadline; a late success still settles it', async ({
+    app,
+    ledger,
+    raw,
+    startWorker,
+  }) => {
     sim.settings = { ...fast, lostNotificationRate: 1 };
     startWorker(1500);
-    const saleId = await sale(5);
+    const saleId = await sale(app, 5);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
     sim.script('hang');
@@ -132,28 +145,31 @@ describe('channel faults', () => {
     await until('marked for review', async () =>
       (await raw.zscore(keys.review(saleId), paymentId)) !== null ? true : undefined,
     );
-    expect(await status(b.jwt, paymentId)).toBe('unknown');
+    expect(await status(app, b.jwt, paymentId)).toBe('unknown');
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('paying');
-    expect(await saleCounters(app, saleId)).toMatchObject({ held: 1, sold: 0 });
+    expect(await saleCounters(app, saleId, raw)).toMatchObject({ held: 1, sold: 0 });
     // the re-queries back off: each next check is further away than the one before (up to maxMs)
     const checks = Number(await raw.hget(keys.payment(saleId, paymentId), 'checks'));
     expect(checks).toBeGreaterThanOrEqual(3);
     const next = Number(await raw.zscore(keys.unknown(saleId), paymentId));
     const now = Number((await raw.time())[0]) * 1000;
     expect(next - now).toBeLessThanOrEqual(400 + 1000);
-    expect(await gauge('rushgate_payments_review', saleId)).toBe(1);
+    expect(await gauge(app, 'rushgate_payments_review', saleId)).toBe(1);
     // the buyer completes at the channel; its notification is lost: the periodic query finds it
     await sim.completeLater(paymentId, 'succeeded');
-    await until('succeeded', async () => ((await status(b.jwt, paymentId)) === 'succeeded' ? true : undefined));
+    await until('succeeded', async () => ((await status(app, b.jwt, paymentId)) === 'succeeded' ? true : undefined));
     expect(await raw.zscore(keys.review(saleId), paymentId)).toBeNull();
-    expect(await gauge('rushgate_payments_review', saleId)).toBe(0);
+    expect(await gauge(app, 'rushgate_payments_review', saleId)).toBe(0);
     expect(await ledger.retainedCharges(order.orderId)).toBe(1);
   });
 
-  it('a late success after failed queries (its notification lost) is found by the periodic query within the hold', async () => {
+  test('a late success after failed queries (its notification lost) is found by the periodic query within the hold', async ({
+    app,
+    startWorker,
+  }) => {
     sim.settings = { ...fast, lostNotificationRate: 1 };
     startWorker();
-    const saleId = await sale(5);
+    const saleId = await sale(app, 5);
     const b = await buyer();
     const order = await placeOrder(app, saleId, b.jwt);
     sim.script('hang');
@@ -164,16 +180,20 @@ describe('channel faults', () => {
         ? true
         : undefined,
     );
-    expect(await status(b.jwt, payment.body.paymentId)).toBe('unknown');
+    expect(await status(app, b.jwt, payment.body.paymentId)).toBe('unknown');
     await sim.completeLater(payment.body.paymentId, 'succeeded');
     await until('succeeded', async () =>
-      (await status(b.jwt, payment.body.paymentId)) === 'succeeded' ? true : undefined,
+      (await status(app, b.jwt, payment.body.paymentId)) === 'succeeded' ? true : undefined,
     );
     expect(Date.now()).toBeLessThan(Date.parse(order.expiresAt));
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('paid');
   });
 
-  it('timeouts, late answers, duplicated, reordered and lost notifications over 30 payments: one kept charge per paid order', async () => {
+  test('timeouts, late answers, duplicated, reordered and lost notifications over 30 payments: one kept charge per paid order', async ({
+    app,
+    raw,
+    startWorker,
+  }) => {
     sim.settings = {
       ...fast,
       timeoutRate: 0.5,
@@ -184,7 +204,7 @@ describe('channel faults', () => {
       declineRate: 0.1,
     };
     startWorker();
-    const saleId = await sale(30);
+    const saleId = await sale(app, 30);
     const buyers = await Promise.all(Array.from({ length: 30 }, () => buyer()));
     const orders = await Promise.all(buyers.map((b) => placeOrder(app, saleId, b.jwt)));
     const payments = await Promise.all(
@@ -193,7 +213,7 @@ describe('channel faults', () => {
     // every payment reaches an answer, or stays unknown only while its channel has none
     await until('every answered payment settled', async () => {
       for (const [i, b] of buyers.entries()) {
-        const s = await status(b.jwt, payments[i]!.body.paymentId);
+        const s = await status(app, b.jwt, payments[i]!.body.paymentId);
         if (s === 'queued' || s === 'processing') return undefined;
         const known = await alipay.query(payments[i]!.body.paymentId);
         if (s === 'unknown' && known.status !== 'unknown') return undefined;
