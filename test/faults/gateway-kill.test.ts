@@ -10,79 +10,103 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/runtime/node/dev/embedded-redis.js';
 import { ADMIN_TOKEN, buyerJwt, JWT_SECRET, TOKEN_SECRET, unique } from '../helpers.js';
+import { test as withFixtures, describe, expect } from '../fixtures.js';
 import { killableRedis } from './redis-server.js';
 
 const root = join(import.meta.dirname, '../..');
-const redis = await killableRedis();
-const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-gateway-kill-'));
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-let gateway: ChildProcess | undefined;
-afterAll(async () => {
-  if (gateway && gateway.exitCode === null && gateway.signalCode === null) {
-    const gone = new Promise((r) => gateway!.once('exit', r));
-    gateway.kill('SIGTERM');
-    await gone;
+
+/**
+ * Where the gateway runs: a killable redis-server, a data directory and a port of its own;
+ * `startGateway()` starts `npm start`'s entry there (again, after a kill), `http` and `retrying`
+ * call it. `stop()` stops the gateway and the Redis, and removes the directory.
+ */
+async function deployment() {
+  const redis = await killableRedis();
+  const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-gateway-kill-'));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let gateway: ChildProcess | undefined;
+  const stop = async () => {
+    if (gateway && gateway.exitCode === null && gateway.signalCode === null) {
+      const gone = new Promise((r) => gateway!.once('exit', r));
+      gateway.kill('SIGTERM');
+      await gone;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+    await redis.stop();
+  };
+
+  async function startGateway(): Promise<{ child: ChildProcess; output: () => string }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/gateway.ts')], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: String(port),
+        REDIS_URL: redis.url,
+        RUSHGATE_DATA_DIR: dataDir,
+        RUSHGATE_JWT_SECRET: JWT_SECRET,
+        RUSHGATE_ADMIN_TOKEN: ADMIN_TOKEN,
+        RUSHGATE_TOKEN_SECRET: TOKEN_SECRET,
+        RUSHGATE_LOG_LEVEL: 'warn',
+        RUSHGATE_WORKER_BATCH: '10',
+        RUSHGATE_WORKER_VISIBILITY_MS: '1000',
+      },
+    });
+    gateway = child;
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const deadline = Date.now() + 60_000;
+    while (!output.includes('rushgate listening')) {
+      if (child.exitCode !== null) throw new Error(`the gateway exited: ${output}`);
+      if (Date.now() > deadline) throw new Error(`the gateway did not start: ${output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { child, output: () => output };
   }
-  rmSync(dataDir, { recursive: true, force: true });
+
+  async function http(method: string, path: string, token: string, body?: unknown) {
+    try {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    } catch {
+      return { status: 0, body: null }; // the gateway is down
+    }
+  }
+  /** Retries a call (same body: it is idempotent) until the gateway answers something other than 503 or nothing. */
+  async function retrying(method: string, path: string, token: string, body?: unknown) {
+    for (;;) {
+      const res = await http(method, path, token, body);
+      if (res.status !== 0 && res.status !== 503) return res;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  return { startGateway, http, retrying, stop };
+}
+
+const test = withFixtures.extend<{ deployed: Awaited<ReturnType<typeof deployment>> }>({
+  deployed: [
+    async ({}, use) => {
+      const deployed = await deployment();
+      await use(deployed);
+      await deployed.stop();
+    },
+    { scope: 'file' },
+  ],
 });
 
-async function startGateway(): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/gateway.ts')], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(port),
-      REDIS_URL: redis.url,
-      RUSHGATE_DATA_DIR: dataDir,
-      RUSHGATE_JWT_SECRET: JWT_SECRET,
-      RUSHGATE_ADMIN_TOKEN: ADMIN_TOKEN,
-      RUSHGATE_TOKEN_SECRET: TOKEN_SECRET,
-      RUSHGATE_LOG_LEVEL: 'warn',
-      RUSHGATE_WORKER_BATCH: '10',
-      RUSHGATE_WORKER_VISIBILITY_MS: '1000',
-    },
-  });
-  gateway = child;
-  let output = '';
-  child.stdout!.on('data', (d) => (output += d));
-  child.stderr!.on('data', (d) => (output += d));
-  const deadline = Date.now() + 60_000;
-  while (!output.includes('rushgate listening')) {
-    if (child.exitCode !== null) throw new Error(`the gateway exited: ${output}`);
-    if (Date.now() > deadline) throw new Error(`the gateway did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { child, output: () => output };
-}
-
-async function http(method: string, path: string, token: string, body?: unknown) {
-  try {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
-  } catch {
-    return { status: 0, body: null }; // the gateway is down
-  }
-}
-/** Retries a call (same body: it is idempotent) until the gateway answers something other than 503 or nothing. */
-async function retrying(method: string, path: string, token: string, body?: unknown) {
-  for (;;) {
-    const res = await http(method, path, token, body);
-    if (res.status !== 0 && res.status !== 503) return res;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('gateway SIGKILL with the embedded PGlite ledger', () => {
-  it('killed mid-batch and restarted: the ledger opens, no committed transfer is lost, every payment charged exactly once', async () => {
+  test('killed mid-batch and restarted: the ledger opens, no committed transfer is lost, every payment charged exactly once', async ({
+    deployed: { startGateway, http, retrying },
+  }) => {
     let g = await startGateway();
     const saleId = unique('sale');
     expect(

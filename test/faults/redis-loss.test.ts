@@ -7,7 +7,6 @@
  * charged is missing (it answers its status, never 404); no token leads to a second charge;
  * wallets balance (money conserved, none negative).
  */
-import { afterAll, describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { Reconciler } from '../../src/payments/reconciler.js';
@@ -23,12 +22,12 @@ import {
   createSale,
   pay,
   placeOrder,
+  openRedis,
   saleCounters,
-  testApp,
-  testRedis,
+  startGateway,
   unique,
-  useRedis,
 } from '../helpers.js';
+import { test as withFixtures, describe, expect } from '../fixtures.js';
 import { killableRedis } from './redis-server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -42,58 +41,96 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-const server = await killableRedis();
-useRedis(server.url);
-const sql = await pgliteSql();
-const ledger = await Ledger.open(sql);
-afterAll(() => ledger.close());
-const { app, redis, client } = await testApp({ ledger, metrics: promMetrics() });
-client.on('error', () => {}); // refused while Redis is down: the requests answer 503
-const raw = testRedis();
-raw.on('error', () => {});
-const worker = new PaymentWorker(redis, ledger, silentLogger, {
-  consumer: unique('w'),
-  idleMs: 10,
-  visibilityTimeoutMs: 2000,
-});
-worker.start();
-afterAll(() => worker.stop());
-const reconciler = new Reconciler(redis, ledger, silentLogger, { lostAfterMs: 500 });
-const chargesMatch = chargesMatchOrders(ledger, raw);
-
 type Buyer = Awaited<ReturnType<typeof buyer>>;
-const credit = async (userId: string, amount: number) =>
-  expect(
-    (
-      await admin(app, 'POST', `/admin/wallets/${userId}/credits`, {
-        amount,
-        currency: 'CNY',
-        reference: unique('ref'),
-      })
-    ).status,
-  ).toBe(201);
-const paymentOf = (b: Buyer, paymentId: string) => call(app, 'GET', `/v1/payments/${paymentId}`, { token: b.jwt });
-const settled = (b: Buyer, paymentId: string) =>
-  waitFor(`payment ${paymentId}`, async () => {
-    const res = await paymentOf(b, paymentId);
-    return ['succeeded', 'failed', 'refunded'].includes(res.body?.status) ? res.body : undefined;
-  });
 
-/** The invariants every fault test ends on. */
-async function invariants(saleId: string, buyers: Buyer[]) {
-  const s = await saleCounters(app, saleId); // available + held + sold = stock; counters = orders
-  expect(s.sold).toBeLessThanOrEqual(s.stock);
-  await chargesMatch(saleId); // every paid order: exactly one kept charge; every other order: none
-  const charges = await ledger.saleCharges(saleId);
-  const kept = Object.entries(charges.keptByOrder).filter(([, n]) => n > 0);
-  expect(kept.every(([, n]) => n === 1)).toBe(true);
-  expect(kept.length).toBe(s.sold); // every kept charge has a paid order (one unit each here)
-  expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });
-  for (const b of buyers) expect((await ledger.balances(b.userId)).CNY ?? 0).toBeGreaterThanOrEqual(0);
+/**
+ * The gateway, a payment worker and the reconciler on the killable Redis, the ledger on PGlite, a
+ * raw client, and the helpers the tests share; `close()` stops them.
+ */
+async function lossRig(url: string) {
+  const sql = await pgliteSql();
+  const ledger = await Ledger.open(sql);
+  const gateway = await startGateway(url, { ledger, metrics: promMetrics() });
+  const { app, redis, client } = gateway;
+  client.on('error', () => {}); // refused while Redis is down: the requests answer 503
+  const raw = openRedis(url);
+  raw.on('error', () => {});
+  const worker = new PaymentWorker(redis, ledger, silentLogger, {
+    consumer: unique('w'),
+    idleMs: 10,
+    visibilityTimeoutMs: 2000,
+  });
+  worker.start();
+  const reconciler = new Reconciler(redis, ledger, silentLogger, { lostAfterMs: 500 });
+  const chargesMatch = chargesMatchOrders(ledger, raw);
+
+  const credit = async (userId: string, amount: number) =>
+    expect(
+      (
+        await admin(app, 'POST', `/admin/wallets/${userId}/credits`, {
+          amount,
+          currency: 'CNY',
+          reference: unique('ref'),
+        })
+      ).status,
+    ).toBe(201);
+  const paymentOf = (b: Buyer, paymentId: string) => call(app, 'GET', `/v1/payments/${paymentId}`, { token: b.jwt });
+  const settled = (b: Buyer, paymentId: string) =>
+    waitFor(`payment ${paymentId}`, async () => {
+      const res = await paymentOf(b, paymentId);
+      return ['succeeded', 'failed', 'refunded'].includes(res.body?.status) ? res.body : undefined;
+    });
+
+  /** The invariants every fault test ends on. */
+  async function invariants(saleId: string, buyers: Buyer[]) {
+    const s = await saleCounters(app, saleId, raw); // available + held + sold = stock; counters = orders
+    expect(s.sold).toBeLessThanOrEqual(s.stock);
+    await chargesMatch(saleId); // every paid order: exactly one kept charge; every other order: none
+    const charges = await ledger.saleCharges(saleId);
+    const kept = Object.entries(charges.keptByOrder).filter(([, n]) => n > 0);
+    expect(kept.every(([, n]) => n === 1)).toBe(true);
+    expect(kept.length).toBe(s.sold); // every kept charge has a paid order (one unit each here)
+    expect(await ledger.audit()).toEqual({ unbalancedCurrencies: [], negativeWallets: [], ordersChargedTwice: [] });
+    for (const b of buyers) expect((await ledger.balances(b.userId)).CNY ?? 0).toBeGreaterThanOrEqual(0);
+  }
+
+  const close = async () => {
+    await worker.stop();
+    await raw.quit();
+    await gateway.close();
+    await ledger.close();
+  };
+  return { app, redis, ledger, raw, worker, reconciler, credit, paymentOf, settled, invariants, close };
 }
 
+/** `server`: the redis-server the tests kill; `rig`: everything else, on it. */
+const test = withFixtures.extend<{
+  server: Awaited<ReturnType<typeof killableRedis>>;
+  rig: Awaited<ReturnType<typeof lossRig>>;
+}>({
+  server: [
+    async ({}, use) => {
+      const server = await killableRedis();
+      await use(server);
+      await server.stop();
+    },
+    { scope: 'file' },
+  ],
+  rig: [
+    async ({ server }, use) => {
+      const rig = await lossRig(server.url);
+      await use(rig);
+      await rig.close();
+    },
+    { scope: 'file' },
+  ],
+});
+
 describe('Redis faults: the ledger is the truth', () => {
-  it('redis SIGKILL mid-sale and a restart on its AOF: nothing acknowledged is lost, no token charges twice', async () => {
+  test('redis SIGKILL mid-sale and a restart on its AOF: nothing acknowledged is lost, no token charges twice', async ({
+    rig: { app, ledger, credit, settled, invariants },
+    server,
+  }) => {
     const saleId = await createSale(app, { stock: 40, price: 100, perUserLimit: 1 });
     const buyers = await Promise.all(Array.from({ length: 40 }, () => buyer()));
     for (const b of buyers) await credit(b.userId, 100);
@@ -136,7 +173,10 @@ describe('Redis faults: the ledger is the truth', () => {
     for (const b of buyers) expect(await ledger.balances(b.userId)).toEqual({ CNY: 0 });
   });
 
-  it('redis loses its last second: the reconciler restores every charged order and payment, refuses replayed tokens, and refunds an oversell', async () => {
+  test('redis loses its last second: the reconciler restores every charged order and payment, refuses replayed tokens, and refunds an oversell', async ({
+    rig: { app, redis, ledger, raw, reconciler, credit, paymentOf, settled, invariants },
+    server,
+  }) => {
     const saleId = await createSale(app, { stock: 22, price: 100, perUserLimit: 1 });
     const early = await Promise.all(Array.from({ length: 10 }, () => buyer()));
     const late = await Promise.all(Array.from({ length: 10 }, () => buyer()));
@@ -218,7 +258,7 @@ describe('Redis faults: the ledger is the truth', () => {
     expect(metrics).toContain(`rushgate_oversell_alarm{sale="${saleId}"} 1`);
     for (const b of [...early, ...late, ...heldEarly]) expect(await ledger.balances(b.userId)).toEqual({ CNY: 0 });
     await invariants(saleId, all);
-    expect(await saleCounters(app, saleId)).toMatchObject({ sold: 22, held: 0 });
+    expect(await saleCounters(app, saleId, raw)).toMatchObject({ sold: 22, held: 0 });
     // a second pass finds nothing to do
     expect(await reconciler.runOnce()).toMatchObject({
       ordersRepaired: 0,
@@ -228,7 +268,9 @@ describe('Redis faults: the ledger is the truth', () => {
     });
   });
 
-  it('a queued payment whose lane entry was lost is put back in its lane and charged once', async () => {
+  test('a queued payment whose lane entry was lost is put back in its lane and charged once', async ({
+    rig: { app, ledger, raw, worker, reconciler, credit, settled, invariants },
+  }) => {
     await worker.stop();
     const saleId = await createSale(app, { stock: 5, price: 100 });
     const b = await buyer();

@@ -3,7 +3,6 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll } from 'vitest';
 import { freePort } from '../../src/runtime/node/dev/embedded-redis.js';
 
 /**
@@ -82,10 +81,11 @@ export async function killableRedis() {
       rmSync(join(dir, 'data'), { recursive: true, force: true });
       cpSync(join(dir, 'snapshot'), join(dir, 'data'), { recursive: true });
     },
+    /** Kills it and removes its folder: the end of the file that owns it. */
+    stop: async () => {
+      await server.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
-  afterAll(async () => {
-    await server.kill();
-    rmSync(dir, { recursive: true, force: true });
-  });
   return server;
 }
