@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
 import {
@@ -18,25 +17,21 @@ import {
   parallel,
   pay,
   placeOrder,
-  privateRedis,
   redisEnv,
   saleCounters,
-  testApp,
   waitFor,
 } from '../helpers.js';
+import { test as withFixtures, describe, expect, usePrivateRedis } from '../fixtures.js';
 
 const root = join(import.meta.dirname, '../..');
-// workers read every sale's lanes: this file gets a Redis of its own
-await privateRedis();
-const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-redelivery-'));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-function worker(env: Record<string, string>) {
+/** A worker process (`npm run worker`'s entry) on the Redis at `redisUrl` and the ledger in `dataDir`. */
+function spawnWorker(redisUrl: string, dataDir: string, env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/runtime/node/worker.ts')], {
     cwd: root,
     env: {
       PATH: process.env.PATH ?? '',
-      ...redisEnv(),
+      ...redisEnv(redisUrl),
       RUSHGATE_DATA_DIR: dataDir,
       RUSHGATE_LOG_LEVEL: 'warn',
       RUSHGATE_WORKER_VISIBILITY_MS: '1000',
@@ -53,10 +48,40 @@ function worker(env: Record<string, string>) {
   return { child, exited, output: () => output };
 }
 
+/**
+ * `dataDir`: the workers' data directory (their PGlite ledger); `worker(env)`: a worker process
+ * on the file's Redis and that directory. The `app` fixture is the gateway side, with no worker
+ * of its own: it only queues payments.
+ */
+const test = withFixtures.extend<{
+  dataDir: string;
+  worker: (env: Record<string, string>) => ReturnType<typeof spawnWorker>;
+}>({
+  dataDir: [
+    async ({}, use) => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'rushgate-redelivery-'));
+      await use(dataDir);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    { scope: 'file' },
+  ],
+  worker: [
+    async ({ redisUrl, dataDir }, use) => {
+      await use((env) => spawnWorker(redisUrl, dataDir, env));
+    },
+    { scope: 'file' },
+  ],
+});
+// workers read every sale's lanes: this file gets a Redis of its own
+usePrivateRedis();
+
 describe('worker redelivery', () => {
-  it('SIGKILL mid-batch, another worker takes over: every payment posted exactly once', async () => {
-    // the gateway side, with no worker of its own: it only queues payments
-    const { app } = await testApp();
+  test('SIGKILL mid-batch, another worker takes over: every payment posted exactly once', async ({
+    app,
+    raw,
+    dataDir,
+    worker,
+  }) => {
     const saleId = await createSale(app, { stock: 60, perUserLimit: 1, price: 100 });
     const buyers = await Promise.all(Array.from({ length: 60 }, () => buyer()));
     const orders = await parallel(60, 20, (i) => placeOrder(app, saleId, buyers[i]!.jwt));
@@ -116,7 +141,7 @@ describe('worker redelivery', () => {
     } finally {
       await ledger.close();
     }
-    expect(await saleCounters(app, saleId)).toMatchObject({ sold: 60, held: 0, queue: { depth: 0 } });
+    expect(await saleCounters(app, saleId, raw)).toMatchObject({ sold: 60, held: 0, queue: { depth: 0 } });
     expect((await admin(app, 'GET', `/admin/sales/${saleId}`)).body.status).toBe('sold_out');
     // two worker processes start through tsx and PGlite: about 17 s alone, past 30 s on a busy CI box
   }, 90_000);
