@@ -12,7 +12,7 @@ import type { Ledger, PaymentPosting, PostingOutcome } from '../../src/ledger/le
 import { LedgerUnavailableError, sqlState } from '../../src/ledger/sql-port.js';
 import { openLedger } from '../../src/runtime/node/adapters/ledger.js';
 import { postgresSql } from '../../src/runtime/node/adapters/sql.js';
-import { admin, buyer, call, expectProblem, testApp, unique } from '../helpers.js';
+import { admin, buyer, call, expectProblem, redisUrl, startGateway, unique, type App } from '../helpers.js';
 import { privatePostgresMissing, startPrivatePostgres, type PrivatePostgres } from '../ledger/private-postgres.js';
 
 if (privatePostgresMissing && process.env.CI) {
@@ -22,7 +22,7 @@ if (privatePostgresMissing) console.warn(`ledger fault tests skipped: ${privateP
 
 const RECOVERY_MS = 2_000;
 
-const it = base.extend<{ server: PrivatePostgres; ledger: Ledger }>({
+const it = base.extend<{ server: PrivatePostgres; ledger: Ledger; app: App }>({
   server: [
     async ({}, use) => {
       const server = await startPrivatePostgres();
@@ -36,24 +36,20 @@ const it = base.extend<{ server: PrivatePostgres; ledger: Ledger }>({
   ledger: [
     async ({ server }, use) => {
       const ledger = await openLedger(parseConfig({ DATABASE_URL: server.url }), '.');
-      current = ledger;
       await use(ledger);
       await ledger.close();
     },
     { scope: 'file' },
   ],
-});
-
-// the HTTP side, over whichever ledger the fixture opened
-let current: Ledger | undefined;
-const { app } = await testApp({
-  ledger: {
-    credit: (c) => current!.credit(c),
-    creditMany: (c) => current!.creditMany(c),
-    balances: (u) => current!.balances(u),
-    saleCharges: (s) => current!.saleCharges(s),
-    ping: () => current!.ping(),
-  },
+  // the HTTP side, over that ledger
+  app: [
+    async ({ ledger }, use) => {
+      const gateway = await startGateway(redisUrl(), { ledger });
+      await use(gateway.app);
+      await gateway.close();
+    },
+    { scope: 'file' },
+  ],
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -245,7 +241,7 @@ describe.skipIf(privatePostgresMissing !== undefined)('ledger on Postgres under 
   it.for(['fast', 'immediate'] as const)(
     'survives a server restart (stop -m %s): unavailable (503) while down, recovers without a restart of its own',
     { timeout: 60_000 },
-    async (mode, { server, ledger }) => {
+    async (mode, { server, ledger, app }) => {
       const watch = watchProcess();
       try {
         const b = await buyer();
