@@ -7,13 +7,12 @@
  */
 import type { Browser } from 'playwright-core';
 import { chromiumFound, launchChromium } from '../support/browser.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { nodeReferenceScript } from '../../src/runtime/node/adapters/api-reference.js';
-import { listen, testApp } from '../helpers.js';
+import { describe, expect, test } from '../fixtures.js';
 
-describe.skipIf(!chromiumFound)('the API reference in Chromium', async () => {
-  const { app } = await testApp({ apiReferenceScript: nodeReferenceScript });
-  const url = await listen(app);
+describe.skipIf(!chromiumFound)('the API reference in Chromium', () => {
+  test.scoped({ appDeps: [{ apiReferenceScript: nodeReferenceScript }, { scope: 'file' }] });
   let browser: Browser;
 
   beforeAll(async () => {
@@ -23,7 +22,9 @@ describe.skipIf(!chromiumFound)('the API reference in Chromium', async () => {
     await browser?.close();
   });
 
-  it('renders the documented operations and requests nothing outside the gateway', { timeout: 60_000 }, async () => {
+  test('renders the documented operations and requests nothing outside the gateway', { timeout: 60_000 }, async ({
+    origin: url,
+  }) => {
     const page = await browser.newPage();
     const elsewhere: string[] = [];
     const refused: string[] = [];

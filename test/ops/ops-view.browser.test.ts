@@ -11,12 +11,13 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { chromiumFound, launchChromium } from '../support/browser.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { Redis } from 'ioredis';
 import { createApp } from '../../src/app.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { SaleTally } from '../../src/ops/sale-tally.js';
+import type { RedisPort } from '../../src/redis/port.js';
 import { startEmbeddedRedis } from '../../src/runtime/node/dev/embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort } from '../../src/runtime/node/adapters/ioredis-port.js';
 import { pgliteSql } from '../../src/runtime/node/adapters/sql.js';
@@ -30,55 +31,93 @@ import {
   buyer,
   call,
   createSale,
-  listen,
   pay,
-  privateRedis,
-  testApp,
+  serveApp,
+  startGateway,
   unique,
 } from '../helpers.js';
+import { test as withFixtures, describe, expect, usePrivateRedis } from '../fixtures.js';
 
 const ARTIFACTS = 'test/artifacts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(!chromiumFound)('the ops view in Chromium', async () => {
-  await privateRedis(); // a worker runs here
-  const base = await testApp();
-  const tally = new SaleTally(base.redis, { intervalMs: 200 });
-  const ledger = await Ledger.open(await pgliteSql());
-  const { app, redis } = await testApp({ tally, ledger });
-  const url = await listen(app);
+/**
+ * The gateway the ops view watches, served over HTTP, with its tally (written through `port`
+ * every 200 ms) and a payment worker.
+ */
+async function watchedGateway(redisUrl: string, port: RedisPort, ledger: Ledger) {
+  const tally = new SaleTally(port, { intervalMs: 200 });
+  const watched = await startGateway(redisUrl, { tally, ledger });
+  const { app, redis } = watched;
+  const served = await serveApp(app);
   const worker = new PaymentWorker(redis, ledger, silentLogger, { consumer: unique('w'), idleMs: 10, tally });
+  tally.start();
+  worker.start();
+  const close = async () => {
+    await worker.stop();
+    await tally.stop();
+    await served.close();
+    await watched.close();
+  };
+  return { app, redis, tally, url: served.url, close };
+}
+
+/** A gateway with a Redis and a ledger of its own, so stopping them disturbs nothing else. */
+async function fragileGateway() {
+  const server = await startEmbeddedRedis();
+  const client = new Redis(server.url, { ...gatewayRedisOptions(500), lazyConnect: true });
+  client.on('error', () => {});
+  await client.connect();
+  const ownLedger = await Ledger.open(await pgliteSql());
+  const fragile = createApp({
+    redis: ioredisPort(client),
+    log: silentLogger,
+    jwtSecret: JWT_SECRET,
+    adminToken: ADMIN_TOKEN,
+    tokenSecret: TOKEN_SECRET,
+    ledger: ownLedger,
+  });
+  const served = await serveApp(fragile);
+  const close = async () => {
+    await served.close();
+    client.disconnect();
+    await server.stop();
+  };
+  return { server, ledger: ownLedger, app: fragile, url: served.url, close };
+}
+
+const test = withFixtures.extend<{
+  watched: Awaited<ReturnType<typeof watchedGateway>>;
+  fragile: Awaited<ReturnType<typeof fragileGateway>>;
+}>({
+  watched: [
+    async ({ redisUrl, redis, ledger }, use) => {
+      const watched = await watchedGateway(redisUrl, redis, ledger);
+      await use(watched);
+      await watched.close();
+    },
+    { scope: 'file' },
+  ],
+  fragile: [
+    async ({}, use) => {
+      const fragile = await fragileGateway();
+      await use(fragile);
+      await fragile.close();
+    },
+    { scope: 'file' },
+  ],
+});
+
+describe.skipIf(!chromiumFound)('the ops view in Chromium', () => {
+  usePrivateRedis(); // a worker runs here
   let browser: Browser;
-  // a gateway with a Redis and a ledger of its own, so stopping them disturbs nothing else
-  const fragileGateway = await (async () => {
-    const server = await startEmbeddedRedis();
-    afterAll(() => server.stop());
-    const client = new Redis(server.url, { ...gatewayRedisOptions(500), lazyConnect: true });
-    client.on('error', () => {});
-    await client.connect();
-    afterAll(() => client.disconnect());
-    const ownLedger = await Ledger.open(await pgliteSql());
-    const fragile = createApp({
-      redis: ioredisPort(client),
-      log: silentLogger,
-      jwtSecret: JWT_SECRET,
-      adminToken: ADMIN_TOKEN,
-      tokenSecret: TOKEN_SECRET,
-      ledger: ownLedger,
-    });
-    return { server, ledger: ownLedger, app: fragile, url: await listen(fragile) };
-  })();
 
   beforeAll(async () => {
-    tally.start();
-    worker.start();
     browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
-    await worker.stop();
-    await tally.stop();
   });
 
   const launchArgs = {
@@ -92,9 +131,9 @@ describe.skipIf(!chromiumFound)('the ops view in Chromium', async () => {
     return failures;
   };
 
-  it('shows a page opened mid-sale the sale from its start, and turns a refusal spike red', {
+  test('shows a page opened mid-sale the sale from its start, and turns a refusal spike red', {
     timeout: 60_000,
-  }, async () => {
+  }, async ({ watched: { app, redis, tally, url } }) => {
     const saleId = await createSale(app, { name: 'WhyMe Chengdu, inner ring', stock: 120, price: 38000 });
     const paid: { orderId: string; jwt: string }[] = [];
     let admitted = 0;
@@ -194,7 +233,9 @@ describe.skipIf(!chromiumFound)('the ops view in Chromium', async () => {
     await context.close();
   });
 
-  it('shows a sale selling out live and edits, dry-runs and rolls back the limits', { timeout: 60_000 }, async () => {
+  test('shows a sale selling out live and edits, dry-runs and rolls back the limits', { timeout: 60_000 }, async ({
+    watched: { app, url },
+  }) => {
     const saleId = await createSale(app, { name: 'WhyMe Chengdu, outer ring', stock: 30, price: 38000 });
     const context = await browser.newContext({
       httpCredentials: { username: 'ops', password: ADMIN_TOKEN },
@@ -305,7 +346,9 @@ describe.skipIf(!chromiumFound)('the ops view in Chromium', async () => {
     await context.close();
   });
 
-  it('works when opened with the credentials in its URL, and shows a zero-decimal currency whole', async () => {
+  test('works when opened with the credentials in its URL, and shows a zero-decimal currency whole', async ({
+    watched: { app, url },
+  }) => {
     const saleId = await createSale(app, { name: 'Tokyo Dome, arena', price: 9800, currency: 'JPY' });
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -322,9 +365,9 @@ describe.skipIf(!chromiumFound)('the ops view in Chromium', async () => {
     expect(failures).toEqual([]);
     await context.close();
   });
-  it('turns the ledger red when it stops answering and Redis red when it stops, keeping the last figures', {
+  test('turns the ledger red when it stops answering and Redis red when it stops, keeping the last figures', {
     timeout: 60_000,
-  }, async () => {
+  }, async ({ fragile: fragileGateway }) => {
     const { server, ledger: own, app: fragile, url: fragileUrl } = fragileGateway;
     try {
       const saleId = await createSale(fragile, { name: 'Fragile hall' });
