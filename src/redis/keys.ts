@@ -15,8 +15,9 @@ export const keys = {
   /** Blocked buyers: userId -> blocked until (ms); reasons beside. */
   blocklist: 'rg:{block}:users',
   blockReasons: 'rg:{block}:reasons',
-  /** Blocked network addresses: address -> blocked until (ms). */
+  /** Blocked network addresses: address -> blocked until (ms); reasons beside. */
   blockedAddresses: 'rg:{block}:addresses',
+  blockedAddressReasons: 'rg:{block}:addressReasons',
   refusalTally: (userId: string) => `rg:{block}:refusals:${userId}`,
   /** Every sale ever created (ops views, limits). Not sale-tagged, never in a script. */
   sales: 'rg:sales',

@@ -370,4 +370,20 @@ export const scheduleRecheck = (redis: RedisPort, saleId: string, paymentId: str
     { paymentId, ...policy },
   );
 
+/** A blocklist and the reasons beside it (buyers or addresses), as the block scripts take them. */
+export type BlockKind = 'user' | 'address';
+export const blockKeys = (kind: BlockKind) =>
+  kind === 'user'
+    ? { blocked: keys.blocklist, reasons: keys.blockReasons }
+    : { blocked: keys.blockedAddresses, reasons: keys.blockedAddressReasons };
+
+export const putBlock = (redis: RedisPort, kind: BlockKind, id: string, blockMs: number, reason = '') =>
+  callScript(redis, scripts.putBlock, blockKeys(kind), { id, blockMs, reason });
+
+export const liftBlock = (redis: RedisPort, kind: BlockKind, id: string) =>
+  callScript(redis, scripts.liftBlock, blockKeys(kind), { id });
+
+export const pruneBlocks = (redis: RedisPort, kind: BlockKind, limit: number) =>
+  callScript(redis, scripts.pruneBlocks, blockKeys(kind), { limit });
+
 export type { ScriptReply };
