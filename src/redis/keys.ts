@@ -19,7 +19,10 @@ export const keys = {
   blockedAddresses: 'rg:{block}:addresses',
   blockedAddressReasons: 'rg:{block}:addressReasons',
   refusalTally: (userId: string) => `rg:{block}:refusals:${userId}`,
-  /** Every sale ever created (ops views, limits). Not sale-tagged, never in a script. */
+  /**
+   * Every sale ever put (ops views, limits, the reconciler). Not sale-tagged; only its own
+   * one-key script (listSale) writes it, before the sale is written (an id may lack its sale).
+   */
   sales: 'rg:sales',
   /**
    * Sales that can still have work, by generation: what the worker and the hold sweeper walk

@@ -2,8 +2,10 @@
  * The index of active sales: what the payment worker and the hold sweeper walk, so that their
  * idle cost follows the sales that can still have work, not every sale ever created.
  *
- * `rg:active` is a sorted set: sale id -> generation. Every successful PUT of a sale joins it
- * (ZINCRBY 1, so the generation moves). A sale leaves once it is finished: nothing queued,
+ * `rg:active` is a sorted set: sale id -> generation. A PUT of a sale joins it (ZINCRBY 1, so
+ * the generation moves) before it writes the sale, so a crash after the write never leaves the
+ * sale unwalked, and again after, so a walker that judged the sale before the write cannot retire
+ * it (SaleStore.put). A sale leaves once it is finished: nothing queued,
  * nothing held (held counts orders being paid), no payment whose outcome is unknown, and sold
  * out or closed. Leaving is conditional on the generation the walker read before it judged the
  * sale: a PUT that re-opens the sale meanwhile (more stock, a later close) has moved the
@@ -39,7 +41,7 @@ export function finished(snapshot: SaleSnapshot): boolean {
   return snapshot.queueDepth <= 0 && snapshot.sale.held <= 0 && (status === 'sold_out' || status === 'closed');
 }
 
-/** Lists the sale as active (again); called after every successful PUT of the sale. */
+/** Lists the sale as active (again), moving its generation; called around every PUT of the sale. */
 export async function joinActiveSales(redis: RedisPort, saleId: string): Promise<void> {
   await redis.eval(JOIN, [ACTIVE_SALES_KEY], [saleId]);
 }

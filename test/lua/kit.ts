@@ -36,6 +36,18 @@ export const putSale = (redis: RedisPort, saleId: string, given: SaleFields) =>
     { defaults: JSON.stringify(SALE_DEFAULTS), given: JSON.stringify(given) },
   );
 
+/** checkSale: what putSale would answer for `given`, without writing. */
+export const checkSale = (redis: RedisPort, saleId: string, given: SaleFields) =>
+  callScript(
+    redis,
+    scripts.checkSale,
+    { sale: keys.sale(saleId) },
+    { defaults: JSON.stringify(SALE_DEFAULTS), given: JSON.stringify(given) },
+  );
+
+export const listSale = (redis: RedisPort, saleId: string) =>
+  callScript(redis, scripts.listSale, { sales: keys.sales }, { saleId });
+
 /** An open sale (stock 10 at 100 CNY unless `fields` say otherwise); returns its id. */
 export async function openSale(redis: RedisPort, fields: SaleFields = {}): Promise<string> {
   const saleId = unique('sale');
