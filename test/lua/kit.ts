@@ -48,6 +48,16 @@ export const checkSale = (redis: RedisPort, saleId: string, given: SaleFields) =
 export const listSale = (redis: RedisPort, saleId: string) =>
   callScript(redis, scripts.listSale, { sales: keys.sales }, { saleId });
 
+/** The active sales index's scripts (src/sales/active-sales.ts). */
+export const joinActiveSales = (redis: RedisPort, saleId: string) =>
+  callScript(redis, scripts.joinActiveSales, { active: keys.activeSales }, { saleId });
+
+export const adoptListedSales = (redis: RedisPort, saleIds: string[]) =>
+  runScript(redis, scripts.adoptListedSales, [keys.activeSales], saleIds);
+
+export const leaveActiveSales = (redis: RedisPort, saleId: string, generation: number) =>
+  callScript(redis, scripts.leaveActiveSales, { active: keys.activeSales }, { saleId, generation: String(generation) });
+
 /** An open sale (stock 10 at 100 CNY unless `fields` say otherwise); returns its id. */
 export async function openSale(redis: RedisPort, fields: SaleFields = {}): Promise<string> {
   const saleId = unique('sale');
