@@ -222,6 +222,15 @@ export const scripts = {
     sha: '6c8d9231a578dd0933c56e5dd2fcd14286e37392',
     source: "--[[\n  readSale: a sale, its live counters and queue counters in one consistent read, with Redis time\n  (so status and \"available + held + sold == stock\" are judged on one snapshot).\n\n  Read-only: changes nothing.\n\n  KEYS[1] sale       rg:{s:<saleId>}:sale\n  KEYS[2] lanes      rg:{s:<saleId>}:lanes\n  KEYS[3] admission  rg:{s:<saleId>}:admission  (per-second admission; dry-run refusals)\n\n  Returns { 0 OK, sale HGETALL, nowMs, lanes HGETALL, dry-run refusals }  { 10 SALE_NOT_FOUND }\n]]\nlocal rcall = redis.call\n-- redisNowMs: Redis server time in ms. Windows and deadlines use it, never an instance clock.\nlocal function redisNowMs()\n  local time = rcall('TIME')\n  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)\nend\nlocal sale = rcall('HGETALL', KEYS[1])\nif #sale == 0 then return { 10 } end\nlocal nowMs = redisNowMs()\nreturn { 0, sale, nowMs, rcall('HGETALL', KEYS[2]), tonumber(rcall('HGET', KEYS[3], 'dryRunRefusals') or '0') }\n",
   },
+  readSaleFaults: {
+    name: 'readSaleFaults',
+    numberOfKeys: 2,
+    keys: ['review', 'oversell'],
+    args: [],
+    readOnly: true,
+    sha: '71c1d1e2e8aea893a748aa0e9e040662a7fb8fe3',
+    source: "--[[\n  readSaleFaults: what /metrics shows of a sale's faults, in one round trip: how many payments\n  are marked for review, and whether an oversell was detected (the reconciler's records).\n\n  Read-only: changes nothing.\n\n  KEYS[1] review    rg:{s:<saleId>}:review    (zset paymentId -> flagged at ms)\n  KEYS[2] oversell  rg:{s:<saleId>}:oversell  (hash charges, seats, detectedAt, refunded)\n\n  Returns { 0 OK, payments marked for review, 1 if an oversell was detected else 0 }\n]]\nlocal rcall = redis.call\nlocal reviewKey, oversellKey = KEYS[1], KEYS[2]\nreturn { 0, rcall('ZCARD', reviewKey), rcall('HEXISTS', oversellKey, 'detectedAt') }\n",
+  },
   reconcileCharges: {
     name: 'reconcileCharges',
     numberOfKeys: null,
