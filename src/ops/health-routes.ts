@@ -3,6 +3,8 @@ import { problem } from '../http/problem.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
+import { callScript } from '../redis/run-script.js';
+import { scripts } from '../redis/scripts.generated.js';
 import { available, type Sale } from '../sales/sale.js';
 import type { SaleStore } from '../sales/sale-store.js';
 import type { Metrics } from './metrics.js';
@@ -31,11 +33,13 @@ export function metricsRoutes({ metrics, sales, redis }: { metrics: Metrics; sal
 
 /** Payments marked for review, and whether an oversell was detected (the reconciler's records). */
 async function faultGauges(redis: RedisPort, saleId: string): Promise<{ review: number; oversell: number }> {
-  const [review, oversell] = await Promise.all([
-    redis.zrangeWithScoresFrom(keys.review(saleId), 0),
-    redis.hgetall(keys.oversell(saleId)),
-  ]);
-  return { review: review.length, oversell: oversell.detectedAt ? 1 : 0 };
+  const [, review, oversell] = await callScript(
+    redis,
+    scripts.readSaleFaults,
+    { review: keys.review(saleId), oversell: keys.oversell(saleId) },
+    {},
+  );
+  return { review: Number(review), oversell: Number(oversell) };
 }
 
 const counters = (sale: Sale) => ({ available: available(sale), held: sale.held, sold: sale.sold });

@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { SaleStore } from '../../src/sales/sale-store.js';
 import { readActiveSales, retireFinished, type ActiveSale } from '../../src/sales/active-sales.js';
-import { admin, buyer, call, createSale, placeOrder, testApp } from '../helpers.js';
+import type { RedisPort } from '../../src/redis/port.js';
+import { scripts } from '../../src/redis/scripts.generated.js';
+import { admin, buyer, call, createSale, placeOrder, testApp, unique } from '../helpers.js';
 
 const { app, redis } = await testApp();
 const sales = new SaleStore(redis);
@@ -65,6 +67,27 @@ describe('active sales index', () => {
     };
     expect(await retireFinished(redis, [stale], judged, noUnknown)).toEqual([]);
     expect((await listed(saleId))!.generation).toBeGreaterThan(stale.generation);
+  });
+
+  it('a walker that judges a new sale between its listing and its write cannot keep it out of the index', async () => {
+    const saleId = unique('sale');
+    // the walker runs while putSale is on its way: the sale is listed (joined) but not written yet
+    let walked: string[] | undefined;
+    const racing: RedisPort = {
+      ...redis,
+      evalsha: async (...call: Parameters<RedisPort['evalsha']>) => {
+        if (call[0] === scripts.putSale.sha && walked === undefined) {
+          const entry = (await listed(saleId))!;
+          walked = await retireFinished(redis, [entry], read, noUnknown);
+        }
+        return redis.evalsha(...call);
+      },
+    };
+    await new SaleStore(racing).put(saleId, { stock: 3, price: 100, currency: 'CNY' });
+    // it judged no sale behind the id and took it out; the put joined it again after its write
+    expect(walked).toEqual([saleId]);
+    expect(await listed(saleId)).toBeDefined();
+    expect(await retire(saleId)).toBe(false);
   });
 
   it('a sale with a payment whose outcome is unknown stays', async () => {
