@@ -370,4 +370,13 @@ export const scheduleRecheck = (redis: RedisPort, saleId: string, paymentId: str
     { paymentId, ...policy },
   );
 
+/** forgetUnknown: the payment leaves the unknown and review sets unless still processing. */
+export const forgetUnknown = (redis: RedisPort, saleId: string, paymentId: string, recheckInMs: number) =>
+  callScript(
+    redis,
+    scripts.forgetUnknown,
+    { payment: keys.payment(saleId, paymentId), unknown: keys.unknown(saleId), review: keys.review(saleId) },
+    { paymentId, recheckInMs },
+  );
+
 export type { ScriptReply };
