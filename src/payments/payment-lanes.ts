@@ -36,23 +36,32 @@ export class PaymentLanes {
     await Promise.all(LANES.map((lane) => this.redis.xgroupCreate(keys.lane(saleId, lane), WORKER_GROUP)));
   }
 
-  /** Up to `count` new entries of one lane for `consumer`; a group lost to a flush or failover is created again. */
+  /** Up to `count` new entries of one lane for `consumer`. */
   async read(saleId: string, lane: Lane, consumer: string, count: number): Promise<LaneEntry[]> {
+    const batches = await this.#grouped(saleId, lane, (stream) =>
+      this.redis.xreadgroup(WORKER_GROUP, consumer, [stream], count),
+    );
+    return batches.flatMap((b) => b.entries.map(entryOf));
+  }
+
+  /** Entries of one lane read but not acknowledged for `minIdleMs`, taken over by `consumer`. */
+  async claim(saleId: string, lane: Lane, consumer: string, minIdleMs: number, count: number): Promise<LaneEntry[]> {
+    const entries = await this.#grouped(saleId, lane, (stream) =>
+      this.redis.xautoclaim(stream, WORKER_GROUP, consumer, minIdleMs, count),
+    );
+    return entries.map(entryOf);
+  }
+
+  /** A group command on one lane; a group lost to a flush or failover is created again (nothing read). */
+  async #grouped<T>(saleId: string, lane: Lane, command: (stream: string) => Promise<T[]>): Promise<T[]> {
     const stream = keys.lane(saleId, lane);
     try {
-      const batches = await this.redis.xreadgroup(WORKER_GROUP, consumer, [stream], count);
-      return batches.flatMap((b) => b.entries.map(entryOf));
+      return await command(stream);
     } catch (err) {
       if (!(err instanceof Error) || !err.message.startsWith('NOGROUP')) throw err;
       await this.redis.xgroupCreate(stream, WORKER_GROUP);
       return [];
     }
-  }
-
-  /** Entries of one lane read but not acknowledged for `minIdleMs`, taken over by `consumer`. */
-  async claim(saleId: string, lane: Lane, consumer: string, minIdleMs: number, count: number): Promise<LaneEntry[]> {
-    const entries = await this.redis.xautoclaim(keys.lane(saleId, lane), WORKER_GROUP, consumer, minIdleMs, count);
-    return entries.map(entryOf);
   }
 
   /** The entries are handled: no worker takes them again. */
