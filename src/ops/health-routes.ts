@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { problem } from '../http/problem.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { UnknownPayments } from '../payments/unknown-payments.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
 import { available, type Sale } from '../sales/sale.js';
@@ -32,10 +33,10 @@ export function metricsRoutes({ metrics, sales, redis }: { metrics: Metrics; sal
 /** Payments marked for review, and whether an oversell was detected (the reconciler's records). */
 async function faultGauges(redis: RedisPort, saleId: string): Promise<{ review: number; oversell: number }> {
   const [review, oversell] = await Promise.all([
-    redis.zrangeWithScoresFrom(keys.review(saleId), 0),
+    new UnknownPayments(redis).underReview(saleId),
     redis.hgetall(keys.oversell(saleId)),
   ]);
-  return { review: review.length, oversell: oversell.detectedAt ? 1 : 0 };
+  return { review, oversell: oversell.detectedAt ? 1 : 0 };
 }
 
 const counters = (sale: Sale) => ({ available: available(sale), held: sale.held, sold: sale.sold });

@@ -52,6 +52,11 @@ export class UnknownPayments {
     return this.redis.zrangeByScoreUpTo(keys.unknown(saleId), nowMs, limit);
   }
 
+  /** How many of the sale's payments are marked for review (the `rushgate_payments_review` gauge). */
+  async underReview(saleId: string): Promise<number> {
+    return (await this.redis.zrangeWithScoresFrom(keys.review(saleId), 0)).length;
+  }
+
   /**
    * A query went unanswered: the payment is queried again after the policy's backoff, and marked
    * for review once past its deadline. Answers the delay and whether it was marked just now.
