@@ -12,6 +12,14 @@ import { scripts } from '../../src/redis/scripts.generated.js';
 import { unique } from '../support/names.js';
 
 export { ScriptCode } from '../../src/redis/script-codes.js';
+export {
+  type OrderHash,
+  orderField,
+  orderHash,
+  type PaymentHash,
+  paymentField,
+  paymentHash,
+} from '../../src/redis/records.js';
 export * from './reads.js';
 
 export interface SaleFields {
