@@ -363,7 +363,7 @@ export async function requeueAllLost(redis: RedisPort, saleId: string, minAgeMs:
   return requeued;
 }
 
-/** How an unanswered payment is queried again (src/worker/unknown.ts's UnknownPolicy). */
+/** How an unanswered payment is queried again (UnknownPolicy, src/payments/unknown-payments.ts). */
 export interface RecheckPolicy {
   baseMs: number;
   maxMs: number;
