@@ -63,7 +63,7 @@ export interface PaymentRecord {
 
 /**
  * Payments in Redis, the one owner of the payment scripts and of the payment hash (its fields
- * are declared in src/redis/records.ts): each call is one script, atomic and safe to resend.
+ * are declared in src/redis/records.ts): each change is one script, atomic and safe to resend.
  * The lanes' streams are src/payments/payment-lanes.ts's, the re-query and review sets
  * src/payments/unknown-payments.ts's.
  */
@@ -159,7 +159,7 @@ export class PaymentStore {
   }
 
   /** The payment as stored, or null when there is none (expired, or never accepted). */
-  async record(saleId: string, paymentId: string): Promise<PaymentRecord | null> {
+  async find(saleId: string, paymentId: string): Promise<PaymentRecord | null> {
     const p: PaymentHash = await this.redis.hgetall(keys.payment(saleId, paymentId));
     if (p.status === undefined) return null;
     return {
@@ -178,7 +178,12 @@ export class PaymentStore {
    * and queried again `recheckInMs` from now; its order keeps waiting on it. Answers the
    * payment's status after (a payment no longer processing is left as it is).
    */
-  async markUnknown(saleId: string, orderId: string, paymentId: string, recheckInMs: number) {
+  async markUnknown(
+    saleId: string,
+    orderId: string,
+    paymentId: string,
+    recheckInMs: number,
+  ): Promise<PaymentStatus | null> {
     const nowMs = await this.redis.timeMs();
     const reply = await callScript(
       this.redis,

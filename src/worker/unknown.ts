@@ -51,7 +51,7 @@ export async function resolveUnknown(deps: ResolveUnknownDeps, sales: readonly s
 
 async function resolveOne(deps: ResolveUnknownDeps, saleId: string, paymentId: string): Promise<void> {
   const { payments, unknown, ledger, log } = deps;
-  const p = await payments.record(saleId, paymentId);
+  const p = await payments.find(saleId, paymentId);
   const channel = p ? deps.channels.get(p.method) : undefined;
   if (!p || !channel || !AWAITING.has(p.status)) {
     // settled meanwhile, or still being charged by a worker (its own outcome will settle it)
