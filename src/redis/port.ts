@@ -4,7 +4,6 @@
  * rushgate's data; a handful of reads; the payment worker's consumer-group commands (its stream
  * bookkeeping: creating the group, claiming and acknowledging entries); the server's time and a
  * ping. A write that is one script is atomic, and where replicas are asked for it is waited on.
- * The raw writes still here are the worker's two marked below.
  *
  * Errors: a reply error from Redis is rethrown as it came (its message starts with the Redis
  * error code, e.g. NOSCRIPT); a failure to reach Redis at all is a RedisUnavailableError, which
@@ -26,14 +25,6 @@ export interface RedisPort {
   zrangeByScoreUpTo(key: string, maxScore: number, limit: number): Promise<string[]>;
   /** Members with score >= minScore, with their scores. */
   zrangeWithScoresFrom(key: string, minScore: number): Promise<[string, number][]>;
-
-  /**
-   * The payment worker's last raw writes (src/worker/: an unknown payment's next check, and
-   * taking it out of unknown and review), on their way into payment scripts; dropped from the
-   * port once the worker no longer calls them.
-   */
-  zadd(key: string, score: number, member: string): Promise<number>;
-  zrem(key: string, member: string): Promise<number>;
 
   // the payment worker's lanes: one consumer group over each lane's stream
   /** XGROUP CREATE … MKSTREAM; false when the group exists already. */

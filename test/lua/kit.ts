@@ -12,6 +12,14 @@ import { scripts } from '../../src/redis/scripts.generated.js';
 import { unique } from '../support/names.js';
 
 export { ScriptCode } from '../../src/redis/script-codes.js';
+export {
+  type OrderHash,
+  orderField,
+  orderHash,
+  type PaymentHash,
+  paymentField,
+  paymentHash,
+} from '../../src/redis/records.js';
 export * from './reads.js';
 
 export interface SaleFields {
@@ -377,7 +385,7 @@ export async function requeueAllLost(redis: RedisPort, saleId: string, minAgeMs:
   return requeued;
 }
 
-/** How an unanswered payment is queried again (src/worker/unknown.ts's UnknownPolicy). */
+/** How an unanswered payment is queried again (UnknownPolicy, src/payments/unknown-payments.ts). */
 export interface RecheckPolicy {
   baseMs: number;
   maxMs: number;
@@ -407,5 +415,14 @@ export const liftBlock = (redis: RedisPort, kind: BlockKind, id: string) =>
 
 export const pruneBlocks = (redis: RedisPort, kind: BlockKind, limit: number) =>
   callScript(redis, scripts.pruneBlocks, blockKeys(kind), { limit });
+
+/** forgetUnknown: the payment leaves the unknown and review sets unless still processing. */
+export const forgetUnknown = (redis: RedisPort, saleId: string, paymentId: string, recheckInMs: number) =>
+  callScript(
+    redis,
+    scripts.forgetUnknown,
+    { payment: keys.payment(saleId, paymentId), unknown: keys.unknown(saleId), review: keys.review(saleId) },
+    { paymentId, recheckInMs },
+  );
 
 export type { ScriptReply };

@@ -159,8 +159,6 @@ export function ioredisPort(client: RedisClient, wait?: ReplicaWait): RedisPort 
         for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, Number(flat[i + 1])]);
         return out;
       }),
-    zadd: (key, score, member) => guard(async () => Number(await client.zadd(key, score, member))),
-    zrem: (key, member) => guard(() => client.zrem(key, member)),
     xgroupCreate: (stream, group) =>
       guard(async () => {
         try {

@@ -243,8 +243,6 @@ export function socketPort(current: () => RequestRedis): RedisPort {
       for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, Number(flat[i + 1])]);
       return out;
     },
-    zadd: async (key, score, member) => Number(await cmd('ZADD', key, score, member)),
-    zrem: async (key, member) => Number(await cmd('ZREM', key, member)),
     xgroupCreate: async (stream, group) => {
       try {
         await cmd('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM');
