@@ -25,15 +25,15 @@ local nowMs = redisNowMs()
 local ttlMs = recordTtlMs(saleKey)
 local expired = 0
 for i = 4, #KEYS do
-  local orderId = ARGV[i - 3]
-  local o = rcall('HMGET', KEYS[i], 'userId', 'status', 'expiresAt', 'quantity')
+  local orderKey, orderId = KEYS[i], ARGV[i - 3]
+  local o = rcall('HMGET', orderKey, 'userId', 'status', 'expiresAt', 'quantity')
   local userId, status, expiresAt, quantity = o[1], o[2], tonumber(o[3]), tonumber(o[4])
   if status == 'held' then
     if nowMs >= expiresAt then
       releaseHold(saleKey, usersKey, userId, quantity)
       rcall('ZREM', holdsKey, orderId)
-      rcall('HSET', KEYS[i], 'status', 'expired', 'tok', '', 'endedAt', nowMs)
-      rcall('PEXPIRE', KEYS[i], ttlMs)
+      rcall('HSET', orderKey, 'status', 'expired', 'tok', '', 'endedAt', nowMs)
+      rcall('PEXPIRE', orderKey, ttlMs)
       expired = expired + 1
     end
   else

@@ -9,12 +9,15 @@
  * and the generated module carries those names, in order, so callers pass named keys and
  * arguments (run-script.ts) instead of positional arrays. A script whose keys or arguments vary
  * in number writes them as KEYS[2+k] / ARGV[...] and is called positionally.
+ * The field names scripts use on order and payment hashes and lane entries are checked against
+ * src/redis/records.ts (src/redis/record-fields.ts): an undeclared one fails generation.
  * Run: npm run gen:lua. A test fails when the generated module is out of date.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkRecordFields } from '../src/redis/record-fields.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -64,6 +67,8 @@ export function renderScriptsModule(luaDir = join(root, 'lua')): string {
     const sha = createHash('sha1').update(source).digest('hex');
     return { name: match[1]!, keys, args, readOnly, sha, source };
   });
+  // every order / payment / lane-entry field a script names is declared in src/redis/records.ts
+  checkRecordFields(entries);
   const list = (names: string[] | null) => (names === null ? 'null' : `[${names.map((n) => `'${n}'`).join(', ')}]`);
   const body = entries
     .map(

@@ -28,6 +28,7 @@ import { InFlight } from './orders/in-flight.js';
 import { OrderStore } from './orders/order-store.js';
 import { ordersRoutes } from './orders/orders-routes.js';
 import { PaymentStore } from './payments/payment-store.js';
+import { UnknownPayments } from './payments/unknown-payments.js';
 import { PaymentTokens } from './payments/payment-token.js';
 import { paymentsRoutes } from './payments/payments-routes.js';
 import { RedisUnavailableError, type RedisPort } from './redis/port.js';
@@ -134,7 +135,10 @@ export function createApp(deps: AppDeps) {
     windows: new SaleWindows(limits),
     clientAddress: (c: Context) => normalizeAddress(deps.clientAddress?.(c)) ?? undefined,
   };
-  app.route('/v1/channels', notificationsRoutes({ channels: deps.channels ?? new Map(), redis }));
+  app.route(
+    '/v1/channels',
+    notificationsRoutes({ channels: deps.channels ?? new Map(), unknown: new UnknownPayments(redis) }),
+  );
   if (deps.ledger) {
     app.route('/admin/wallets', adminWalletsRoutes({ ledger: deps.ledger }));
     app.route('/admin/sales', adminLedgerRoutes({ ledger: deps.ledger, sales }));

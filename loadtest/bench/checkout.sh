@@ -56,6 +56,9 @@ tree() { local p; for p in "$@"; do echo "$p"; tree $(pgrep -P "$p" || true); do
 proc_ticks() { local t=0 p; for p in "$@"; do [[ -r /proc/$p/stat ]] && t=$(( t + $(awk '{sub(/^.*\) /, ""); print $12 + $13}' /proc/$p/stat) )); done; echo "$t"; }
 # Redis's own account of its CPU (getrusage, all threads): used_cpu_sys + used_cpu_user, seconds
 redis_info_cpu() { redis-cli -h 127.0.0.1 -p "$1" info cpu | tr -d '\r' | awk -F: '$1 == "used_cpu_sys" || $1 == "used_cpu_user" { s += $2 } END { printf "%.6f", s }'; }
+# microseconds Redis spent running scripts (INFO commandstats of EVAL and EVALSHA): the script
+# bodies' share of its CPU; the rest is reading, parsing and answering commands
+redis_script_s() { redis-cli -h 127.0.0.1 -p "$1" info commandstats | tr -d '\r' | awk -F'[:,=]' '$1 ~ /^cmdstat_eval(sha)?$/ { s += $5 } END { printf "%.6f", s / 1e6 }'; }
 stat_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }   # machine-wide busy ticks
 # Waits until the whole machine is quiet (under QUIET_MAX busy cores over 1 s, QUIET_WAIT s at
 # most) and prints the last reading: what the other tenants (and idle servers) use before a run.
@@ -179,7 +182,7 @@ prepare() {
 
 # measure WHO SCEN RUN FIRST: one measured wrk run, after a quiet machine; appends a row
 measure() {
-  local who="$1" scen="$2" run="$3" first="$4" gw rport rpid bg tf raw g0 g1 r0 r1 i0 i1 t0 t1 line
+  local who="$1" scen="$2" run="$3" first="$4" gw rport rpid bg tf raw g0 g1 r0 r1 i0 i1 s0 s1 t0 t1 line
   if [[ "$who" == peer ]]; then gw="$PEER_NGINX_PID"; rpid="$PEER_REDIS_PID"; rport="$PEER_REDIS_PORT"
   else gw="$GW_PID"; rpid="$REDIS_PID"; rport="$RG_REDIS_PORT"; fi
   prepare "$who" "$scen"
@@ -189,22 +192,22 @@ measure() {
   fi
   bg="$(quiet)"
   raw="$OUT/$who-$scen-r$run.txt"; tf="$(mktemp)"
-  i0="$(redis_info_cpu "$rport")"
+  i0="$(redis_info_cpu "$rport")"; s0="$(redis_script_s "$rport")"
   g0="$(proc_ticks $(tree "$gw"))"; r0="$(proc_ticks "$rpid")"; t0="$(date +%s.%N)"
   /usr/bin/time -f "%U %S" -o "$tf" env "${WRK_ENV[@]}" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" -s "$WRK_SCRIPT" "$WRK_URL" >"$raw" 2>&1
   t1="$(date +%s.%N)"; g1="$(proc_ticks $(tree "$gw"))"; r1="$(proc_ticks "$rpid")"
-  i1="$(redis_info_cpu "$rport")"
+  i1="$(redis_info_cpu "$rport")"; s1="$(redis_script_s "$rport")"
   line="$(grep '^RESULT' "$raw" || true)"
   [[ -n "$line" ]] || { echo "no RESULT from wrk ($who $scen run $run):" >&2; cat "$raw" >&2; exit 1; }
   awk -v who="$who" -v s="$scen" -v c="$CONNS" -v r="$run" -v first="$first" -v wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" \
-      -v bg="$bg" -v hz="$HZ" -v g="$((g1 - g0))" -v rd="$((r1 - r0))" -v i0="$i0" -v i1="$i1" -v gen="$(awk '{print $1 + $2}' "$tf")" '
+      -v bg="$bg" -v hz="$HZ" -v g="$((g1 - g0))" -v rd="$((r1 - r0))" -v i0="$i0" -v i1="$i1" -v sc="$(awk -v a="$s0" -v b="$s1" 'BEGIN{print b-a}')" -v gen="$(awk '{print $1 + $2}' "$tf")" '
     { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
     END {
-      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%s\t%.3f\t%.3f\t%.3f\t%.3f\n", who, s, c, r, first,
-        v["rps"], v["p50_ms"], v["p99_ms"], v["non2xx"], v["sockerr"], v["requests"], wall, bg, g / hz, rd / hz, i1 - i0, gen
+      printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%s\t%.3f\t%.3f\t%.3f\t%.3f\t%.6f\n", who, s, c, r, first,
+        v["rps"], v["p50_ms"], v["p99_ms"], v["non2xx"], v["sockerr"], v["requests"], wall, bg, g / hz, rd / hz, i1 - i0, gen, sc
       n = v["requests"] > 0 ? v["requests"] : 1
-      printf "  run %s %-7s %-8s rps=%-9s p99=%-7s non2xx=%d sockerr=%d  us/req: gateway %.1f, redis %.1f (INFO %.1f), wrk %.1f  (bg %s)\n",
-        r, s, who, v["rps"], v["p99_ms"], v["non2xx"], v["sockerr"], 1e6 * g / hz / n, 1e6 * rd / hz / n, 1e6 * (i1 - i0) / n, 1e6 * gen / n, bg > "/dev/stderr"
+      printf "  run %s %-7s %-8s rps=%-9s p99=%-7s non2xx=%d sockerr=%d  us/req: gateway %.1f, redis %.1f (INFO %.1f, scripts %.1f), wrk %.1f  (bg %s)\n",
+        r, s, who, v["rps"], v["p99_ms"], v["non2xx"], v["sockerr"], 1e6 * g / hz / n, 1e6 * rd / hz / n, 1e6 * (i1 - i0) / n, 1e6 * sc / n, 1e6 * gen / n, bg > "/dev/stderr"
     }' <<<"$line" >>"$ROWS"
   rm -f "$tf"
 }
@@ -241,6 +244,7 @@ cleanup
       if (col == "cg") return f[k, i, 14] / f[k, i, 12]; if (col == "cr") return f[k, i, 15] / f[k, i, 12]; if (col == "cw") return f[k, i, 17] / f[k, i, 12]
       if (col == "ug") return 1e6 * f[k, i, 14] / q; if (col == "ur") return 1e6 * f[k, i, 15] / q
       if (col == "ui") return 1e6 * f[k, i, 16] / q; if (col == "uw") return 1e6 * f[k, i, 17] / q
+      if (col == "us") return 1e6 * f[k, i, 18] / q
       return f[k, i, col] + 0
     }
     { k = $1 "\t" $2; n[k]++; for (c = 1; c <= NF; c++) f[k, n[k], c] = $c; byrun[$1, $2, $4] = $6
@@ -252,7 +256,7 @@ cleanup
       ns = split(scens, S, " ")
       for (s = 1; s <= ns; s++) for (w = 1; w <= 2; w++) {
         who = (w == 1 ? "rushgate" : "peer"); k = who "\t" S[s]; if (!(k in n)) continue
-        r = med(k, 6); R[k] = r; UG[k] = med(k, "ug"); UR[k] = med(k, "ur"); UI[k] = med(k, "ui")
+        r = med(k, 6); R[k] = r; UG[k] = med(k, "ug"); UR[k] = med(k, "ur"); UI[k] = med(k, "ui"); US[k] = med(k, "us")
         printf "%-8s %-8s %4d %9.0f %6.1f%% %7.2f %7.2f %6d %5.2f | %5.2f %5.2f %5.2f | %8.1f %6.1f (%5.1f) %6.1f\n", S[s], who, n[k], r,
           (r > 0 ? 100 * (mx(k, 6) - mn(k, 6)) / r : 0), med(k, 7), med(k, 8), err[k], med(k, 13),
           med(k, "cg"), med(k, "cr"), med(k, "cw"), UG[k], UR[k], UI[k], med(k, "uw")
@@ -267,8 +271,8 @@ cleanup
       # a completed checkout is one order and one payment: two requests of the flow
       a = "rushgate\tflow"; b = "peer\tflow"
       if ((a in R) && (b in R) && UR[b] > 0)
-        printf "redis CPU per completed checkout (2 flow requests): rushgate %.1f us, peer %.1f us (%.2fx); INFO cpu: %.1f vs %.1f us (%.2fx)\n",
-          2 * UR[a], 2 * UR[b], UR[a] / UR[b], 2 * UI[a], 2 * UI[b], (UI[b] > 0 ? UI[a] / UI[b] : 0)
+        printf "redis CPU per completed checkout (2 flow requests): rushgate %.1f us, peer %.1f us (%.2fx); INFO cpu: %.1f vs %.1f us (%.2fx); in scripts: %.1f vs %.1f us (%.2fx)\n",
+          2 * UR[a], 2 * UR[b], UR[a] / UR[b], 2 * UI[a], 2 * UI[b], (UI[b] > 0 ? UI[a] / UI[b] : 0), 2 * US[a], 2 * US[b], (US[b] > 0 ? US[a] / US[b] : 0)
       z = "rushgate\tnoop"
       if ((z in R) && R[z] > 0) for (s = 1; s <= ns; s++) if (S[s] == "soldout" || S[s] == "refused") {
         a = "rushgate\t" S[s]; if (!(a in R)) continue

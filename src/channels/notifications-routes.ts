@@ -2,16 +2,9 @@ import { Hono } from 'hono';
 import { bodyText } from '../http/body.js';
 import { saleOfId } from '../ids.js';
 import { problem } from '../http/problem.js';
-import { keys } from '../redis/keys.js';
-import type { RedisPort } from '../redis/port.js';
-import { callScript } from '../redis/run-script.js';
-import { ScriptCode } from '../redis/script-codes.js';
-import { scripts } from '../redis/scripts.generated.js';
+import type { UnknownPayments } from '../payments/unknown-payments.js';
 import { NotificationRefused, type ChannelNotification, type PaymentChannel } from './channel.js';
 import { json } from '../http/respond.js';
-
-/** Event ids are remembered this long (channels retry notifications for days). */
-const EVENT_TTL_SECONDS = 7 * 86_400;
 
 /**
  * POST /v1/channels/{channel}/notifications: a channel tells us a charge's outcome. The signature
@@ -20,10 +13,11 @@ const EVENT_TTL_SECONDS = 7 * 86_400;
  */
 export function notificationsRoutes({
   channels,
-  redis,
+  unknown,
 }: {
   channels: ReadonlyMap<string, PaymentChannel>;
-  redis: RedisPort;
+  /** Where a notified payment is queued for its query. */
+  unknown: UnknownPayments;
 }) {
   return new Hono().post('/:channel/notifications', async (c) => {
     const channel = channels.get(c.req.param('channel'));
@@ -39,17 +33,8 @@ export function notificationsRoutes({
     }
     const saleId = saleOfId('pay', notification.paymentId);
     if (saleId === null) throw problem('not_found', 'no such payment');
-    const reply = await callScript(
-      redis,
-      scripts.noteChannelEvent,
-      {
-        event: keys.channelEvent(saleId, channel.name, notification.eventId),
-        payment: keys.payment(saleId, notification.paymentId),
-        unknown: keys.unknown(saleId),
-      },
-      { paymentId: notification.paymentId, rememberSeconds: EVENT_TTL_SECONDS },
-    );
-    if (reply[0] === ScriptCode.NOT_FOUND) throw problem('not_found', 'no such payment');
-    return json(c, { received: true, duplicate: reply[0] === ScriptCode.REPLAYED });
+    const noted = await unknown.noteChannelEvent(saleId, channel.name, notification.eventId, notification.paymentId);
+    if (noted === 'no_such_payment') throw problem('not_found', 'no such payment');
+    return json(c, { received: true, duplicate: noted === 'duplicate' });
   });
 }

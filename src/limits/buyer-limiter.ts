@@ -3,6 +3,8 @@ import type { MiddlewareHandler } from 'hono';
 import type { BuyerEnv } from '../http/auth.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
+import { callScript } from '../redis/run-script.js';
+import { scripts } from '../redis/scripts.generated.js';
 import type { LimitsView } from './limits-watcher.js';
 import { rateLimited } from './sale-windows.js';
 import { upstashRedis } from './upstash-redis.js';
@@ -49,7 +51,12 @@ export function buyerLimiter(
       const { userId } = c.get('buyer');
       const result = await limiterFor(policy.limit, policy.windowSeconds).limit(`{u:${userId}}`);
       if (!result.success && policy.dryRun) {
-        await redis.hincrby(keys.limitsDryRun(limits.version), 'others.perUser', 1);
+        await callScript(
+          redis,
+          scripts.countDryRunRefusal,
+          { dryRun: keys.limitsDryRun(limits.version) },
+          { policy: 'others.perUser' },
+        );
       } else if (!result.success) {
         limits.noteRefusal(userId);
         throw rateLimited(

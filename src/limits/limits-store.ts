@@ -8,7 +8,14 @@ import { scripts } from '../redis/scripts.generated.js';
 import { DEFAULT_POLICIES, policyChanges, PoliciesSchema, type Policies } from './policies.js';
 
 export type BlockKind = 'user' | 'address';
-const blockKey: Record<BlockKind, string> = { user: keys.blocklist, address: keys.blockedAddresses };
+/** Each kind's blocklist and the reasons beside it: the keys its block scripts take. */
+const blockKeys: Record<BlockKind, { blocked: string; reasons: string }> = {
+  user: { blocked: keys.blocklist, reasons: keys.blockReasons },
+  address: { blocked: keys.blockedAddresses, reasons: keys.blockedAddressReasons },
+};
+
+/** Ended blocks pruneBlocks drops per script call. */
+const PRUNE_BATCH = 1000;
 
 /** Versions kept in the history (and so reachable by rollback). */
 const HISTORY_KEPT = 100;
@@ -129,31 +136,43 @@ export class LimitsStore {
     return this.redis.timeMs();
   }
 
-  /** Blocks a buyer (or, with kind 'address', a network address) until now + ttlSeconds. */
+  /**
+   * Blocks a buyer (or, with kind 'address', a network address) until Redis time + ttlSeconds:
+   * one script sets the block and its reason together.
+   */
   async block(
     kind: BlockKind,
     id: string,
     ttlSeconds: number,
     reason: string,
   ): Promise<{ until: string; reason: string }> {
-    const untilMs = (await this.redis.timeMs()) + ttlSeconds * 1000;
-    await this.redis.zadd(blockKey[kind], untilMs, id);
-    if (kind === 'user') await this.redis.hset(keys.blockReasons, id, reason);
-    return { until: new Date(untilMs).toISOString(), reason };
+    const reply = await callScript(this.redis, scripts.putBlock, blockKeys[kind], {
+      id,
+      blockMs: ttlSeconds * 1000,
+      reason,
+    });
+    return { until: new Date(Number(reply[1])).toISOString(), reason };
   }
 
+  /** Lifts a block and drops its reason, in one script. */
   async unblock(kind: BlockKind, id: string): Promise<void> {
-    await this.redis.zrem(blockKey[kind], id);
-    if (kind === 'user') await this.redis.hdel(keys.blockReasons, id);
+    await callScript(this.redis, scripts.liftBlock, blockKeys[kind], { id });
   }
 
   /** Buyers or addresses blocked at Redis time `nowMs`, with the time each block ends (ms). */
   async blocked(kind: BlockKind, nowMs: number): Promise<Map<string, number>> {
-    return new Map(await this.redis.zrangeWithScoresFrom(blockKey[kind], nowMs));
+    return new Map(await this.redis.zrangeWithScoresFrom(blockKeys[kind].blocked, nowMs));
   }
 
-  /** Drops blocks that have ended (the blocklist would otherwise only grow). */
-  async pruneBlocks(nowMs: number): Promise<void> {
-    await Promise.all(Object.values(blockKey).map((key) => this.redis.zremrangeByScoreUpTo(key, nowMs)));
+  /** Drops blocks that have ended on Redis time, and their reasons (both would otherwise only grow). */
+  async pruneBlocks(): Promise<void> {
+    await Promise.all(
+      Object.values(blockKeys).map(async (kindKeys) => {
+        let dropped: number;
+        do {
+          dropped = Number((await callScript(this.redis, scripts.pruneBlocks, kindKeys, { limit: PRUNE_BATCH }))[1]);
+        } while (dropped === PRUNE_BATCH);
+      }),
+    );
   }
 }

@@ -100,7 +100,7 @@ export class LimitsWatcher implements LimitsView {
     const before = Date.now();
     const nowMs = await this.store.redisTimeMs();
     this.#offsetMs = nowMs - Math.round((before + Date.now()) / 2);
-    if (++this.#refreshes % 120 === 0) await this.store.pruneBlocks(nowMs);
+    if (++this.#refreshes % 120 === 0) await this.store.pruneBlocks();
     // separately: a policy that cannot be read never costs the blocklist
     const [blocked, addresses] = await Promise.all([
       this.store.blocked('user', nowMs),

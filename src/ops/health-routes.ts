@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { problem } from '../http/problem.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { keys } from '../redis/keys.js';
+import { UnknownPayments } from '../payments/unknown-payments.js';
 import type { RedisPort } from '../redis/port.js';
 import { available, type Sale } from '../sales/sale.js';
 import type { SaleStore } from '../sales/sale-store.js';
@@ -21,21 +21,12 @@ export function metricsRoutes({ metrics, sales, redis }: { metrics: Metrics; sal
           ...counters(s.sale),
           queueDepth: s.laneDepths,
           queueServed: s.laneServed,
-          ...(redis ? await faultGauges(redis, s.sale.saleId) : {}),
+          ...(redis ? await new UnknownPayments(redis).faults(s.sale.saleId) : {}),
         })),
       );
     });
     return c.body(body, 200, { 'Content-Type': contentType });
   });
-}
-
-/** Payments marked for review, and whether an oversell was detected (the reconciler's records). */
-async function faultGauges(redis: RedisPort, saleId: string): Promise<{ review: number; oversell: number }> {
-  const [review, oversell] = await Promise.all([
-    redis.zrangeWithScoresFrom(keys.review(saleId), 0),
-    redis.hgetall(keys.oversell(saleId)),
-  ]);
-  return { review: review.length, oversell: oversell.detectedAt ? 1 : 0 };
 }
 
 const counters = (sale: Sale) => ({ available: available(sale), held: sale.held, sold: sale.sold });

@@ -1,7 +1,8 @@
 import type { WindowArgs } from '../limits/sale-windows.js';
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
-import { callScript, hashReply } from '../redis/run-script.js';
+import { type OrderHash, orderHash } from '../redis/records.js';
+import { callScript } from '../redis/run-script.js';
 import { refusalOf } from '../redis/script-outcomes.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
@@ -35,9 +36,9 @@ export interface CreatedOrder {
   availableAfter: number | null;
 }
 
-/** An order hash as its buyer may see it, with the Redis time it was read at. */
+/** An order hash as its buyer may see it (fields: src/redis/records.ts), with the Redis time it was read at. */
 export interface OrderRecord {
-  fields: Record<string, string>;
+  fields: OrderHash;
   nowMs: number;
 }
 
@@ -107,7 +108,7 @@ export class OrderStore {
   async read(saleId: string, orderId: string, userId: string): Promise<OrderRecord> {
     const reply = await callScript(this.redis, scripts.readOrder, { order: keys.order(saleId, orderId) }, { userId });
     if (reply[0] !== ScriptCode.OK) throw refusalOf(reply, 'order');
-    return { fields: hashReply(reply[1]), nowMs: Number(reply[2]) };
+    return { fields: orderHash(reply[1]), nowMs: Number(reply[2]) };
   }
 
   /** Cancels a held order (idempotent); returns the order after. */
@@ -124,7 +125,7 @@ export class OrderStore {
       { orderId, userId },
     );
     if (reply[0] !== ScriptCode.OK) throw refusalOf(reply, 'order');
-    return { fields: hashReply(reply[1]), nowMs: Number(reply[2]) };
+    return { fields: orderHash(reply[1]), nowMs: Number(reply[2]) };
   }
 
   /** Makes `nonce` the order's only valid token; returns the hold's end. */

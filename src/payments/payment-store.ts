@@ -1,7 +1,8 @@
 import type { WindowArgs } from '../limits/sale-windows.js';
 import { keys, type Lane } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
-import { callScript, hashReply } from '../redis/run-script.js';
+import { type PaymentHash, type PaymentStatus, paymentHash } from '../redis/records.js';
+import { callScript, runScript } from '../redis/run-script.js';
 import { refusalOf } from '../redis/script-outcomes.js';
 import { ScriptCode } from '../redis/script-codes.js';
 import { scripts } from '../redis/scripts.generated.js';
@@ -30,7 +31,42 @@ export interface AcceptedPayment {
 
 export type PaymentOutcome = 'succeeded' | 'refunded' | 'failed';
 
-/** Payments in Redis: each call is one script, atomic and safe to resend. */
+/** A payment a worker read from its lane: which one, and its order. */
+export interface LaneItem {
+  paymentId: string;
+  orderId: string;
+}
+
+/** A payment as a worker took it: its status after the take (null when it does not exist). */
+export interface TakenPayment {
+  paymentId: string;
+  orderId: string;
+  status: PaymentStatus | null;
+  userId: string;
+  method: string;
+  amount: number;
+  currency: string;
+  /** When it was accepted (ms, Redis time). */
+  createdAtMs: number;
+}
+
+/** A payment as stored, for the worker that resolves it (no owner check). */
+export interface PaymentRecord {
+  paymentId: string;
+  orderId: string;
+  userId: string;
+  method: string;
+  amount: number;
+  currency: string;
+  status: PaymentStatus;
+}
+
+/**
+ * Payments in Redis, the one owner of the payment scripts and of the payment hash (its fields
+ * are declared in src/redis/records.ts): each change is one script, atomic and safe to resend.
+ * The lanes' streams are src/payments/payment-lanes.ts's, the re-query and review sets
+ * src/payments/unknown-payments.ts's.
+ */
 export class PaymentStore {
   constructor(private readonly redis: RedisPort) {}
 
@@ -79,7 +115,7 @@ export class PaymentStore {
       { userId },
     );
     if (reply[0] !== ScriptCode.OK) throw refusalOf(reply, 'payment');
-    const p = hashReply(reply[1]);
+    const p = paymentHash(reply[1]);
     const served = Number(reply[2]);
     return {
       paymentId,
@@ -93,8 +129,79 @@ export class PaymentStore {
     };
   }
 
+  /**
+   * Marks payments a worker read from one lane `processing` (their orders show it) and moves the
+   * lane's served counter once per payment still queued; a redelivered one counts nothing twice.
+   * Answers each payment as taken, in order.
+   */
+  async take(saleId: string, lane: Lane, items: readonly LaneItem[]): Promise<TakenPayment[]> {
+    if (items.length === 0) return [];
+    const reply = await runScript(
+      this.redis,
+      scripts.takePayments,
+      [keys.lanes(saleId), ...items.flatMap((i) => [keys.payment(saleId, i.paymentId), keys.order(saleId, i.orderId)])],
+      [lane, ...items.map((i) => i.paymentId)],
+    );
+    const rows = reply[1] as (string | null)[][];
+    return items.map((item, i) => {
+      const [status, method, amount, currency, userId, orderId, createdAt] = rows[i]!;
+      return {
+        paymentId: item.paymentId,
+        orderId: orderId ?? item.orderId,
+        status: (status as PaymentStatus | null) ?? null,
+        userId: userId ?? '',
+        method: method ?? '',
+        amount: Number(amount),
+        currency: currency ?? '',
+        createdAtMs: Number(createdAt),
+      };
+    });
+  }
+
+  /** The payment as stored, or null when there is none (expired, or never accepted). */
+  async find(saleId: string, paymentId: string): Promise<PaymentRecord | null> {
+    const p: PaymentHash = await this.redis.hgetall(keys.payment(saleId, paymentId));
+    if (p.status === undefined) return null;
+    return {
+      paymentId,
+      orderId: p.orderId ?? '',
+      userId: p.userId ?? '',
+      method: p.method ?? '',
+      amount: Number(p.amount),
+      currency: p.currency ?? '',
+      status: p.status as PaymentStatus,
+    };
+  }
+
+  /**
+   * A channel gave no answer for a payment being charged: it is `unknown` (never assumed failed)
+   * and queried again `recheckInMs` from now; its order keeps waiting on it. Answers the
+   * payment's status after (a payment no longer processing is left as it is).
+   */
+  async markUnknown(
+    saleId: string,
+    orderId: string,
+    paymentId: string,
+    recheckInMs: number,
+  ): Promise<PaymentStatus | null> {
+    const nowMs = await this.redis.timeMs();
+    const reply = await callScript(
+      this.redis,
+      scripts.markUnknown,
+      { payment: keys.payment(saleId, paymentId), order: keys.order(saleId, orderId), unknown: keys.unknown(saleId) },
+      { paymentId, nextCheckMs: nowMs + recheckInMs },
+    );
+    return (reply[1] as PaymentStatus | null) ?? null;
+  }
+
   /** Records a final outcome (after the ledger committed, or a definite refusal). Idempotent. */
-  async settle(saleId: string, orderId: string, paymentId: string, outcome: PaymentOutcome, failureCode = '') {
+  async settle(
+    saleId: string,
+    orderId: string,
+    paymentId: string,
+    outcome: PaymentOutcome,
+    failureCode = '',
+  ): Promise<{ paymentStatus: PaymentStatus; orderStatus: string }> {
     const reply = await callScript(
       this.redis,
       scripts.settlePayment,
@@ -108,6 +215,6 @@ export class PaymentStore {
       { paymentId, outcome, failureCode },
     );
     if (reply[0] !== ScriptCode.OK) throw refusalOf(reply, 'payment');
-    return { paymentStatus: String(reply[1]), orderStatus: String(reply[2]) };
+    return { paymentStatus: reply[1] as PaymentStatus, orderStatus: String(reply[2]) };
   }
 }

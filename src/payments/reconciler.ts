@@ -4,6 +4,7 @@ import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
 import { runScript } from '../redis/run-script.js';
 import { scripts } from '../redis/scripts.generated.js';
+import { PaymentLanes } from './payment-lanes.js';
 
 export interface ReconcilerOptions {
   /** The slow timer: a full pass this often. */
@@ -61,6 +62,7 @@ export class Reconciler {
   readonly #lookbackMs: number;
   readonly #lostAfterMs: number;
   readonly #pageSize: number;
+  readonly #lanes: PaymentLanes;
   #timer: ReturnType<typeof setInterval> | undefined;
   #running: Promise<unknown> | undefined;
   #runId: string | undefined;
@@ -85,6 +87,7 @@ export class Reconciler {
     this.#lookbackMs = options.lookbackMs ?? 0;
     this.#lostAfterMs = options.lostAfterMs ?? 60_000;
     this.#pageSize = options.pageSize ?? 200;
+    this.#lanes = new PaymentLanes(redis);
   }
 
   start(): void {
@@ -267,21 +270,12 @@ export class Reconciler {
 
   /** Puts back in their lane one sale's waiting payments whose lane entry is gone. */
   async #requeueLost(saleId: string): Promise<number> {
-    let cursor = '0';
     let requeued = 0;
-    do {
-      const reply = await runScript(
-        this.redis,
-        scripts.requeueLost,
-        [keys.lanes(saleId), keys.lane(saleId, 'standard'), keys.lane(saleId, 'priority')],
-        [cursor, keys.payment(saleId, '*'), this.#lostAfterMs, 1000],
-      );
-      cursor = String(reply[1]);
-      const ids = reply[2] as string[];
+    for await (const ids of this.#lanes.requeueLost(saleId, this.#lostAfterMs)) {
       if (ids.length > 0)
         this.log.warn({ saleId, paymentIds: ids }, 'payments had lost their lane entry: put back in their lane');
       requeued += ids.length;
-    } while (cursor !== '0');
+    }
     return requeued;
   }
 }

@@ -15,10 +15,14 @@ export const keys = {
   /** Blocked buyers: userId -> blocked until (ms); reasons beside. */
   blocklist: 'rg:{block}:users',
   blockReasons: 'rg:{block}:reasons',
-  /** Blocked network addresses: address -> blocked until (ms). */
+  /** Blocked network addresses: address -> blocked until (ms); reasons beside. */
   blockedAddresses: 'rg:{block}:addresses',
+  blockedAddressReasons: 'rg:{block}:addressReasons',
   refusalTally: (userId: string) => `rg:{block}:refusals:${userId}`,
-  /** Every sale ever created (ops views, limits). Not sale-tagged, never in a script. */
+  /**
+   * Every sale ever put (ops views, limits, the reconciler). Not sale-tagged; only its own
+   * one-key script (listSale) writes it, before the sale is written (an id may lack its sale).
+   */
   sales: 'rg:sales',
   /**
    * Sales that can still have work, by generation: what the worker and the hold sweeper walk

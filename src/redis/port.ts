@@ -1,8 +1,13 @@
 /**
- * The few Redis commands rushgate uses, so any client (ioredis on Node, a REST or socket client
- * on Workers) can stand behind it. Errors: a reply error from Redis is rethrown as it came (its
- * message starts with the Redis error code, e.g. NOSCRIPT); a failure to reach Redis at all is a
- * RedisUnavailableError, which the HTTP layer turns into 503 `unavailable` (fail closed).
+ * The few Redis commands rushgate's core uses, so any client (ioredis on Node, the socket client
+ * on Workers, a REST client) can stand behind it: script calls, which make every write to
+ * rushgate's data; a handful of reads; the payment worker's consumer-group commands (its stream
+ * bookkeeping: creating the group, claiming and acknowledging entries); the server's time and a
+ * ping. A write that is one script is atomic, and where replicas are asked for it is waited on.
+ *
+ * Errors: a reply error from Redis is rethrown as it came (its message starts with the Redis
+ * error code, e.g. NOSCRIPT); a failure to reach Redis at all is a RedisUnavailableError, which
+ * the HTTP layer turns into 503 `unavailable` (fail closed).
  */
 export interface RedisPort {
   /**
@@ -11,21 +16,17 @@ export interface RedisPort {
    */
   evalsha(sha: string, keys: readonly string[], args: readonly (string | number)[], writes?: boolean): Promise<unknown>;
   eval(source: string, keys: readonly string[], args: readonly (string | number)[], writes?: boolean): Promise<unknown>;
+
+  // reads, of one key each
+  hgetall(key: string): Promise<Record<string, string>>;
+  smembers(key: string): Promise<string[]>;
+  lrange(key: string, start: number, stop: number): Promise<string[]>;
   /** Members of a sorted set with score <= maxScore, lowest first. */
   zrangeByScoreUpTo(key: string, maxScore: number, limit: number): Promise<string[]>;
-  smembers(key: string): Promise<string[]>;
-  hgetall(key: string): Promise<Record<string, string>>;
-  zadd(key: string, score: number, member: string): Promise<number>;
-  zrem(key: string, member: string): Promise<number>;
-  /** ZREMRANGEBYSCORE key -inf maxScore */
-  zremrangeByScoreUpTo(key: string, maxScore: number): Promise<number>;
   /** Members with score >= minScore, with their scores. */
   zrangeWithScoresFrom(key: string, minScore: number): Promise<[string, number][]>;
-  hset(key: string, field: string, value: string): Promise<number>;
-  hdel(key: string, field: string): Promise<number>;
-  hincrby(key: string, field: string, by: number): Promise<number>;
-  lrange(key: string, start: number, stop: number): Promise<string[]>;
-  sadd(key: string, member: string): Promise<number>;
+
+  // the payment worker's lanes: one consumer group over each lane's stream
   /** XGROUP CREATE … MKSTREAM; false when the group exists already. */
   xgroupCreate(stream: string, group: string): Promise<boolean>;
   /** XREADGROUP of new entries (`>`) from several streams, without blocking. */
@@ -33,6 +34,7 @@ export interface RedisPort {
   /** XAUTOCLAIM: entries pending longer than minIdleMs, taken over by `consumer`. */
   xautoclaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number): Promise<StreamEntry[]>;
   xack(stream: string, group: string, ids: readonly string[]): Promise<number>;
+
   /** Redis server time in milliseconds. */
   timeMs(): Promise<number>;
   ping(): Promise<string>;

@@ -2,30 +2,27 @@
  * The index of active sales: what the payment worker and the hold sweeper walk, so that their
  * idle cost follows the sales that can still have work, not every sale ever created.
  *
- * `rg:active` is a sorted set: sale id -> generation. Every successful PUT of a sale joins it
- * (ZINCRBY 1, so the generation moves). A sale leaves once it is finished: nothing queued,
- * nothing held (held counts orders being paid), no payment whose outcome is unknown, and sold
- * out or closed. Leaving is conditional on the generation the walker read before it judged the
- * sale: a PUT that re-opens the sale meanwhile (more stock, a later close) has moved the
- * generation, so the sale stays. Nothing else can give a finished sale work: an order needs
- * stock and an open sale, a payment needs a held order.
+ * `rg:active` is a sorted set: sale id -> generation. A PUT of a sale joins it (ZINCRBY 1, so
+ * the generation moves) before it writes the sale, so a crash after the write never leaves the
+ * sale unwalked, and again after, so a walker that judged the sale before the write cannot
+ * retire it (SaleStore.put). A sale leaves once it is finished: nothing queued, nothing held
+ * (held counts orders being paid), no payment whose outcome is unknown, and sold out or closed.
+ * Leaving is conditional on the generation the walker read before it judged the sale: a PUT that
+ * re-opens the sale meanwhile (more stock, a later close) has moved the generation, so the sale
+ * stays. Nothing else can give a finished sale work: an order needs stock and an open sale, a
+ * payment needs a held order.
  *
- * The index key lives outside every sale's slot (one key, legal on Redis Cluster); the scripts
- * here touch that key only. `rg:sales` stays the list of every sale (ops views, limits).
+ * The index key lives outside every sale's slot (one key, legal on Redis Cluster); its scripts
+ * (lua/joinActiveSales, adoptListedSales, leaveActiveSales) touch that key only. `rg:sales`
+ * stays the list of every sale (ops views, limits, the reconciler).
  */
 import { keys } from '../redis/keys.js';
 import type { RedisPort } from '../redis/port.js';
+import { callScript, runScript } from '../redis/run-script.js';
+import { scripts } from '../redis/scripts.generated.js';
 import { saleStatus, type SaleSnapshot } from './sale.js';
 
 export const ACTIVE_SALES_KEY = keys.activeSales;
-
-const JOIN = `return redis.call('ZINCRBY', KEYS[1], 1, ARGV[1])`;
-// several ids at once, each joining only if absent (score 1): adopting sales listed before the index existed
-const ADOPT = `local n = 0
-for _, id in ipairs(ARGV) do n = n + redis.call('ZADD', KEYS[1], 'NX', 1, id) end
-return n`;
-const LEAVE = `if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('ZREM', KEYS[1], ARGV[1]) end
-return 0`;
 
 /** An active sale and the generation it was read at. */
 export interface ActiveSale {
@@ -39,9 +36,9 @@ export function finished(snapshot: SaleSnapshot): boolean {
   return snapshot.queueDepth <= 0 && snapshot.sale.held <= 0 && (status === 'sold_out' || status === 'closed');
 }
 
-/** Lists the sale as active (again); called after every successful PUT of the sale. */
+/** Lists the sale as active (again), moving its generation; called around every PUT of the sale. */
 export async function joinActiveSales(redis: RedisPort, saleId: string): Promise<void> {
-  await redis.eval(JOIN, [ACTIVE_SALES_KEY], [saleId]);
+  await callScript(redis, scripts.joinActiveSales, { active: ACTIVE_SALES_KEY }, { saleId });
 }
 
 /** The active sales, read straight from Redis. */
@@ -57,7 +54,9 @@ export async function adoptListedSales(redis: RedisPort): Promise<number> {
   const listed = await redis.smembers(keys.sales);
   let adopted = 0;
   for (let i = 0; i < listed.length; i += 500)
-    adopted += Number(await redis.eval(ADOPT, [ACTIVE_SALES_KEY], listed.slice(i, i + 500)));
+    adopted += Number(
+      (await runScript(redis, scripts.adoptListedSales, [ACTIVE_SALES_KEY], listed.slice(i, i + 500)))[1],
+    );
   return adopted;
 }
 
@@ -76,7 +75,13 @@ export async function retireFinished(
       const snapshot = await read(saleId);
       if (snapshot !== null && !finished(snapshot)) return null;
       if (snapshot !== null && (await unknownPayments(saleId)) > 0) return null;
-      const removed = Number(await redis.eval(LEAVE, [ACTIVE_SALES_KEY], [saleId, String(generation)]));
+      const reply = await callScript(
+        redis,
+        scripts.leaveActiveSales,
+        { active: ACTIVE_SALES_KEY },
+        { saleId, generation: String(generation) },
+      );
+      const removed = Number(reply[1]);
       return removed === 1 ? saleId : null;
     }),
   );

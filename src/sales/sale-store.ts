@@ -36,7 +36,7 @@ function snapshot(saleId: string, reply: unknown[], at: number): SaleSnapshot {
   };
 }
 
-/** Sales in Redis: create/update and consistent reads, one script call each. */
+/** Sales in Redis: create/update (checked, listed, then written) and consistent reads, one script each. */
 export class SaleStore {
   /** Recent reads for readRecent: the snapshot (or the read in flight) and when it was asked. */
   readonly #recent = new Map<string, { atMs: number; read: Promise<SaleSnapshot | null> }>();
@@ -71,31 +71,39 @@ export class SaleStore {
     return read;
   }
 
-  /** Creates the sale or updates the given fields; `created` tells which. */
+  /**
+   * Creates the sale or updates the given fields; `created` tells which. The indexes of sales
+   * (rg:sales, rg:active) live outside the sale's slot, so one script cannot write both on Redis
+   * Cluster. The writes are ordered so that a crash between any two leaves nothing a reader
+   * trusts wrongly: checked (a refused put writes nothing anywhere), then listed, then written,
+   * then its active generation moved again. A listed id with no sale behind it is skipped by
+   * every reader; a written sale the indexes missed would never be swept nor worked.
+   */
   async put(saleId: string, fields: SaleFields): Promise<{ created: boolean } & SaleSnapshot> {
+    const sale = { sale: keys.sale(saleId), lanes: keys.lanes(saleId) };
+    const args = { defaults: JSON.stringify({ name: saleId, ...SALE_DEFAULTS }), given: JSON.stringify(fields) };
+    const check = await callScript(this.redis, scripts.checkSale, { sale: sale.sale }, args);
+    if (check[0] !== ScriptCode.OK) throw refusalOf(check);
+    // on every put, so a put retried after a failed one lists a sale the failed one did not
+    await Promise.all([
+      callScript(this.redis, scripts.listSale, { sales: keys.sales }, { saleId }),
+      joinActiveSales(this.redis, saleId),
+    ]);
     let reply: ScriptReply;
     try {
-      reply = await callScript(
-        this.redis,
-        scripts.putSale,
-        { sale: keys.sale(saleId), lanes: keys.lanes(saleId) },
-        { defaults: JSON.stringify({ name: saleId, ...SALE_DEFAULTS }), given: JSON.stringify(fields) },
-      );
+      reply = await callScript(this.redis, scripts.putSale, sale, args);
     } catch (err) {
-      // no answer (a timeout, replicas that did not confirm): the sale may exist now, and a sale
-      // the index misses is never swept nor worked. Listed at a venture; readers skip ids with
-      // no sale behind them
-      await this.redis.sadd(keys.sales, saleId).catch(() => {});
+      // no answer (a timeout, replicas that did not confirm): the sale may be written now, so
+      // its generation moves at a venture, as after a write
       await joinActiveSales(this.redis, saleId).catch(() => {});
       this.#recent.delete(saleId);
       throw err;
     }
+    // refused after the check (a concurrent put, or a window that closed meanwhile): the id stays
+    // listed, with a sale behind it or none (skipped)
     if (reply[0] !== ScriptCode.OK) throw refusalOf(reply);
-    // listed only once it exists, so a refused creation leaves nothing behind; listed on every
-    // successful put, so a retried put lists a sale whose listing failed. The index lives outside
-    // the sale's slot, so the script cannot add it itself on Redis Cluster
-    await this.redis.sadd(keys.sales, saleId);
-    // active again (its generation moves), so the worker and the sweeper walk it
+    // the generation moves again after the write: a walker that judged the sale before it
+    // (finished) cannot retire it now
     await joinActiveSales(this.redis, saleId);
     this.#recent.delete(saleId);
     return { created: reply[1] === 1, ...snapshot(saleId, reply, 2) };

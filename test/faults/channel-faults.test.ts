@@ -13,6 +13,7 @@ import { DEFAULT_SIMULATOR, SimulatedChannel } from '../../src/channels/simulate
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { keys } from '../../src/redis/keys.js';
+import { paymentField } from '../../src/redis/records.js';
 import { nodeHmacSha256 } from '../../src/runtime/node/adapters/crypto.js';
 import { promMetrics } from '../../src/runtime/node/adapters/metrics.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
@@ -149,7 +150,7 @@ describe('channel faults', () => {
     expect((await call(app, 'GET', `/v1/orders/${order.orderId}`, { token: b.jwt })).body.status).toBe('paying');
     expect(await saleCounters(app, saleId, raw)).toMatchObject({ held: 1, sold: 0 });
     // the re-queries back off: each next check is further away than the one before (up to maxMs)
-    const checks = Number(await raw.hget(keys.payment(saleId, paymentId), 'checks'));
+    const checks = Number(await raw.hget(keys.payment(saleId, paymentId), paymentField.checks));
     expect(checks).toBeGreaterThanOrEqual(3);
     const next = Number(await raw.zscore(keys.unknown(saleId), paymentId));
     const now = Number((await raw.time())[0]) * 1000;
@@ -222,7 +223,7 @@ describe('channel faults', () => {
     });
     for (const id of payments.map((p) => p.body.paymentId as string)) {
       const channel = await sim.query(id);
-      const s = await raw.hget(keys.payment(saleId, id), 'status');
+      const s = await raw.hget(keys.payment(saleId, id), paymentField.status);
       if (channel.status === 'succeeded') expect(s).toBe('succeeded');
       if (channel.status === 'failed') expect(s).toBe('failed');
     }

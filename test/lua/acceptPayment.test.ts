@@ -16,10 +16,11 @@ import {
   laneOf,
   openSale,
   orderStatus,
+  type PaymentHash,
   payOrder,
   readPayment,
-  settlePayment,
   ScriptCode,
+  settlePayment,
 } from './kit.js';
 
 describe('lua acceptPayment', () => {
@@ -35,7 +36,12 @@ describe('lua acceptPayment', () => {
     expect(await orderStatus(redis, order)).toBe('paying');
     expect(await holdsOf(raw, saleId)).toEqual([]);
     const read = await readPayment(redis, saleId, paymentId, order.userId);
-    expect(read.payment).toMatchObject({ status: 'queued', method: 'alipay', amount: '600', orderId: order.orderId });
+    expect(read.payment).toMatchObject<PaymentHash>({
+      status: 'queued',
+      method: 'alipay',
+      amount: '600',
+      orderId: order.orderId,
+    });
     expect(read.position).toBe(1);
   });
 

@@ -5,7 +5,6 @@
  * PAYMENT_PENDING (paymentId), ORDER_PAID. Idempotent: an ended order is answered unchanged.
  * A held order whose hold has passed is expired here, as the sweep would, not cancelled.
  */
-import { hashReply } from '../../src/redis/run-script.js';
 import { describe, expect, test } from '../fixtures.js';
 import { unique } from '../support/names.js';
 import {
@@ -13,6 +12,8 @@ import {
   holdOrder,
   holdsOf,
   openSale,
+  type OrderHash,
+  orderHash,
   orderStatus,
   payOrder,
   saleOf,
@@ -27,7 +28,7 @@ describe('lua cancelOrder', () => {
     const order = await holdOrder(redis, saleId, { quantity: 3 });
     const reply = await cancelOrder(redis, order);
     expect(reply[0]).toBe(ScriptCode.OK);
-    expect(hashReply(reply[1])).toMatchObject({ status: 'cancelled' });
+    expect(orderHash(reply[1])).toMatchObject<OrderHash>({ status: 'cancelled' });
     const view = await saleOf(redis, saleId);
     expect({ held: view.held, available: view.available }).toEqual({ held: 0, available: 4 });
     expect(await unitsOf(raw, saleId, order.userId)).toBe(0);
@@ -41,7 +42,7 @@ describe('lua cancelOrder', () => {
     await cancelOrder(redis, order);
     const again = await cancelOrder(redis, order);
     expect(again[0]).toBe(ScriptCode.OK);
-    expect(hashReply(again[1])).toMatchObject({ status: 'cancelled' });
+    expect(orderHash(again[1])).toMatchObject<OrderHash>({ status: 'cancelled' });
     expect((await saleOf(redis, saleId)).held).toBe(1);
     expect(await unitsOf(raw, saleId, order.userId)).toBe(1);
   });
@@ -70,7 +71,7 @@ describe('lua cancelOrder', () => {
     const saleId = await openSale(redis, { holdSeconds: 0, stock: 2 });
     const order = await holdOrder(redis, saleId);
     const reply = await cancelOrder(redis, order);
-    expect(hashReply(reply[1])).toMatchObject({ status: 'expired' });
+    expect(orderHash(reply[1])).toMatchObject<OrderHash>({ status: 'expired' });
     await cancelOrder(redis, order);
     expect((await saleOf(redis, saleId)).available).toBe(2);
   });

@@ -9,7 +9,18 @@
  */
 import { describe, expect, test } from '../fixtures.js';
 import { unique } from '../support/names.js';
-import { createOrder, holdsOf, openSale, putSale, readOrder, saleKeys, saleOf, ScriptCode, unitsOf } from './kit.js';
+import {
+  createOrder,
+  holdsOf,
+  openSale,
+  type OrderHash,
+  putSale,
+  readOrder,
+  saleKeys,
+  saleOf,
+  ScriptCode,
+  unitsOf,
+} from './kit.js';
 
 describe('lua createOrder', () => {
   test('an order holds its units: held rises, the buyer counts them, the hold deadline is the sale’s hold time on Redis time', async ({
@@ -36,7 +47,7 @@ describe('lua createOrder', () => {
     expect(await unitsOf(raw, saleId, userId)).toBe(2);
     expect(await holdsOf(raw, saleId)).toEqual([orderId]);
     const read = await readOrder(redis, { saleId, orderId, userId, nonce: 'n1', quantity: 2 });
-    expect(read.order).toMatchObject({ status: 'held', quantity: '2', amount: '240' });
+    expect(read.order).toMatchObject<OrderHash>({ status: 'held', quantity: '2', amount: '240' });
     const createdAt = Number(read.order!.createdAt);
     expect(Number(expiresAt) - createdAt).toBe(90_000);
   });

@@ -12,6 +12,14 @@ import { scripts } from '../../src/redis/scripts.generated.js';
 import { unique } from '../support/names.js';
 
 export { ScriptCode } from '../../src/redis/script-codes.js';
+export {
+  type OrderHash,
+  orderField,
+  orderHash,
+  type PaymentHash,
+  paymentField,
+  paymentHash,
+} from '../../src/redis/records.js';
 export * from './reads.js';
 
 export interface SaleFields {
@@ -35,6 +43,28 @@ export const putSale = (redis: RedisPort, saleId: string, given: SaleFields) =>
     { sale: keys.sale(saleId), lanes: keys.lanes(saleId) },
     { defaults: JSON.stringify(SALE_DEFAULTS), given: JSON.stringify(given) },
   );
+
+/** checkSale: what putSale would answer for `given`, without writing. */
+export const checkSale = (redis: RedisPort, saleId: string, given: SaleFields) =>
+  callScript(
+    redis,
+    scripts.checkSale,
+    { sale: keys.sale(saleId) },
+    { defaults: JSON.stringify(SALE_DEFAULTS), given: JSON.stringify(given) },
+  );
+
+export const listSale = (redis: RedisPort, saleId: string) =>
+  callScript(redis, scripts.listSale, { sales: keys.sales }, { saleId });
+
+/** The active sales index's scripts (src/sales/active-sales.ts). */
+export const joinActiveSales = (redis: RedisPort, saleId: string) =>
+  callScript(redis, scripts.joinActiveSales, { active: keys.activeSales }, { saleId });
+
+export const adoptListedSales = (redis: RedisPort, saleIds: string[]) =>
+  runScript(redis, scripts.adoptListedSales, [keys.activeSales], saleIds);
+
+export const leaveActiveSales = (redis: RedisPort, saleId: string, generation: number) =>
+  callScript(redis, scripts.leaveActiveSales, { active: keys.activeSales }, { saleId, generation: String(generation) });
 
 /** An open sale (stock 10 at 100 CNY unless `fields` say otherwise); returns its id. */
 export async function openSale(redis: RedisPort, fields: SaleFields = {}): Promise<string> {
@@ -355,7 +385,7 @@ export async function requeueAllLost(redis: RedisPort, saleId: string, minAgeMs:
   return requeued;
 }
 
-/** How an unanswered payment is queried again (src/worker/unknown.ts's UnknownPolicy). */
+/** How an unanswered payment is queried again (UnknownPolicy, src/payments/unknown-payments.ts). */
 export interface RecheckPolicy {
   baseMs: number;
   maxMs: number;
@@ -368,6 +398,31 @@ export const scheduleRecheck = (redis: RedisPort, saleId: string, paymentId: str
     scripts.scheduleRecheck,
     { payment: keys.payment(saleId, paymentId), unknown: keys.unknown(saleId), review: keys.review(saleId) },
     { paymentId, ...policy },
+  );
+
+/** A blocklist and the reasons beside it (buyers or addresses), as the block scripts take them. */
+export type BlockKind = 'user' | 'address';
+export const blockKeys = (kind: BlockKind) =>
+  kind === 'user'
+    ? { blocked: keys.blocklist, reasons: keys.blockReasons }
+    : { blocked: keys.blockedAddresses, reasons: keys.blockedAddressReasons };
+
+export const putBlock = (redis: RedisPort, kind: BlockKind, id: string, blockMs: number, reason = '') =>
+  callScript(redis, scripts.putBlock, blockKeys(kind), { id, blockMs, reason });
+
+export const liftBlock = (redis: RedisPort, kind: BlockKind, id: string) =>
+  callScript(redis, scripts.liftBlock, blockKeys(kind), { id });
+
+export const pruneBlocks = (redis: RedisPort, kind: BlockKind, limit: number) =>
+  callScript(redis, scripts.pruneBlocks, blockKeys(kind), { limit });
+
+/** forgetUnknown: the payment leaves the unknown and review sets unless still processing. */
+export const forgetUnknown = (redis: RedisPort, saleId: string, paymentId: string, recheckInMs: number) =>
+  callScript(
+    redis,
+    scripts.forgetUnknown,
+    { payment: keys.payment(saleId, paymentId), unknown: keys.unknown(saleId), review: keys.review(saleId) },
+    { paymentId, recheckInMs },
   );
 
 export type { ScriptReply };

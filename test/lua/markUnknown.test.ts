@@ -11,6 +11,7 @@ import {
   markUnknown,
   openSale,
   orderStatus,
+  type PaymentHash,
   paymentStatusOnOrder,
   payOrder,
   readPayment,
@@ -31,7 +32,9 @@ describe('lua markUnknown', () => {
     await takePayments(redis, saleId, 'standard', [{ paymentId, orderId: order.orderId }]);
     expect(await markUnknown(redis, order, paymentId, 12_345)).toEqual([ScriptCode.OK, 'unknown']);
     expect(await unknownOf(raw, saleId)).toEqual({ [paymentId]: 12_345 });
-    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject({ status: 'unknown' });
+    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject<PaymentHash>({
+      status: 'unknown',
+    });
     expect(await orderStatus(redis, order)).toBe('paying');
     expect(await paymentStatusOnOrder(redis, order)).toBe('unknown');
     // still unknown at the next check: scheduled again, later

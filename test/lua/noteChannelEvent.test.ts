@@ -10,7 +10,16 @@ import { scripts } from '../../src/redis/scripts.generated.js';
 import type { RedisPort } from '../../src/redis/port.js';
 import { describe, expect, test } from '../fixtures.js';
 import { unique } from '../support/names.js';
-import { holdOrder, openSale, orderStatus, payOrder, readPayment, ScriptCode, unknownOf } from './kit.js';
+import {
+  holdOrder,
+  openSale,
+  orderStatus,
+  type PaymentHash,
+  payOrder,
+  readPayment,
+  ScriptCode,
+  unknownOf,
+} from './kit.js';
 
 const note = (redis: RedisPort, saleId: string, eventId: string, paymentId: string, rememberSeconds = 600) =>
   callScript(
@@ -34,7 +43,9 @@ describe('lua noteChannelEvent', () => {
     const { paymentId } = await payOrder(redis, order);
     expect(await note(redis, saleId, 'evt-1', paymentId)).toEqual([ScriptCode.OK]);
     expect(await unknownOf(raw, saleId)).toEqual({ [paymentId]: 0 });
-    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject({ status: 'queued' });
+    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject<PaymentHash>({
+      status: 'queued',
+    });
     expect(await orderStatus(redis, order)).toBe('paying');
   });
 

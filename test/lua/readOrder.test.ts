@@ -6,7 +6,7 @@
 import { keys } from '../../src/redis/keys.js';
 import { describe, expect, test } from '../fixtures.js';
 import { unique } from '../support/names.js';
-import { holdOrder, openSale, readOrder, redisNow, ScriptCode } from './kit.js';
+import { holdOrder, openSale, type OrderHash, readOrder, redisNow, ScriptCode } from './kit.js';
 
 describe('lua readOrder', () => {
   test('the buyer reads their order with Redis time; another buyer, or an order id that does not exist, is not found', async ({
@@ -17,7 +17,7 @@ describe('lua readOrder', () => {
     const order = await holdOrder(redis, saleId, { quantity: 2 });
     const read = await readOrder(redis, order);
     expect(read.code).toBe(ScriptCode.OK);
-    expect(read.order).toMatchObject({
+    expect(read.order).toMatchObject<OrderHash>({
       status: 'held',
       quantity: '2',
       amount: '140',

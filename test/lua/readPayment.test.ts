@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from '../fixtures.js';
 import { unique } from '../support/names.js';
-import { holdOrder, openSale, payOrder, readPayment, ScriptCode, takePayments } from './kit.js';
+import { holdOrder, openSale, type PaymentHash, payOrder, readPayment, ScriptCode, takePayments } from './kit.js';
 
 describe('lua readPayment', () => {
   test('the buyer reads their payment and its place in the lane, which shrinks as the lane is served', async ({
@@ -18,7 +18,7 @@ describe('lua readPayment', () => {
     const p2 = await payOrder(redis, second, { method: 'alipay' });
     const read = await readPayment(redis, saleId, p2.paymentId, second.userId);
     expect(read.code).toBe(ScriptCode.OK);
-    expect(read.payment).toMatchObject({
+    expect(read.payment).toMatchObject<PaymentHash>({
       status: 'queued',
       method: 'alipay',
       orderId: second.orderId,

@@ -1,11 +1,13 @@
 /**
  * What the Lua tests observe after a script has run: the read scripts' answers (readSale,
  * readOrder, readPayment) and the few structures the gateway itself reads (a buyer's units, the
- * holds, a lane, the unknown set), with keys from src/redis/keys.ts. Re-exported by kit.ts.
+ * holds, a lane, the unknown set), with keys from src/redis/keys.ts and the order and payment
+ * hashes typed by their declared fields (src/redis/records.ts). Re-exported by kit.ts.
  */
 import type { Redis } from 'ioredis';
 import { keys, type Lane } from '../../src/redis/keys.js';
 import type { RedisPort } from '../../src/redis/port.js';
+import { laneEntryField, orderHash, paymentHash } from '../../src/redis/records.js';
 import { callScript, hashReply } from '../../src/redis/run-script.js';
 import { scripts } from '../../src/redis/scripts.generated.js';
 import { saleKeyPattern } from '../support/keys.js';
@@ -62,7 +64,7 @@ export async function readOrder(redis: RedisPort, order: Held, userId = order.us
     { order: keys.order(order.saleId, order.orderId) },
     { userId },
   );
-  return reply[0] === 0 ? { code: 0, order: hashReply(reply[1]), nowMs: Number(reply[2]) } : { code: reply[0] };
+  return reply[0] === 0 ? { code: 0, order: orderHash(reply[1]), nowMs: Number(reply[2]) } : { code: reply[0] };
 }
 
 /** An order's status as its buyer reads it. */
@@ -86,7 +88,7 @@ export async function readPayment(redis: RedisPort, saleId: string, paymentId: s
     { userId },
   );
   if (reply[0] !== 0) return { code: reply[0] };
-  const payment = hashReply(reply[1]);
+  const payment = paymentHash(reply[1]);
   return { code: 0, payment, served: Number(reply[2]), position: Number(payment.seq) - Number(reply[2]) };
 }
 
@@ -100,7 +102,7 @@ export const holdsOf = (raw: Redis, saleId: string) => raw.zrange(keys.holds(sal
 /** Payment ids in a lane, in the order a worker reads them. */
 export async function laneOf(raw: Redis, saleId: string, lane: Lane): Promise<string[]> {
   const entries = await raw.xrange(keys.lane(saleId, lane), '-', '+');
-  return entries.map(([, fields]) => fields[fields.indexOf('paymentId') + 1]!);
+  return entries.map(([, fields]) => fields[fields.indexOf(laneEntryField.paymentId) + 1]!);
 }
 
 /** Payments waiting for a status check, with when (ms). */

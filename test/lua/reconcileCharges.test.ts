@@ -26,7 +26,9 @@ import {
   holdsOf,
   type KeptCharge,
   openSale,
+  type OrderHash,
   orderStatus,
+  type PaymentHash,
   paymentStatusOnOrder,
   payOrder,
   readOrder,
@@ -79,9 +81,9 @@ describe('lua reconcileCharges', () => {
     ]);
     expect(await counters(redis, raw, saleId, order.userId)).toEqual({ held: 0, sold: 3, orders: 1, units: 3 });
     const read = await readOrder(redis, order);
-    expect(read.order).toMatchObject({ status: 'paid', quantity: '3', amount: '300', pid: paymentId });
+    expect(read.order).toMatchObject<OrderHash>({ status: 'paid', quantity: '3', amount: '300', pid: paymentId });
     expect(await paymentStatusOnOrder(redis, order)).toBe('succeeded');
-    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject({
+    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject<PaymentHash>({
       status: 'succeeded',
       orderId: order.orderId,
       amount: '300',
@@ -126,7 +128,9 @@ describe('lua reconcileCharges', () => {
     expect((await saleOf(redis, saleId)).available).toBe(3);
     expect(await holdsOf(raw, saleId)).toEqual([]);
     expect(await orderStatus(redis, order)).toBe('paid');
-    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject({ status: 'succeeded' });
+    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject<PaymentHash>({
+      status: 'succeeded',
+    });
   });
 
   test('a queued payment becomes succeeded and counts as served: the payment behind it moves up', async ({
@@ -140,7 +144,7 @@ describe('lua reconcileCharges', () => {
     const b = await payOrder(redis, second);
     expect((await readPayment(redis, saleId, b.paymentId, second.userId)).position).toBe(2);
     expect(await reconcileCharges(redis, saleId, [chargeOf(first, a.paymentId, 1)])).toEqual([ScriptCode.OK, 1, 1]);
-    expect((await readPayment(redis, saleId, a.paymentId, first.userId)).payment).toMatchObject({
+    expect((await readPayment(redis, saleId, a.paymentId, first.userId)).payment).toMatchObject<PaymentHash>({
       status: 'succeeded',
     });
     expect((await readPayment(redis, saleId, b.paymentId, second.userId)).position).toBe(1);
@@ -184,7 +188,7 @@ describe('lua reconcileCharges', () => {
     expect(await reconcileCharges(redis, saleId, charges)).toEqual([ScriptCode.OK, 2, 2]);
     const view = await saleOf(redis, saleId);
     expect({ held: view.held, sold: view.sold, orders: view.orders }).toEqual({ held: 0, sold: 3, orders: 2 });
-    expect((await readOrder(redis, lost)).order).toMatchObject({ status: 'paid', quantity: '1' });
+    expect((await readOrder(redis, lost)).order).toMatchObject<OrderHash>({ status: 'paid', quantity: '1' });
     expect(await holdsOf(raw, saleId)).toEqual([]);
     expect(await counters(redis, raw, saleId, held.userId)).toMatchObject({ units: 2 });
   });

@@ -17,6 +17,7 @@ import {
   holdOrder,
   openSale,
   orderStatus,
+  type PaymentHash,
   paymentStatusOnOrder,
   payOrder,
   readOpsView,
@@ -55,7 +56,7 @@ describe('lua refundOversold', () => {
     expect(await unitsOf(raw, saleId, order.userId)).toBe(0);
     expect(await orderStatus(redis, order)).toBe('cancelled');
     expect(await paymentStatusOnOrder(redis, order)).toBe('refunded');
-    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject({
+    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject<PaymentHash>({
       status: 'refunded',
       failureCode: 'oversold',
     });
@@ -104,7 +105,9 @@ describe('lua refundOversold', () => {
     expect(await refundOversold(redis, order, other, 3, 2)).toEqual([ScriptCode.OK, 1]);
     expect(await orderStatus(redis, order)).toBe('paid');
     expect(await paymentStatusOnOrder(redis, order)).toBe('succeeded');
-    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject({ status: 'succeeded' });
+    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject<PaymentHash>({
+      status: 'succeeded',
+    });
     expect((await saleOf(redis, saleId)).sold).toBe(2);
     expect(await unitsOf(raw, saleId, order.userId)).toBe(2);
     expect((await readOpsView(redis, saleId)).oversell).toMatchObject({ refunded: '1' });

@@ -15,6 +15,7 @@ import {
   laneOf,
   markUnknown,
   openSale,
+  paymentField,
   payOrder,
   readPayment,
   requeueAllLost,
@@ -94,7 +95,7 @@ describe('lua requeueLost', () => {
     const kept = await payOrder(redis, await holdOrder(redis, saleId));
     const lost = await payOrder(redis, await holdOrder(redis, saleId), { lane: 'priority' });
     // as a payment accepted before acceptPayment recorded eid
-    for (const { paymentId } of [kept, lost]) await raw.hdel(keys.payment(saleId, paymentId), 'eid');
+    for (const { paymentId } of [kept, lost]) await raw.hdel(keys.payment(saleId, paymentId), paymentField.eid);
     await loseLane(raw, saleId, 'priority');
     expect(await requeueAllLost(redis, saleId, 0)).toEqual([lost.paymentId]);
     expect(await laneOf(raw, saleId, 'standard')).toEqual([kept.paymentId]);

@@ -15,6 +15,7 @@ import {
   holdsOf,
   openSale,
   orderStatus,
+  type PaymentHash,
   payOrder,
   readPayment,
   reissueToken,
@@ -42,7 +43,9 @@ describe('lua settlePayment', () => {
     expect({ held: view.held, sold: view.sold, available: view.available }).toEqual({ held: 0, sold: 2, available: 3 });
     expect(await unitsOf(raw, saleId, order.userId)).toBe(2);
     expect(await orderStatus(redis, order)).toBe('paid');
-    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject({ status: 'succeeded' });
+    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject<PaymentHash>({
+      status: 'succeeded',
+    });
   });
 
   test('settling again (any outcome) answers the first settlement and counts nothing twice', async ({ redis }) => {
@@ -64,7 +67,7 @@ describe('lua settlePayment', () => {
       'failed',
       'held',
     ]);
-    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject({
+    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject<PaymentHash>({
       status: 'failed',
       failureCode: 'card_declined',
     });
@@ -104,7 +107,9 @@ describe('lua settlePayment', () => {
     const { saleId, order, paymentId } = await paying(redis);
     await settlePayment(redis, order, paymentId, 'failed');
     expect(await settlePayment(redis, order, paymentId, 'refunded')).toEqual([ScriptCode.OK, 'refunded', 'held']);
-    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject({ status: 'refunded' });
+    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject<PaymentHash>({
+      status: 'refunded',
+    });
     expect(await orderStatus(redis, order)).toBe('held');
     expect((await saleOf(redis, saleId)).sold).toBe(0);
   });
@@ -115,6 +120,8 @@ describe('lua settlePayment', () => {
     const { saleId, order, paymentId } = await paying(redis);
     expect(await settlePayment(redis, order, unique('pay'), 'succeeded')).toEqual([ScriptCode.NOT_FOUND]);
     await expect(settlePayment(redis, order, paymentId, 'maybe')).rejects.toThrow(/unknown outcome/);
-    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject({ status: 'processing' });
+    expect((await readPayment(redis, saleId, paymentId, order.userId)).payment).toMatchObject<PaymentHash>({
+      status: 'processing',
+    });
   });
 });

@@ -12,6 +12,7 @@ import {
   holdOrder,
   openSale,
   orderStatus,
+  type PaymentHash,
   paymentStatusOnOrder,
   payOrder,
   readPayment,
@@ -34,7 +35,9 @@ describe('lua takePayments', () => {
     const [taken] = reply[1] as string[][];
     expect(taken!.slice(0, 6)).toEqual(['processing', 'alipay', '100', 'CNY', a.userId, a.orderId]);
 
-    expect((await readPayment(redis, saleId, pa.paymentId, a.userId)).payment).toMatchObject({ status: 'processing' });
+    expect((await readPayment(redis, saleId, pa.paymentId, a.userId)).payment).toMatchObject<PaymentHash>({
+      status: 'processing',
+    });
     expect((await readPayment(redis, saleId, pb.paymentId, b.userId)).position).toBe(1);
     expect(await orderStatus(redis, a)).toBe('paying');
     expect(await paymentStatusOnOrder(redis, a)).toBe('processing');

@@ -1,4 +1,5 @@
 import { silentLogger } from '../../src/logger.js';
+import { keys } from '../../src/redis/keys.js';
 import { promMetrics, timedPort } from '../../src/runtime/node/adapters/metrics.js';
 import { PaymentWorker } from '../../src/worker/payment-worker.js';
 import { test as withFixtures, describe, expect, usePrivateRedis } from '../fixtures.js';
@@ -79,5 +80,21 @@ describe('GET /metrics', () => {
     expect(value(text, `rushgate_queue_served{sale="${saleId}",lane="standard"}`)).toBe(1);
     expect(value(text, 'rushgate_payment_outcomes_total{outcome="succeeded"}')).toBeGreaterThanOrEqual(1);
     expect(value(text, 'rushgate_ledger_handoff_seconds_count')).toBeGreaterThanOrEqual(1);
+  });
+
+  test("shows each sale's payments marked for review and its oversell alarm, read in one script", async ({
+    measured: app,
+    raw,
+  }) => {
+    const saleId = await createSale(app);
+    let text = await scrape(app);
+    expect(value(text, `rushgate_payments_review{sale="${saleId}"}`)).toBe(0);
+    expect(value(text, `rushgate_oversell_alarm{sale="${saleId}"}`)).toBe(0);
+    // what the worker and the reconciler write when a payment goes unanswered and the ledger oversold
+    await raw.zadd(keys.review(saleId), 1, 'pay_a', 2, 'pay_b');
+    await raw.hset(keys.oversell(saleId), { charges: 11, seats: 10, detectedAt: 1, refunded: 0 });
+    text = await scrape(app);
+    expect(value(text, `rushgate_payments_review{sale="${saleId}"}`)).toBe(2);
+    expect(value(text, `rushgate_oversell_alarm{sale="${saleId}"}`)).toBe(1);
   });
 });

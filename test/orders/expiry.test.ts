@@ -3,6 +3,7 @@ import { silentLogger } from '../../src/logger.js';
 import { HoldSweeper } from '../../src/orders/hold-sweeper.js';
 import { PaymentStore } from '../../src/payments/payment-store.js';
 import { keys } from '../../src/redis/keys.js';
+import { orderField } from '../../src/redis/records.js';
 import { buyer, call, createSale, expectProblem, pay, placeOrder, saleCounters, waitFor } from '../helpers.js';
 
 const test = base.extend<{ payments: PaymentStore }>({
@@ -36,14 +37,17 @@ describe('hold expiry', () => {
       expect(await saleCounters(app, saleId)).toMatchObject({ held: 4, available: 1 });
 
       // the sweep (every 250 ms) expires the held order once its hold has passed on Redis time
-      await waitFor(async () => (await raw.hget(keys.order(saleId, heldOrder.orderId), 'status')) === 'expired', {
-        what: 'the sweep to expire the passed hold',
-        timeoutMs: 20_000,
-      });
+      await waitFor(
+        async () => (await raw.hget(keys.order(saleId, heldOrder.orderId), orderField.status)) === 'expired',
+        {
+          what: 'the sweep to expire the passed hold',
+          timeoutMs: 20_000,
+        },
+      );
 
       const expired = await call(app, 'GET', `/v1/orders/${heldOrder.orderId}`, { token: held.jwt });
       expect(expired.body.status).toBe('expired');
-      expect(await raw.hget(keys.order(saleId, heldOrder.orderId), 'status')).toBe('expired');
+      expect(await raw.hget(keys.order(saleId, heldOrder.orderId), orderField.status)).toBe('expired');
       // the two paying orders still hold their units
       expect(await saleCounters(app, saleId)).toMatchObject({ held: 2, available: 3 });
       expect((await call(app, 'GET', `/v1/orders/${payingOrder.orderId}`, { token: paying.jwt })).body.status).toBe(
@@ -84,7 +88,7 @@ describe('hold expiry', () => {
     // move every hold into the past (state set up directly; the sweep itself runs for real)
     const past = Date.now() - 1000;
     for (const o of orders) {
-      await raw.hset(keys.order(saleId, o.orderId), 'expiresAt', past);
+      await raw.hset(keys.order(saleId, o.orderId), orderField.expiresAt, past);
       await raw.zadd(keys.holds(saleId), past, o.orderId);
     }
     const sweepers = Array.from({ length: 4 }, () => new HoldSweeper(redis, silentLogger, { batchSize: 7 }));

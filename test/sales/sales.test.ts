@@ -1,8 +1,19 @@
 import { describe, expect, test } from '../fixtures.js';
-import type { RedisPort } from '../../src/redis/port.js';
+import { keys } from '../../src/redis/keys.js';
+import { RedisUnavailableError, type RedisPort } from '../../src/redis/port.js';
 import { scripts } from '../../src/redis/scripts.generated.js';
 import { SaleStore } from '../../src/sales/sale-store.js';
-import { admin, buyer, call, createSale, expectProblem, placeOrder, saleCounters, unique } from '../helpers.js';
+import {
+  admin,
+  buyer,
+  call,
+  createSale,
+  expectProblem,
+  placeOrder,
+  saleCounters,
+  saleKeyPattern,
+  unique,
+} from '../helpers.js';
 
 describe('PUT /admin/sales/{saleId}', () => {
   test('creates a sale with defaults (201) and shows live counters', async ({ app }) => {
@@ -191,5 +202,34 @@ describe('sale reads for sale pages (SaleStore.readRecent)', () => {
     expect(await store.readRecent(missing, 1000)).toBeNull();
     expect(await store.readRecent(missing, 1000)).toBeNull();
     expect(readSales).toBe(5);
+  });
+});
+
+describe('SaleStore.put: the order of its writes', () => {
+  test('a put that dies between listing the sale and writing it leaves an id every reader skips; a retry writes it', async ({
+    app,
+    redis,
+    raw,
+  }) => {
+    // the process dies as it sends putSale: everything before it was done, putSale never reaches Redis
+    const dying: RedisPort = {
+      ...redis,
+      evalsha: (...call: Parameters<RedisPort['evalsha']>) =>
+        call[0] === scripts.putSale.sha
+          ? Promise.reject(new RedisUnavailableError('the process died'))
+          : redis.evalsha(...call),
+    };
+    const saleId = unique('sale');
+    await expect(new SaleStore(dying).put(saleId, { stock: 5, price: 100, currency: 'CNY' })).rejects.toThrow(
+      RedisUnavailableError,
+    );
+    expect(await raw.sismember(keys.sales, saleId)).toBe(1);
+    expect(await raw.keys(saleKeyPattern(saleId))).toEqual([]);
+    const store = new SaleStore(redis);
+    expect(await store.read(saleId)).toBeNull();
+    expect((await store.readMany(1_000_000)).map((s) => s.sale.saleId)).not.toContain(saleId);
+    expectProblem(await call(app, 'GET', `/v1/sales/${saleId}`), 404, 'sale_not_found');
+    const again = await store.put(saleId, { stock: 5, price: 100, currency: 'CNY' });
+    expect(again).toMatchObject({ created: true, sale: { saleId, stock: 5 } });
   });
 });

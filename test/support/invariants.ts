@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, expect } from 'vitest';
 import { keys } from '../../src/redis/keys.js';
+import { orderField } from '../../src/redis/records.js';
 import type { App } from './app.js';
 import { admin } from './http.js';
 import { openRedis, redisUrl, scanKeys } from './redis.js';
@@ -33,7 +34,12 @@ export async function saleCounters(app: App, saleId: string, raw: Redis = inspec
   const units = new Map<string, number>();
   for await (const found of scanKeys(raw, keys.order(saleId, '*'))) {
     for (const key of found) {
-      const [status, quantity, userId] = await raw.hmget(key, 'status', 'quantity', 'userId');
+      const [status, quantity, userId] = await raw.hmget(
+        key,
+        orderField.status,
+        orderField.quantity,
+        orderField.userId,
+      );
       const q = Number(quantity);
       if (status === 'held' || status === 'paying') held += q;
       if (status === 'paid') sold += q;

@@ -6,8 +6,9 @@
 import { SaleStore } from '../../src/sales/sale-store.js';
 import { readActiveSales, retireFinished, type ActiveSale } from '../../src/sales/active-sales.js';
 import type { RedisPort } from '../../src/redis/port.js';
+import { scripts } from '../../src/redis/scripts.generated.js';
 import { test as withFixtures, describe, expect } from '../fixtures.js';
-import { admin, buyer, call, createSale, placeOrder } from '../helpers.js';
+import { admin, buyer, call, createSale, placeOrder, unique } from '../helpers.js';
 
 const noUnknown = async () => 0;
 
@@ -89,6 +90,30 @@ describe('active sales index', () => {
     };
     expect(await retireFinished(redis, [stale], judged, noUnknown)).toEqual([]);
     expect((await listed(saleId))!.generation).toBeGreaterThan(stale.generation);
+  });
+
+  test('a walker that judges a new sale between its listing and its write cannot keep it out of the index', async ({
+    redis,
+    index: { read, listed, retire },
+  }) => {
+    const saleId = unique('sale');
+    // the walker runs while putSale is on its way: the sale is listed (joined) but not written yet
+    let walked: string[] | undefined;
+    const racing: RedisPort = {
+      ...redis,
+      evalsha: async (...call: Parameters<RedisPort['evalsha']>) => {
+        if (call[0] === scripts.putSale.sha && walked === undefined) {
+          const entry = (await listed(saleId))!;
+          walked = await retireFinished(redis, [entry], read, noUnknown);
+        }
+        return redis.evalsha(...call);
+      },
+    };
+    await new SaleStore(racing).put(saleId, { stock: 3, price: 100, currency: 'CNY' });
+    // it judged no sale behind the id and took it out; the put joined it again after its write
+    expect(walked).toEqual([saleId]);
+    expect(await listed(saleId)).toBeDefined();
+    expect(await retire(saleId)).toBe(false);
   });
 
   test('a sale with a payment whose outcome is unknown stays', async ({ app, redis, index: { read, listed } }) => {

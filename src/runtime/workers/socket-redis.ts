@@ -232,24 +232,17 @@ export function socketPort(current: () => RequestRedis): RedisPort {
   return {
     evalsha: (sha, keys, args, writes) => script('EVALSHA', sha, keys, args, writes),
     eval: (source, keys, args, writes) => script('EVAL', source, keys, args, writes),
+    hgetall: async (key) => hash(await cmd('HGETALL', key)),
+    smembers: async (key) => asStrings(await cmd('SMEMBERS', key)),
+    lrange: async (key, start, stop) => asStrings(await cmd('LRANGE', key, start, stop)),
     zrangeByScoreUpTo: async (key, maxScore, limit) =>
       asStrings(await cmd('ZRANGEBYSCORE', key, '-inf', maxScore, 'LIMIT', 0, limit)),
-    smembers: async (key) => asStrings(await cmd('SMEMBERS', key)),
-    hgetall: async (key) => hash(await cmd('HGETALL', key)),
-    zadd: async (key, score, member) => Number(await cmd('ZADD', key, score, member)),
-    zrem: async (key, member) => Number(await cmd('ZREM', key, member)),
-    zremrangeByScoreUpTo: async (key, maxScore) => Number(await cmd('ZREMRANGEBYSCORE', key, '-inf', maxScore)),
     zrangeWithScoresFrom: async (key, minScore) => {
       const flat = asStrings(await cmd('ZRANGEBYSCORE', key, minScore, '+inf', 'WITHSCORES'));
       const out: [string, number][] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, Number(flat[i + 1])]);
       return out;
     },
-    hset: async (key, field, value) => Number(await cmd('HSET', key, field, value)),
-    hdel: async (key, field) => Number(await cmd('HDEL', key, field)),
-    hincrby: async (key, field, by) => Number(await cmd('HINCRBY', key, field, by)),
-    lrange: async (key, start, stop) => asStrings(await cmd('LRANGE', key, start, stop)),
-    sadd: async (key, member) => Number(await cmd('SADD', key, member)),
     xgroupCreate: async (stream, group) => {
       try {
         await cmd('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM');

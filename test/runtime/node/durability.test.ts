@@ -14,6 +14,7 @@ import { onTestFinished } from 'vitest';
 import { freePort, startEmbeddedRedis } from '../../../src/runtime/node/dev/embedded-redis.js';
 import { gatewayRedisOptions, ioredisPort } from '../../../src/runtime/node/adapters/ioredis-port.js';
 import { keys } from '../../../src/redis/keys.js';
+import { orderField } from '../../../src/redis/records.js';
 import { test as withFixtures, describe, expect, usePrivateRedis } from '../../fixtures.js';
 import { buyer, call, createSale, expectProblem, startGateway, type App } from '../../helpers.js';
 
@@ -119,7 +120,7 @@ describe('durable acceptance', () => {
     const placed = await Promise.all(Array.from({ length: 20 }, (_, i) => order(`k${i}`)));
     expect(placed.map((r) => r.status)).toEqual(Array(20).fill(201));
     for (const r of placed)
-      expect(await replica.client.hget(keys.order(saleId, r.body.orderId), 'status')).toBe('held');
+      expect(await replica.client.hget(keys.order(saleId, r.body.orderId), orderField.status)).toBe('held');
 
     replica.child.kill('SIGKILL');
     await until('the primary sees the replica gone', async () =>
@@ -134,7 +135,7 @@ describe('durable acceptance', () => {
     const retried = await order('during-outage');
     expect(retried.status).toBe(201);
     expect(retried.headers.get('idempotent-replayed')).toBe('true');
-    expect(await second.client.hget(keys.order(saleId, retried.body.orderId), 'status')).toBe('held');
+    expect(await second.client.hget(keys.order(saleId, retried.body.orderId), orderField.status)).toBe('held');
     const sale = await call(app, 'GET', `/v1/sales/${saleId}`);
     expect(sale.body.available).toBe(100 - 21);
   }, 60_000);

@@ -4,6 +4,7 @@
  */
 import { silentLogger } from '../../../src/logger.js';
 import { keys } from '../../../src/redis/keys.js';
+import { orderField } from '../../../src/redis/records.js';
 import { PaymentWorker } from '../../../src/worker/payment-worker.js';
 import {
   ADMIN_TOKEN,
@@ -282,10 +283,10 @@ describe('the gateway at the edge (workerd)', () => {
     const saleId = await createSale(edge, { stock: 2, holdSeconds: 10 });
     const order = await placeOrder(edge, saleId, (await buyer()).jwt);
     // the hold as if it had passed (no test waits out a real hold)
-    await raw.hset(keys.order(saleId, order.orderId), 'expiresAt', '1');
+    await raw.hset(keys.order(saleId, order.orderId), orderField.expiresAt, '1');
     await raw.zadd(keys.holds(saleId), 1, order.orderId);
     expect((await fetch(`${edgeBase}/__scheduled?cron=*+*+*+*+*`)).status).toBe(200);
-    expect(await raw.hget(keys.order(saleId, order.orderId), 'status')).toBe('expired');
+    expect(await raw.hget(keys.order(saleId, order.orderId), orderField.status)).toBe('expired');
     expect(await saleCounters(node.app, saleId, raw)).toMatchObject({ available: 2, held: 0 });
   });
 
@@ -313,7 +314,7 @@ describe('the gateway at the edge (workerd)', () => {
       relay.restore();
     }
     expect(await saleCounters(node.app, saleId, raw)).toMatchObject({ available: 3, held: 1 });
-    expect(await raw.hget(keys.order(saleId, order.orderId), 'status')).toBe('held');
+    expect(await raw.hget(keys.order(saleId, order.orderId), orderField.status)).toBe('held');
     // the next request opens a new connection: the edge recovers by itself
     expect((await pay(edge, order.orderId, b.jwt, order.paymentToken)).status).toBe(202);
   });

@@ -147,13 +147,11 @@ export function ioredisPort(client: RedisClient, wait?: ReplicaWait): RedisPort 
           ? clusterScript(cluster, (p) => p.eval(source, keys.length, ...keys, ...args), wait, writes)
           : withWait(client, client.eval(source, keys.length, ...keys, ...args), wait, writes),
       ),
+    hgetall: (key) => guard(() => client.hgetall(key)),
+    smembers: (key) => guard(() => client.smembers(key)),
+    lrange: (key, start, stop) => guard(() => client.lrange(key, start, stop)),
     zrangeByScoreUpTo: (key, maxScore, limit) =>
       guard(() => client.zrangebyscore(key, '-inf', maxScore, 'LIMIT', 0, limit)),
-    smembers: (key) => guard(() => client.smembers(key)),
-    hgetall: (key) => guard(() => client.hgetall(key)),
-    zadd: (key, score, member) => guard(async () => Number(await client.zadd(key, score, member))),
-    zrem: (key, member) => guard(() => client.zrem(key, member)),
-    zremrangeByScoreUpTo: (key, maxScore) => guard(() => client.zremrangebyscore(key, '-inf', maxScore)),
     zrangeWithScoresFrom: (key, minScore) =>
       guard(async () => {
         const flat = await client.zrangebyscore(key, minScore, '+inf', 'WITHSCORES');
@@ -161,11 +159,6 @@ export function ioredisPort(client: RedisClient, wait?: ReplicaWait): RedisPort 
         for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i]!, Number(flat[i + 1])]);
         return out;
       }),
-    hset: (key, field, value) => guard(() => client.hset(key, field, value)),
-    hdel: (key, field) => guard(() => client.hdel(key, field)),
-    hincrby: (key, field, by) => guard(() => client.hincrby(key, field, by)),
-    lrange: (key, start, stop) => guard(() => client.lrange(key, start, stop)),
-    sadd: (key, member) => guard(() => client.sadd(key, member)),
     xgroupCreate: (stream, group) =>
       guard(async () => {
         try {
