@@ -32,7 +32,7 @@ export const describeTarget = (target: RedisTarget): string =>
     : target.url.replace(/\/\/[^@/]*@/, '//***@');
 
 /**
- * ioredis Cluster settings matching the one-node ones: auto-pipelining per node, no offline
+ * ioredis Cluster settings matching the one-node ones, but for auto-pipelining per node; no offline
  * queue (a request while the cluster is down or re-mapping slots fails fast: 503), one retry.
  * MOVED and ASK are followed by the client (up to 16 redirections, refreshing its slot map);
  * CLUSTERDOWN and TRYAGAIN are retried after 100 ms, then surface as unavailable. A MOVED that
@@ -40,9 +40,10 @@ export const describeTarget = (target: RedisTarget): string =>
  * is answered 503 like any other unavailability: the client's retry is safe.
  */
 export function clusterOptions(seeds: ClusterSeeds, timeoutMs: number, offlineQueue = false): ClusterOptions {
-  const { enableAutoPipelining, maxRetriesPerRequest, commandTimeout, connectTimeout } = gatewayRedisOptions(timeoutMs);
+  const { maxRetriesPerRequest, commandTimeout, connectTimeout } = gatewayRedisOptions(timeoutMs);
   return {
-    enableAutoPipelining,
+    // kept on a cluster (the one-node client has it off): commands to one node share a write
+    enableAutoPipelining: true,
     // an auto-pipeline is routed by its first command's first key; XGROUP's key is its second
     // word, so it would go by the slot of "CREATE" and its MOVED reply would not be followed
     autoPipeliningIgnoredCommands: ['xgroup'],
