@@ -211,21 +211,20 @@ describe('channel faults', () => {
     const payments = await Promise.all(
       buyers.map((b, i) => pay(app, orders[i]!.orderId, b.jwt, orders[i]!.paymentToken, 'alipay')),
     );
-    // every payment reaches an answer, or stays unknown only while its channel has none
-    await until('every answered payment settled', async () => {
-      for (const [i, b] of buyers.entries()) {
-        const s = await status(app, b.jwt, payments[i]!.body.paymentId);
+    // every payment ends with its channel's answer: none stays queued or processing, and a payment
+    // the channel answered has that answer. Both sides are read together on each probe, so a
+    // channel that answers after a first look (paidLater, its notification lost) is waited for
+    await until('every payment agrees with its channel', async () => {
+      for (const p of payments) {
+        const id = p.body.paymentId as string;
+        const [channel, s] = await Promise.all([
+          sim.query(id),
+          raw.hget(keys.payment(saleId, id), paymentField.status),
+        ]);
         if (s === 'queued' || s === 'processing') return undefined;
-        const known = await alipay.query(payments[i]!.body.paymentId);
-        if (s === 'unknown' && known.status !== 'unknown') return undefined;
+        if (channel.status !== 'unknown' && channel.status !== s) return undefined;
       }
       return true;
     });
-    for (const id of payments.map((p) => p.body.paymentId as string)) {
-      const channel = await sim.query(id);
-      const s = await raw.hget(keys.payment(saleId, id), paymentField.status);
-      if (channel.status === 'succeeded') expect(s).toBe('succeeded');
-      if (channel.status === 'failed') expect(s).toBe('failed');
-    }
   });
 });
