@@ -19,6 +19,7 @@ import { test as base, inject } from 'vitest';
 import type { AppDeps } from '../src/app.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import type { Policies } from '../src/limits/policies.js';
+import { SaleTally } from '../src/ops/sale-tally.js';
 import type { RedisPort } from '../src/redis/port.js';
 import { ioredisPort, type RedisClient } from '../src/runtime/node/adapters/ioredis-port.js';
 import { pgliteSql } from '../src/runtime/node/adapters/sql.js';
@@ -141,5 +142,26 @@ export function usePrivateRedis(): void {
     ],
   });
 }
+
+/**
+ * For the ops view's tests: `tally` counts what the tests flush by hand; `tallied` is a gateway
+ * counting into it, with the `ledger` fixture.
+ */
+export const tallyTest = test.extend<{ tally: SaleTally; tallied: App }>({
+  tally: [
+    async ({ redis }, use) => {
+      await use(new SaleTally(redis));
+    },
+    { scope: 'file' },
+  ],
+  tallied: [
+    async ({ redisUrl, tally, ledger, policies }, use) => {
+      const gateway = await startGateway(redisUrl, { tally, ledger }, policies);
+      await use(gateway.app);
+      await gateway.close();
+    },
+    { scope: 'file' },
+  ],
+});
 
 export { describe, expect } from 'vitest';

@@ -11,7 +11,6 @@ import { createApp } from '../../src/app.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import { silentLogger } from '../../src/logger.js';
 import { latencyField, saleHealth, type HistorySecond, type SaleHealthInput } from '../../src/ops/ops-health.js';
-import { SaleTally } from '../../src/ops/sale-tally.js';
 import { keys } from '../../src/redis/keys.js';
 import { renderOpsPageModule } from '../../scripts/gen-ops-view.js';
 import { startEmbeddedRedis } from '../../src/runtime/node/dev/embedded-redis.js';
@@ -29,29 +28,12 @@ import {
   expectProblem,
   pay,
   placeOrder,
-  startGateway,
   unique,
   type App,
 } from '../helpers.js';
-import { test as withFixtures, describe, expect, usePrivateRedis } from '../fixtures.js';
+import { tallyTest, describe, expect, usePrivateRedis } from '../fixtures.js';
 
-/** `tally`: counts the tests flush by hand; `tallied`: the gateway counting into it, with the `ledger` fixture. */
-const test = withFixtures.extend<{ tally: SaleTally; tallied: App }>({
-  tally: [
-    async ({ redis }, use) => {
-      await use(new SaleTally(redis));
-    },
-    { scope: 'file' },
-  ],
-  tallied: [
-    async ({ redisUrl, tally, ledger, policies }, use) => {
-      const gateway = await startGateway(redisUrl, { tally, ledger }, policies);
-      await use(gateway.app);
-      await gateway.close();
-    },
-    { scope: 'file' },
-  ],
-});
+const test = tallyTest;
 usePrivateRedis();
 
 type Indicator = { state: string; value: string };

@@ -24,25 +24,9 @@ import {
   waitFor,
   type App,
 } from '../helpers.js';
-import { test as withFixtures, describe, expect, usePrivateRedis } from '../fixtures.js';
+import { tallyTest, describe, expect, usePrivateRedis } from '../fixtures.js';
 
-/** `tally`: counts the tests flush by hand; `tallied`: the gateway counting into it, with the `ledger` fixture. */
-const test = withFixtures.extend<{ tally: SaleTally; tallied: App }>({
-  tally: [
-    async ({ redis }, use) => {
-      await use(new SaleTally(redis));
-    },
-    { scope: 'file' },
-  ],
-  tallied: [
-    async ({ redisUrl, tally, ledger, policies }, use) => {
-      const gateway = await startGateway(redisUrl, { tally, ledger }, policies);
-      await use(gateway.app);
-      await gateway.close();
-    },
-    { scope: 'file' },
-  ],
-});
+const test = tallyTest;
 usePrivateRedis();
 
 const basic = (password: string, user = 'ops') => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
