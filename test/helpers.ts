@@ -8,7 +8,7 @@
  *   keys.ts        key patterns from src/redis/keys.ts
  *   wait.ts        waitFor(condition), parallel()
  */
-export { PERMISSIVE_POLICIES, listen, serveApp, startGateway, testApp, type App, type Gateway } from './support/app.js';
+export { PERMISSIVE_POLICIES, serveApp, startGateway, testApp, type App, type Gateway } from './support/app.js';
 export { admin, call, createSale, expectProblem, pay, placeOrder, type CallOptions } from './support/http.js';
 export { saleCounters } from './support/invariants.js';
 export { saleKeyPattern } from './support/keys.js';
@@ -16,12 +16,9 @@ export { unique } from './support/names.js';
 export {
   onCluster,
   openRedis,
-  privateRedis,
   redisEnv,
   redisUrl,
   scanKeys,
-  testRedis,
-  useRedis,
 } from './support/redis.js';
 export { ADMIN_TOKEN, CHANNEL_SECRET, JWT_SECRET, TOKEN_SECRET, buyer, buyerJwt } from './support/secrets.js';
 export { parallel, waitFor } from './support/wait.js';

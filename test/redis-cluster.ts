@@ -1,7 +1,8 @@
 /**
  * A private Redis Cluster for tests: `redis-server --cluster-enabled yes` on free loopback ports,
  * joined with `redis-cli --cluster create`, nothing persisted. Used by the global setup (the
- * cluster topology's shared cluster), by privateRedis() in that topology, and by the failover test.
+ * cluster topology's shared cluster), by startPrivateRedis() (usePrivateRedis) in that topology,
+ * and by the failover test.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

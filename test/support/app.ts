@@ -76,10 +76,3 @@ export async function serveApp(app: App): Promise<{ url: string; close: () => Pr
     close: () => new Promise<void>((done) => server.close(() => done())),
   };
 }
-
-/** The gateway served over real HTTP on a free loopback port, for parallel-request tests. */
-export async function listen(app: App): Promise<string> {
-  const served = await serveApp(app);
-  afterAll(() => served.close());
-  return served.url;
-}

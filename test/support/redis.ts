@@ -1,5 +1,5 @@
 import { Cluster, Redis } from 'ioredis';
-import { afterAll, inject } from 'vitest';
+import { inject } from 'vitest';
 import { parseClusterSeeds } from '../../src/config.js';
 import { startEmbeddedRedis } from '../../src/runtime/node/dev/embedded-redis.js';
 import { gatewayRedisOptions } from '../../src/runtime/node/adapters/ioredis-port.js';
@@ -23,15 +23,8 @@ function seedsOf(url: string): string | undefined {
   return clusters.get(url);
 }
 
-let fileRedisUrl: string | undefined;
-
-/** The Redis this test file works on: its private one if it asked for one, else the run's. */
-export const redisUrl = () => fileRedisUrl ?? inject('redisUrl');
-
-/** Points the calling test file at a Redis it runs itself (a fault test that kills and restarts it). */
-export function useRedis(url: string): void {
-  fileRedisUrl = url;
-}
+/** The run's Redis (a file with a Redis of its own gets it from the fixtures: usePrivateRedis). */
+export const redisUrl = () => inject('redisUrl');
 
 /** The environment that points a child process (the worker, the gateway) at `url` (default the file's Redis). */
 export function redisEnv(url = redisUrl()): Record<string, string> {
@@ -52,18 +45,6 @@ export async function startPrivateRedis(): Promise<{ url: string; stop: () => Pr
   }
   const server = await startEmbeddedRedis();
   return { url: server.url, stop: () => server.stop() };
-}
-
-/**
- * Gives the calling test file a Redis of its own (see startPrivateRedis). Payment workers read
- * every sale's lanes, so a file that runs workers must not share Redis with files that expect
- * `queued`.
- */
-export async function privateRedis(): Promise<string> {
-  const server = await startPrivateRedis();
-  afterAll(() => server.stop());
-  fileRedisUrl = server.url;
-  return server.url;
 }
 
 /**
@@ -92,13 +73,6 @@ export async function connected(client: Redis): Promise<Redis> {
     client.once('ready', ok);
     client.once('end', () => ko(new Error('the test Redis closed the connection')));
   });
-  return client;
-}
-
-/** A raw client on the test Redis, for looking at state behind the API. */
-export function testRedis(): Redis {
-  const client = openRedis(redisUrl());
-  afterAll(() => client.quit());
   return client;
 }
 
