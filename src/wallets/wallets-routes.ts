@@ -39,7 +39,10 @@ async function mappingReuse<T>(work: Promise<T>): Promise<T> {
 /** Ops: credit a wallet, or many at once (idempotent by reference), mounted under /admin/wallets. */
 export function adminWalletsRoutes({ ledger }: { ledger: Pick<LedgerView, 'credit' | 'creditMany'> }) {
   return new Hono()
-    .post('/credits', async (c) => {
+    // `/credits` is written as `/:credits` so that every route of the app is one Hono's
+    // RegExpRouter takes (a static segment beside a parameter is not; see limits-routes.ts)
+    .post('/:credits', async (c) => {
+      if (c.req.param('credits') !== 'credits') return c.notFound();
       const { credits } = await readJson(c, CreditsBody);
       const results = await mappingReuse(ledger.creditMany(credits));
       const body = credits.map((credit, i) => ({ userId: credit.userId, currency: credit.currency, ...results[i]! }));

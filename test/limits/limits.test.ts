@@ -197,6 +197,22 @@ describe('/admin/blocklist', () => {
     expectProblem(await admin(one.app, 'PUT', '/admin/blocklist/someone', body), 400, 'invalid_request');
   });
 
+  test('a blocklist path of two segments other than addresses/… is 404 and blocks nothing', async ({ one }) => {
+    const before = await admin(one.app, 'GET', '/admin/limits');
+    for (const method of ['PUT', 'DELETE'] as const) {
+      const res = await admin(one.app, method, '/admin/blocklist/users/198.51.100.9', { ttlSeconds: 60 });
+      expectProblem(res, 404, 'not_found');
+    }
+    const saleId = await createSale(one.app, { stock: 10 });
+    const res = await call(one.app, 'POST', `/v1/sales/${saleId}/orders`, {
+      token: (await buyer()).jwt,
+      body: {},
+      headers: { 'X-Test-Address': '198.51.100.9' },
+    });
+    expect(res.status).toBe(201);
+    expect((await admin(one.app, 'GET', '/admin/limits')).body).toEqual(before.body);
+  });
+
   test('refuses a malformed userId with 400', async ({ one }) => {
     expectProblem(await admin(one.app, 'PUT', '/admin/blocklist/bad%20id', { ttlSeconds: 5 }), 400, 'invalid_request');
     expectProblem(await admin(one.app, 'DELETE', '/admin/blocklist/bad%20id'), 400, 'invalid_request');

@@ -97,4 +97,12 @@ describe('POST /admin/wallets/credits', () => {
         .status,
     ).toBe(401);
   });
+
+  test('a one-segment path other than credits is 404 and credits nothing', async ({ app, ledger }) => {
+    const userId = unique('u');
+    const credits = [{ userId, amount: 100, currency: 'CNY', reference: 'r' }];
+    expectProblem(await admin(app, 'POST', '/admin/wallets/credit', { credits }), 404, 'not_found');
+    expectProblem(await admin(app, 'POST', `/admin/wallets/${userId}`, { credits }), 404, 'not_found');
+    expect(await ledger.balances(userId)).toEqual({});
+  });
 });
