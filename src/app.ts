@@ -4,7 +4,7 @@ import { bodyRules } from './http/body.js';
 import { adminAuth, buyerAuth, cachedJwtVerifier, webJwtVerifier, type JwtVerifier } from './http/auth.js';
 import { webHmacSha256, type HmacSha256 } from './hmac.js';
 import { problem, ProblemError } from './http/problem.js';
-import { problemOf } from './http/refusal-problems.js';
+import { refusalResponse } from './http/refusal-problems.js';
 import { Refusal } from './refusal.js';
 import { requestIds, type RequestIdEnv } from './http/respond.js';
 import type { PaymentChannel } from './channels/channel.js';
@@ -175,12 +175,7 @@ export function createApp(deps: AppDeps) {
   );
   app.onError((err, c) => {
     const id = c.get('requestId');
-    if (err instanceof Refusal) {
-      const rendered = problemOf(err.refused);
-      // what the metrics middleware reads as the decision's reason
-      c.error = rendered;
-      return rendered.toResponse(c.req.path, id);
-    }
+    if (err instanceof Refusal) return refusalResponse(c, err.refused);
     if (err instanceof ProblemError) return err.toResponse(c.req.path, id);
     if (err instanceof RedisUnavailableError || err instanceof LedgerUnavailableError) {
       log.warn({ err: err.message, requestId: c.get('requestId') }, 'store unavailable');

@@ -69,15 +69,24 @@ export class ProblemError extends Error {
   /** The last body rendered, by instance: a shared problem (sold out) answers one path over and over. */
   #rendered: { instance: string; body: string } | undefined;
 
-  /** The problem+json response; `instance` is the request path. */
-  toResponse(instance: string, requestId: string | undefined): Response {
+  /**
+   * The problem+json response; `instance` is the request path. `perResponse` adds what differs
+   * from one answer of a shared problem to the next (a rate limit's reset).
+   */
+  toResponse(
+    instance: string,
+    requestId: string | undefined,
+    perResponse?: Pick<ProblemOptions, 'retryAfterSeconds' | 'headers'>,
+  ): Response {
     const headers: Record<string, string> = {
       'Content-Type': 'application/problem+json; charset=utf-8',
       ...this.options.headers,
+      ...perResponse?.headers,
     };
     if (requestId !== undefined) headers['X-Request-Id'] = requestId;
-    if (this.options.retryAfterSeconds !== undefined) {
-      headers['Retry-After'] = String(Math.max(1, Math.ceil(this.options.retryAfterSeconds)));
+    const retryAfterSeconds = perResponse?.retryAfterSeconds ?? this.options.retryAfterSeconds;
+    if (retryAfterSeconds !== undefined) {
+      headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
     }
     let rendered = this.#rendered;
     if (rendered?.instance !== instance) this.#rendered = rendered = { instance, body: this.#body(instance) };

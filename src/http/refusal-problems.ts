@@ -1,5 +1,7 @@
-import type { Refused } from '../refusal.js';
+import type { Context } from 'hono';
+import type { RateLimitPolicy, Refused } from '../refusal.js';
 import { problem, type ProblemError } from './problem.js';
+import { requestIdOf } from './respond.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -17,6 +19,48 @@ export function problemOf(refused: Refused): ProblemError {
 }
 
 const renderedOnce = new WeakMap<Refused, ProblemError>();
+
+/**
+ * The response refusing this request, with the problem left on `c.error` (what the metrics read
+ * as the decision's reason). Routes answer the refusals that come in storms (a sold-out sale, a
+ * buyer over its window or blocked) with it rather than by a throw: an exception costs V8 a stack
+ * walk for its message and an unwinding, several times what rendering the answer costs.
+ */
+export function refusalResponse(c: Context, refused: Refused): Response {
+  if (refused.code === 'rate_limited' && refused.policy) {
+    // the policy's problem is the same for every buyer it refuses; only the reset differs
+    const { policy } = refused;
+    const rendered = rateLimitProblem(policy);
+    c.error = rendered;
+    return rendered.toResponse(c.req.path, requestIdOf(c), {
+      retryAfterSeconds: policy.retryAfterSeconds,
+      headers: { RateLimit: rateLimitHeader(policy.name, refused.resetMs) },
+    });
+  }
+  const rendered = problemOf(refused);
+  c.error = rendered;
+  return rendered.toResponse(c.req.path, requestIdOf(c));
+}
+
+/** A policy's 429, rendered once per policy (name, limit and window; a handful at any time). */
+const policyProblems = new Map<string, ProblemError>();
+
+function rateLimitProblem({ name, limit, windowSeconds }: RateLimitPolicy): ProblemError {
+  const key = `${name}\n${limit}\n${windowSeconds}`;
+  let rendered = policyProblems.get(key);
+  if (rendered === undefined) {
+    if (policyProblems.size >= 64) policyProblems.clear(); // limits changed many times: start over
+    rendered = problem('rate_limited', `over the "${name}" limit of ${limit} per ${windowSeconds} s`, {
+      extra: { policy: name },
+      // the IETF draft RateLimit-Policy / RateLimit headers name the window that refused
+      headers: { 'RateLimit-Policy': `"${name}";q=${limit};w=${windowSeconds}` },
+    });
+    policyProblems.set(key, rendered);
+  }
+  return rendered;
+}
+
+const rateLimitHeader = (name: string, resetMs: number) => `"${name}";r=0;t=${Math.max(0, Math.ceil(resetMs / 1000))}`;
 
 function render(refused: Refused): ProblemError {
   switch (refused.code) {
@@ -86,19 +130,12 @@ function render(refused: Refused): ProblemError {
         return problem('rate_limited', `over the "${refused.scope}" limit`, {
           retryAfterSeconds: refused.resetMs / 1000,
         });
-      // the IETF draft RateLimit-Policy / RateLimit headers name the window that refused
-      return problem(
-        'rate_limited',
-        `over the "${policy.name}" limit of ${policy.limit} per ${policy.windowSeconds} s`,
-        {
-          retryAfterSeconds: policy.retryAfterSeconds,
-          extra: { policy: policy.name },
-          headers: {
-            'RateLimit-Policy': `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`,
-            RateLimit: `"${policy.name}";r=0;t=${Math.max(0, Math.ceil(refused.resetMs / 1000))}`,
-          },
-        },
-      );
+      const shared = rateLimitProblem(policy);
+      return problem('rate_limited', shared.detail, {
+        ...shared.options,
+        retryAfterSeconds: policy.retryAfterSeconds,
+        headers: { ...shared.options.headers, RateLimit: rateLimitHeader(policy.name, refused.resetMs) },
+      });
     }
   }
 }

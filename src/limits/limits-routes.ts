@@ -6,7 +6,7 @@ import type { BuyerEnv } from '../http/auth.js';
 import { readJson } from '../http/body.js';
 import { ID_PATTERN } from '../ids.js';
 import { problem } from '../http/problem.js';
-import { Refusal } from '../refusal.js';
+import type { Refused } from '../refusal.js';
 import type { BlockKind, LimitsStore } from './limits-store.js';
 import type { LimitsView } from './limits-watcher.js';
 import { PoliciesSchema } from './policies.js';
@@ -127,10 +127,13 @@ export interface Admission {
    * replay, the 429 of a window this buyer or address is known to be over (both from memory).
    * Returns the windows for the script to count.
    */
-  admit(c: Context<BuyerEnv>, saleId: string, options: { mayBeReplay: boolean }): WindowArgs;
+  admit(c: Context<BuyerEnv>, saleId: string, options: { mayBeReplay: boolean }): Admitted;
   /** The 429 for a window the script found exceeded (remembered until it resets). */
-  refusal(c: Context<BuyerEnv>, saleId: string, refused: RateLimited): Refusal;
+  refusal(c: Context<BuyerEnv>, saleId: string, refused: RateLimited): Refused;
 }
+
+/** The windows for the script to count, or the refusal to answer (returned, not thrown: see refusalResponse). */
+export type Admitted = { windows: WindowArgs; refused?: undefined } | { refused: Refused };
 
 /**
  * Routes call `admit` once the request is known to be well-formed, so a forged token never
@@ -148,11 +151,9 @@ export function admission(
       const until =
         deps.limits.blockedUntil(userId) ??
         (address === undefined ? undefined : deps.limits.addressBlockedUntil(address));
-      if (until !== undefined) {
-        throw new Refusal({ code: 'blocked', untilMs: until });
-      }
-      if (!mayBeReplay) deps.windows.refuseFromMemory(action, saleId, userId, address);
-      return deps.windows.argsFor(action, saleId, userId, address);
+      if (until !== undefined) return { refused: { code: 'blocked', untilMs: until } };
+      const refused = mayBeReplay ? undefined : deps.windows.rememberedRefusal(action, saleId, userId, address);
+      return refused ? { refused } : { windows: deps.windows.argsFor(action, saleId, userId, address) };
     },
     refusal(c, saleId, refused) {
       return deps.windows.refusal(action, saleId, refused, c.get('buyer').userId, deps.clientAddress(c));

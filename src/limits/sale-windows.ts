@@ -29,22 +29,27 @@ export interface WindowArgs {
   };
 }
 
+/** `rateLimitedRefused`, to throw. */
+export function rateLimited(...args: Parameters<typeof rateLimitedRefused>): Refusal {
+  return new Refusal(rateLimitedRefused(...args));
+}
+
 /**
  * A `rate_limited` refusal naming the policy that refused (rendered as a 429 with the IETF draft
  * RateLimit-Policy / RateLimit headers), with a retry time spread over a few seconds, so refused
  * buyers do not all come back at the same instant.
  */
-export function rateLimited(
+export function rateLimitedRefused(
   scope: RateLimitScope,
   policy: string,
   quota: number,
   windowSeconds: number,
   resetInSeconds: number,
   random: () => number,
-): Refusal {
+): RateLimited {
   // spread over 0-2 s at least, up to the window (at most 5 s)
   const jitter = Math.floor(random() * Math.max(3, Math.min(windowSeconds, 5) + 1));
-  return new Refusal({
+  return {
     code: 'rate_limited',
     scope,
     resetMs: Math.max(0, resetInSeconds * 1000),
@@ -54,7 +59,7 @@ export function rateLimited(
       windowSeconds,
       retryAfterSeconds: Math.max(1, Math.ceil(resetInSeconds)) + jitter,
     },
-  });
+  };
 }
 
 /**
@@ -100,11 +105,16 @@ export class SaleWindows {
   }
 
   /**
-   * Throws the remembered `rate_limited` refusal when the buyer or its address is known to be over a window of this
+   * The remembered `rate_limited` refusal when the buyer or its address is known to be over a window of this
    * sale. Only for requests that cannot be replays: a replay is never refused by a window.
    */
-  refuseFromMemory(action: LimitedAction, saleId: string, userId: string, address: string | undefined): void {
-    if (this.#refused.size === 0) return;
+  rememberedRefusal(
+    action: LimitedAction,
+    saleId: string,
+    userId: string,
+    address: string | undefined,
+  ): RateLimited | undefined {
+    if (this.#refused.size === 0) return undefined;
     if (++this.#calls % 1000 === 0) this.#sweep();
     const policies = this.limits.policies[action];
     for (const [scope, policy, identifier] of [
@@ -115,9 +125,10 @@ export class SaleWindows {
       this.#forgetIfRaised(action, scope, policy);
       const until = this.#refused.get(memoryKey(saleId, action, scope, policy, identifier));
       if (until !== undefined && until > this.now()) {
-        throw this.#problem(action, scope, policy.limit, policy.windowSeconds, until - this.now(), userId);
+        return this.#problem(action, scope, policy.limit, policy.windowSeconds, until - this.now(), userId);
       }
     }
+    return undefined;
   }
 
   /** The `rate_limited` refusal (with its policy) for a script's refusal; remembers it until the window resets. */
@@ -127,18 +138,18 @@ export class SaleWindows {
     refused: RateLimited,
     userId: string,
     address: string | undefined,
-  ): Refusal {
+  ): RateLimited {
     const { scope, resetMs } = refused;
     if (scope === 'perSale') {
       const perSecond = this.limits.policies.orders.perSale?.perSecond ?? 0;
-      return rateLimited('perSale', 'orders.perSale', perSecond, 1, resetMs / 1000, this.random);
+      return rateLimitedRefused('perSale', 'orders.perSale', perSecond, 1, resetMs / 1000, this.random);
     }
-    if (scope === 'others') return new Refusal(refused);
+    if (scope === 'others') return refused;
     const policy = this.limits.policies[action][scope];
     const identifier = scope === 'perUser' ? userId : address;
     // the policy changed between the call and its answer: refuse without remembering
     if (!policy || identifier === undefined)
-      return rateLimited(scope, `${action}.${scope}`, 0, 1, resetMs / 1000, this.random);
+      return rateLimitedRefused(scope, `${action}.${scope}`, 0, 1, resetMs / 1000, this.random);
     this.#forgetIfRaised(action, scope, policy);
     this.#refused.set(memoryKey(saleId, action, scope, policy, identifier), this.now() + resetMs);
     return this.#problem(action, scope, policy.limit, policy.windowSeconds, resetMs, userId);
@@ -154,7 +165,7 @@ export class SaleWindows {
   ) {
     // only a buyer's own refusals count towards blocking it: not its shared address's
     if (scope === 'perUser') this.limits.noteRefusal(userId);
-    return rateLimited(scope, `${action}.${scope}`, limit, windowSeconds, resetMs / 1000, this.random);
+    return rateLimitedRefused(scope, `${action}.${scope}`, limit, windowSeconds, resetMs / 1000, this.random);
   }
 
   #forgetIfRaised(action: LimitedAction, scope: WindowScope, policy: Window): void {

@@ -5,7 +5,7 @@ import { readJson } from '../http/body.js';
 import { ID_PATTERN, mintId } from '../ids.js';
 import { saleIdParam, saleOfIdParam } from '../http/params.js';
 import { problem } from '../http/problem.js';
-import { problemOf } from '../http/refusal-problems.js';
+import { refusalResponse } from '../http/refusal-problems.js';
 import type { PaymentTokens } from '../payments/payment-token.js';
 import type { SaleGate } from '../sales/sale-gate.js';
 import type { Admission } from '../limits/limits-routes.js';
@@ -13,7 +13,7 @@ import { Refusal } from '../refusal.js';
 import type { LimitsView } from '../limits/limits-watcher.js';
 import type { InFlight } from './in-flight.js';
 import { orderView, type OrderStore } from './order-store.js';
-import { json, requestIdOf } from '../http/respond.js';
+import { json } from '../http/respond.js';
 
 export const OrderBody = z.strictObject({
   quantity: z.number().int().min(1).max(1000).default(1),
@@ -46,13 +46,8 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
     // a malformed id is for the route to refuse, after the JWT check (401 before 400)
     if (c.req.header('Idempotency-Key') === undefined && saleId !== undefined && ID_PATTERN.test(saleId)) {
       const refusal = gate.refusal(saleId);
-      if (refusal) {
-        // answered here rather than thrown: no rejection through the middleware chain, and the
-        // problem (with its body) is rendered once per sale, not per buyer
-        const answer = problemOf(refusal.refused);
-        c.error = answer; // the decision's reason, for the metrics
-        return answer.toResponse(c.req.path, requestIdOf(c));
-      }
+      // answered, not thrown; the problem (with its body) is rendered once per sale, not per buyer
+      if (refusal) return refusalResponse(c, refusal.refused);
     }
     await next();
     return undefined;
@@ -67,7 +62,9 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
       }
       // without an Idempotency-Key the request cannot be a replay, so a known refusal stands;
       // it is answered before the body is read, which is most of what a refusal would cost
-      const windows = admission.admit(c, saleId, { mayBeReplay: idempotencyKey !== undefined });
+      const admitted = admission.admit(c, saleId, { mayBeReplay: idempotencyKey !== undefined });
+      if (admitted.refused) return refusalResponse(c, admitted.refused);
+      const { windows } = admitted;
       const { quantity } = await readJson(c, OrderBody);
       const release = idempotencyKey === undefined ? null : inFlight.claim(`${saleId}\n${userId}`, idempotencyKey);
       try {
@@ -101,7 +98,7 @@ export function ordersRoutes({ orders, gate, tokens, inFlight, auth, admission, 
         );
       } catch (err) {
         if (err instanceof Refusal && err.refused.code === 'rate_limited')
-          throw admission.refusal(c, saleId, err.refused);
+          return refusalResponse(c, admission.refusal(c, saleId, err.refused));
         gate.learnFrom(saleId, err);
         throw err;
       } finally {

@@ -7,6 +7,7 @@ import { saleOfIdParam } from '../http/params.js';
 import { problem } from '../http/problem.js';
 import type { Admission } from '../limits/limits-routes.js';
 import { Refusal } from '../refusal.js';
+import { refusalResponse } from '../http/refusal-problems.js';
 import type { PaymentStore } from './payment-store.js';
 import type { PaymentTokens } from './payment-token.js';
 import { json } from '../http/respond.js';
@@ -46,12 +47,14 @@ export function paymentsRoutes({ payments, tokens, methods, auth, admission, oth
         throw problem('token_invalid', 'the payment token is not valid for this order and buyer');
       }
       // any payment may be a replay of its token, which the script answers before any window
-      const windows = admission.admit(c, saleId, { mayBeReplay: true });
+      const admitted = admission.admit(c, saleId, { mayBeReplay: true });
+      if (admitted.refused) return refusalResponse(c, admitted.refused);
+      const { windows } = admitted;
       const payment = await payments
         .accept({ saleId, orderId, userId, nonce, method, lane, paymentId: mintId('pay', saleId), windows })
         .catch((err: unknown) => {
           throw err instanceof Refusal && err.refused.code === 'rate_limited'
-            ? admission.refusal(c, saleId, err.refused)
+            ? new Refusal(admission.refusal(c, saleId, err.refused))
             : err;
         });
       const headers: Record<string, string> = { Location: `/v1/payments/${payment.paymentId}` };

@@ -38,23 +38,25 @@ async function mappingReuse<T>(work: Promise<T>): Promise<T> {
 
 /** Ops: credit a wallet, or many at once (idempotent by reference), mounted under /admin/wallets. */
 export function adminWalletsRoutes({ ledger }: { ledger: Pick<LedgerView, 'credit' | 'creditMany'> }) {
-  return new Hono()
-    // `/credits` is written as `/:credits` so that every route of the app is one Hono's
-    // RegExpRouter takes (a static segment beside a parameter is not; see limits-routes.ts)
-    .post('/:credits', async (c) => {
-      if (c.req.param('credits') !== 'credits') return c.notFound();
-      const { credits } = await readJson(c, CreditsBody);
-      const results = await mappingReuse(ledger.creditMany(credits));
-      const body = credits.map((credit, i) => ({ userId: credit.userId, currency: credit.currency, ...results[i]! }));
-      return json(c, { credits: body }, results.some((r) => r.created) ? 201 : 200);
-    })
-    .post('/:userId/credits', async (c) => {
-      const userId = c.req.param('userId');
-      if (!ID_PATTERN.test(userId)) throw problem('invalid_request', 'userId must match ^[A-Za-z0-9_.:-]{1,64}$');
-      const credit = await readJson(c, CreditBody);
-      const { created, balance } = await mappingReuse(ledger.credit({ userId, ...credit }));
-      return json(c, { userId, currency: credit.currency, balance }, created ? 201 : 200);
-    });
+  return (
+    new Hono()
+      // `/credits` is written as `/:credits` so that every route of the app is one Hono's
+      // RegExpRouter takes (a static segment beside a parameter is not; see limits-routes.ts)
+      .post('/:credits', async (c) => {
+        if (c.req.param('credits') !== 'credits') return c.notFound();
+        const { credits } = await readJson(c, CreditsBody);
+        const results = await mappingReuse(ledger.creditMany(credits));
+        const body = credits.map((credit, i) => ({ userId: credit.userId, currency: credit.currency, ...results[i]! }));
+        return json(c, { credits: body }, results.some((r) => r.created) ? 201 : 200);
+      })
+      .post('/:userId/credits', async (c) => {
+        const userId = c.req.param('userId');
+        if (!ID_PATTERN.test(userId)) throw problem('invalid_request', 'userId must match ^[A-Za-z0-9_.:-]{1,64}$');
+        const credit = await readJson(c, CreditBody);
+        const { created, balance } = await mappingReuse(ledger.credit({ userId, ...credit }));
+        return json(c, { userId, currency: credit.currency, balance }, created ? 201 : 200);
+      })
+  );
 }
 
 /** The calling buyer's balances, mounted under /v1. */
