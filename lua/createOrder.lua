@@ -71,12 +71,12 @@ if existing[1] then
 end
 
 local sale = rcall('HMGET', saleKey, 'stock', 'held', 'sold', 'price', 'currency',
-  'perUserLimit', 'holdSeconds', 'opensAt', 'closesAt')
+  'perUserLimit', 'holdSeconds', 'opensAt', 'closesAt', 'orders')
 if not sale[1] then return { 10 } end
 local stock, held, sold = tonumber(sale[1]), tonumber(sale[2]), tonumber(sale[3])
 local price, currency = tonumber(sale[4]), sale[5]
 local perUserLimit, holdSeconds = tonumber(sale[6]), tonumber(sale[7])
-local opensAt, closesAt = tonumber(sale[8]), tonumber(sale[9])
+local opensAt, closesAt, orders = tonumber(sale[8]), tonumber(sale[9]), tonumber(sale[10]) or 0
 
 local nowMs = redisNowMs()
 
@@ -103,14 +103,22 @@ end
 local available = stock - held - sold
 if available < quantity then return { 13, available } end
 
-local units = tonumber(rcall('HGET', usersKey, userId) or '0')
-if units + quantity > perUserLimit then return { 14, units, perUserLimit } end
+-- the buyer's units, counted first and taken back on a refusal: one command on the way that
+-- admits, which is most of them (past the first check, a refusal finds units there already, so
+-- taking them back never leaves a 0 behind)
+if quantity > perUserLimit then
+  return { 14, tonumber(rcall('HGET', usersKey, userId) or '0'), perUserLimit }
+end
+local units = rcall('HINCRBY', usersKey, userId, quantity) - quantity
+if units + quantity > perUserLimit then
+  rcall('HINCRBY', usersKey, userId, -quantity)
+  return { 14, units, perUserLimit }
+end
 
 local amount = price * quantity
 local expiresAt = nowMs + holdSeconds * 1000
-rcall('HINCRBY', saleKey, 'held', quantity)
-rcall('HINCRBY', saleKey, 'orders', 1)
-rcall('HINCRBY', usersKey, userId, quantity)
+-- held and orders were read above, in this same script: one HSET writes both
+rcall('HSET', saleKey, 'held', held + quantity, 'orders', orders + 1)
 rcall('ZADD', holdsKey, expiresAt, orderId)
 rcall('HSET', orderKey, 'userId', userId, 'quantity', quantity, 'amount', amount,
   'currency', currency, 'status', 'held', 'expiresAt', expiresAt, 'createdAt', nowMs,

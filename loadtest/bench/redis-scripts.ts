@@ -48,7 +48,18 @@ const redis = new Redis({
   lazyConnect: true,
   retryStrategy: (n) => (n < 50 ? 100 : null),
 });
-await redis.connect();
+// redis-server may not listen yet: the first connect can be refused, and ioredis's connect()
+// rejects then rather than waiting for its retries
+for (let attempt = 1; ; attempt++) {
+  try {
+    await redis.connect();
+    break;
+  } catch (err) {
+    if (attempt >= 50) throw err;
+    redis.disconnect();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 const cpuUs = () => {
   const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * TICK_US;
