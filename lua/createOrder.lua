@@ -103,6 +103,9 @@ end
 local available = stock - held - sold
 if available < quantity then return { 13, available } end
 
+local amount = price * quantity
+local expiresAt = nowMs + holdSeconds * 1000
+
 -- the buyer's units, counted first and taken back on a refusal: one command on the way that
 -- admits, which is most of them (past the first check, a refusal finds units there already, so
 -- taking them back never leaves a 0 behind)
@@ -115,8 +118,6 @@ if units + quantity > perUserLimit then
   return { 14, units, perUserLimit }
 end
 
-local amount = price * quantity
-local expiresAt = nowMs + holdSeconds * 1000
 -- held and orders were read above, in this same script: one HSET writes both
 rcall('HSET', saleKey, 'held', held + quantity, 'orders', orders + 1)
 rcall('ZADD', holdsKey, expiresAt, orderId)
