@@ -107,6 +107,16 @@ export function metricsMiddleware(metrics: Metrics, tally?: SaleTally): Middlewa
   };
 }
 
+/** `<action>:<reason>`, built once per pair: a field made per request is a new string, hashed again by the tally's map. */
+const decisionFields = new Map<string, Map<string, string>>();
+function decisionField(action: string, reason: string): string {
+  let byReason = decisionFields.get(action);
+  if (byReason === undefined) decisionFields.set(action, (byReason = new Map()));
+  let field = byReason.get(reason);
+  if (field === undefined) byReason.set(reason, (field = `${action}:${reason}`));
+  return field;
+}
+
 /**
  * The ops view's counts of one decision: a replay (the same order or payment answered again, as a
  * click storm makes) apart from a new admission, and the request's status class and latency
@@ -121,7 +131,7 @@ function countForOpsView(
   elapsedMs: number,
 ): void {
   const replayed = reason === 'admitted' && isReplay(res);
-  tally.count(saleId, `${action}:${replayed ? 'replayed' : reason}`);
+  tally.count(saleId, decisionField(action, replayed ? 'replayed' : reason));
   tally.count(saleId, 'h.http:total');
   if (res.status >= 500) tally.count(saleId, 'h.http:5xx');
   tally.count(saleId, latencyField('lat', elapsedMs));

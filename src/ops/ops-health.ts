@@ -12,9 +12,14 @@ export const LATENCY_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 500
  * requests, `lag` for the worker's accepted -> settled). `h.` fields go to the history only.
  */
 export function latencyField(kind: 'lat' | 'lag', ms: number): string {
-  const bound = LATENCY_BUCKETS_MS.find((b) => ms <= b);
-  return bound === undefined ? `h.${kind}:inf` : `h.${kind}:le${bound}`;
+  const fields = LATENCY_FIELDS[kind];
+  for (let i = 0; i < LATENCY_BUCKETS_MS.length; i++) if (ms <= LATENCY_BUCKETS_MS[i]!) return fields[i]!;
+  return fields[LATENCY_BUCKETS_MS.length]!;
 }
+
+// built once: a field made per request is a new string, hashed again by every map it meets
+const fieldsOf = (kind: string) => [...LATENCY_BUCKETS_MS.map((b) => `h.${kind}:le${b}`), `h.${kind}:inf`];
+const LATENCY_FIELDS = { lat: fieldsOf('lat'), lag: fieldsOf('lag') };
 
 /** One second of a sale's history: counts by field, and the seats held and sold at its end. */
 export interface HistorySecond {

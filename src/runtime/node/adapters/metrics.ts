@@ -98,23 +98,29 @@ export function promMetrics(options: { cluster?: ClusterScrape } = {}): PromMetr
       }).labels(String(process.pid))
     : undefined;
 
-  // label children bound once per label set: prom-client hashes a labels object on every call
-  const requestSeries = new Map<string, ReturnType<typeof requests.labels>>();
-  const decisionSeries = new Map<string, ReturnType<typeof decisions.labels>>();
+  // label children bound once per label set: prom-client hashes a labels object on every call.
+  // Found by the label values themselves, in nested maps: a key joined per request would be a
+  // new string, hashed again on every lookup.
+  const requestSeries = new Map<string, Map<string, Map<number, ReturnType<typeof requests.labels>>>>();
+  const decisionSeries = new Map<string, Map<string, ReturnType<typeof decisions.labels>>>();
   return {
     redisSeconds,
     registry,
     request: (method, route, status, seconds) => {
-      const key = `${method} ${status} ${route}`;
-      let series = requestSeries.get(key);
-      if (series === undefined) requestSeries.set(key, (series = requests.labels(method, route, String(status))));
+      let byRoute = requestSeries.get(method);
+      if (byRoute === undefined) requestSeries.set(method, (byRoute = new Map()));
+      let byStatus = byRoute.get(route);
+      if (byStatus === undefined) byRoute.set(route, (byStatus = new Map()));
+      let series = byStatus.get(status);
+      if (series === undefined) byStatus.set(status, (series = requests.labels(method, route, String(status))));
       series.observe(seconds);
       served?.inc();
     },
     decision: (action, reason) => {
-      const key = `${action} ${reason}`;
-      let series = decisionSeries.get(key);
-      if (series === undefined) decisionSeries.set(key, (series = decisions.labels(action, reason)));
+      let byReason = decisionSeries.get(action);
+      if (byReason === undefined) decisionSeries.set(action, (byReason = new Map()));
+      let series = byReason.get(reason);
+      if (series === undefined) byReason.set(reason, (series = decisions.labels(action, reason)));
       series.inc();
     },
     payment: (outcome, seconds) => {
