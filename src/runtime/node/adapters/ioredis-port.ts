@@ -86,18 +86,29 @@ function replicated(reply: unknown, acked: number, wait: ReplicaWait): unknown {
  * names no key, so on its own it would go to any node: a pipeline sends it on the connection of
  * the script's slot, right behind the script (ioredis routes a pipeline by its keyed commands).
  * Without WAIT a script goes alone, so auto-pipelining still batches concurrent requests.
+ *
+ * ioredis follows a pipeline's MOVED only when every command of it failed alike, and WAIT does
+ * not fail: so a script sent to a node that lost its slots (a failover) comes back MOVED, and
+ * nothing refreshes the client's slot map. Every later call for those slots would go to the old
+ * node and answer 503 until something else refreshed it. Here a MOVED refreshes the map and the
+ * call is sent once more (a MOVED script did not run), so the buyer is answered, not refused.
  */
 async function clusterScript(
   client: Cluster,
   run: (p: ReturnType<Cluster['pipeline']>) => unknown,
   wait: ReplicaWait | undefined,
   writes: boolean,
+  redirected = false,
 ): Promise<unknown> {
   const pipeline = client.pipeline();
   run(pipeline);
   if (waits(wait, writes)) pipeline.wait(wait!.replicas, wait!.timeoutMs);
   const results = (await pipeline.exec()) ?? [];
   const [err, reply] = results[0] ?? [new Error('the pipeline returned nothing')];
+  if (err && !redirected && err.message.startsWith('MOVED ')) {
+    await new Promise<void>((done) => client.refreshSlotsCache(() => done()));
+    return clusterScript(client, run, wait, writes, true);
+  }
   if (err) throw err;
   if (!waits(wait, writes)) return reply;
   const [waitErr, acked] = results[1]!;
