@@ -7,11 +7,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * The one place that renders a domain refusal as the API's problem: status, wording, extension
- * members and Retry-After. A rate limit is rendered by the route that knows its policy
- * (limits/sale-windows.ts, with the RateLimit headers); this is the plain fallback.
+ * members and Retry-After. What is the same for everyone it refuses is rendered once: the sale
+ * gate's frozen sold out / closed, and a rate limit's policy (only its reset differs, written per
+ * answer by `perAnswer`).
  */
-export function problemOf(refused: Refused): ProblemError {
-  // a frozen refusal (the sale gate's sold out / closed) is the same for everyone: rendered once
+function problemOf(refused: Refused): ProblemError {
+  if (refused.code === 'rate_limited' && refused.policy) return rateLimitProblem(refused.policy);
   if (!Object.isFrozen(refused)) return render(refused);
   let rendered = renderedOnce.get(refused);
   if (rendered === undefined) renderedOnce.set(refused, (rendered = render(refused)));
@@ -20,6 +21,14 @@ export function problemOf(refused: Refused): ProblemError {
 
 const renderedOnce = new WeakMap<Refused, ProblemError>();
 
+/** What differs from one answer of a shared problem to the next: a rate limit's reset. */
+function perAnswer(refused: Refused) {
+  if (refused.code !== 'rate_limited' || !refused.policy) return undefined;
+  const { name, retryAfterSeconds } = refused.policy;
+  const resetSeconds = Math.max(0, Math.ceil(refused.resetMs / 1000));
+  return { retryAfterSeconds, headers: { RateLimit: `"${name}";r=0;t=${resetSeconds}` } };
+}
+
 /**
  * The response refusing this request, with the problem left on `c.error` (what the metrics read
  * as the decision's reason). Routes answer the refusals that come in storms (a sold-out sale, a
@@ -27,19 +36,9 @@ const renderedOnce = new WeakMap<Refused, ProblemError>();
  * walk for its message and an unwinding, several times what rendering the answer costs.
  */
 export function refusalResponse(c: Context, refused: Refused): Response {
-  if (refused.code === 'rate_limited' && refused.policy) {
-    // the policy's problem is the same for every buyer it refuses; only the reset differs
-    const { policy } = refused;
-    const rendered = rateLimitProblem(policy);
-    c.error = rendered;
-    return rendered.toResponse(c.req.path, requestIdOf(c), {
-      retryAfterSeconds: policy.retryAfterSeconds,
-      headers: { RateLimit: rateLimitHeader(policy.name, refused.resetMs) },
-    });
-  }
   const rendered = problemOf(refused);
   c.error = rendered;
-  return rendered.toResponse(c.req.path, requestIdOf(c));
+  return rendered.toResponse(c.req.path, requestIdOf(c), perAnswer(refused));
 }
 
 /** A policy's 429, rendered once per policy (name, limit and window; a handful at any time). */
@@ -59,8 +58,6 @@ function rateLimitProblem({ name, limit, windowSeconds }: RateLimitPolicy): Prob
   }
   return rendered;
 }
-
-const rateLimitHeader = (name: string, resetMs: number) => `"${name}";r=0;t=${Math.max(0, Math.ceil(resetMs / 1000))}`;
 
 function render(refused: Refused): ProblemError {
   switch (refused.code) {
@@ -124,18 +121,10 @@ function render(refused: Refused): ProblemError {
       return problem('request_in_progress', 'a request with this Idempotency-Key is still running', {
         retryAfterSeconds: 1,
       });
-    case 'rate_limited': {
-      const { policy } = refused;
-      if (!policy)
-        return problem('rate_limited', `over the "${refused.scope}" limit`, {
-          retryAfterSeconds: refused.resetMs / 1000,
-        });
-      const shared = rateLimitProblem(policy);
-      return problem('rate_limited', shared.detail, {
-        ...shared.options,
-        retryAfterSeconds: policy.retryAfterSeconds,
-        headers: { ...shared.options.headers, RateLimit: rateLimitHeader(policy.name, refused.resetMs) },
+    case 'rate_limited':
+      // with a policy, problemOf renders it (once per policy)
+      return problem('rate_limited', `over the "${refused.scope}" limit`, {
+        retryAfterSeconds: refused.resetMs / 1000,
       });
-    }
   }
 }
