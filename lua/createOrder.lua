@@ -107,11 +107,8 @@ local amount = price * quantity
 local expiresAt = nowMs + holdSeconds * 1000
 
 -- the buyer's units, counted first and taken back on a refusal: one command on the way that
--- admits, which is most of them (past the first check, a refusal finds units there already, so
--- taking them back never leaves a 0 behind)
-if quantity > perUserLimit then
-  return { 14, tonumber(rcall('HGET', usersKey, userId) or '0'), perUserLimit }
-end
+-- admits, which is most of them (a refusal may leave a 0 behind, as a released hold does; every
+-- reader takes a missing count as 0)
 local units = rcall('HINCRBY', usersKey, userId, quantity) - quantity
 if units + quantity > perUserLimit then
   rcall('HINCRBY', usersKey, userId, -quantity)
