@@ -3,7 +3,7 @@
 # peer (PEER_DIR), on this machine, in one sitting, interleaved. Medians of RUNS runs.
 #
 #   RUNS=3 DURATION=10s THREADS=2 CONNS=64 WARMUP=2s BUYERS=4000 PEER=1 ./checkout.sh
-#   SCENARIOS="order flow noop soldout refused"   (the default: all of them)
+#   SCENARIOS="order flow noop post soldout refused"   (the default: all of them)
 #   PROCESSES=auto   rushgate's RUSHGATE_PROCESSES (auto: one per core; 1: a single process)
 #   PEER_DIR=path/to/nginx-lua   (default: ../shared/peers/nginx-lua beside the project)
 #   FSYNC=off        rushgate's redis-server persistence: off (as the peer's), everysec or always
@@ -30,7 +30,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 RUNS="${RUNS:-3}"; DURATION="${DURATION:-10s}"; THREADS="${THREADS:-2}"; CONNS="${CONNS:-64}"
 WARMUP="${WARMUP:-2s}"; BUYERS="${BUYERS:-4000}"; PEER="${PEER:-1}"; PROCESSES="${PROCESSES:-auto}"
-SCENARIOS="${SCENARIOS:-order flow noop soldout refused}"
+SCENARIOS="${SCENARIOS:-order flow noop post soldout refused}"
 QUIET_MAX="${QUIET_MAX:-0.3}"; QUIET_WAIT="${QUIET_WAIT:-20}"
 PEER_DIR="${PEER_DIR:-$ROOT/../shared/peers/nginx-lua}"
 GW_PORT="${GW_PORT:-8091}"; RG_REDIS_PORT="${RG_REDIS_PORT:-6391}"
@@ -42,7 +42,7 @@ for tool in node redis-server redis-cli wrk curl; do
 done
 [[ -x /usr/bin/time ]] || { echo "missing: /usr/bin/time (apt-get install time)" >&2; exit 1; }
 for scen in $SCENARIOS; do
-  case "$scen" in order|flow|noop|soldout|refused) ;; *) echo "unknown scenario: $scen" >&2; exit 1 ;; esac
+  case "$scen" in order|flow|noop|post|soldout|refused) ;; *) echo "unknown scenario: $scen" >&2; exit 1 ;; esac
 done
 OUT="$HERE/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
@@ -165,15 +165,16 @@ prepare() {
   case "$scen" in
     order|flow) limits high; WRK_ENV=(SALE=bench); WRK_SCRIPT="$HERE/wrk/$scen.lua" ;;
     noop)       limits high; WRK_ENV=(TARGET=healthz SALE=bench); WRK_SCRIPT="$HERE/wrk/fixed.lua" ;;
+    post)       limits high; WRK_ENV=(TARGET=post SALE=bench); WRK_SCRIPT="$HERE/wrk/fixed.lua" ;;
     soldout)    limits high; WRK_ENV=(TARGET=order SALE=gone); WRK_SCRIPT="$HERE/wrk/fixed.lua" ;;
     refused)    limits low;  WRK_ENV=(TARGET=order SALE=bench); WRK_SCRIPT="$HERE/wrk/fixed.lua" ;;
   esac
-  if [[ "$scen" == soldout || "$scen" == refused ]]; then
+  if [[ "$scen" == post || "$scen" == soldout || "$scen" == refused ]]; then
     # the fixed-request script counts no codes: check that this scenario is answered as it should
     # (twice: the first may still be admitted right after the limits changed)
-    want=$([[ "$scen" == soldout ]] && echo 409 || echo 429)
+    case "$scen" in post) want=404 ;; soldout) want=409 ;; *) want=429 ;; esac
     for _ in 1 2; do
-      got="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$BASE/v1/sales/${WRK_ENV[1]#SALE=}/orders" \
+      got="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$BASE$([[ "$scen" == post ]] && echo /healthz || echo "/v1/sales/${WRK_ENV[1]#SALE=}/orders")" \
         -H "Authorization: Bearer $(head -1 "$JWT_FILE")" -H 'Content-Type: application/json' -d '{"quantity":1}')"
     done
     [[ "$got" == "$want" ]] || { echo "$scen: expected $want, got $got" >&2; exit 1; }
@@ -229,7 +230,7 @@ cleanup
 {
   echo
   echo "Medians over $RUNS interleaved runs; spread = (max-min)/median of req/s; errs = socket errors + non-2xx answers"
-  echo "(but for soldout and refused, whose 409/429 are checked before each run), summed."
+  echo "(but for post, soldout and refused, whose 404/409/429 are checked before each run), summed."
   echo "bg = busy cores on the machine in the second before the run. cores: CPU-seconds per second during the run."
   echo "us/req = CPU microseconds per completed request (median of the runs'): gateway (rushgate: node incl. cluster"
   echo "children; peer: nginx master + workers), redis from /proc (INFO cpu's used_cpu_sys+user in brackets), wrk."
@@ -248,7 +249,7 @@ cleanup
       return f[k, i, col] + 0
     }
     { k = $1 "\t" $2; n[k]++; for (c = 1; c <= NF; c++) f[k, n[k], c] = $c; byrun[$1, $2, $4] = $6
-      err[k] += $10 + (($2 == "soldout" || $2 == "refused") ? 0 : $9) }
+      err[k] += $10 + (($2 == "post" || $2 == "soldout" || $2 == "refused") ? 0 : $9) }
     END {
       printf "%-8s %-8s %4s %9s %7s %7s %7s %6s %5s | %5s %5s %5s | %8s %14s %6s\n", "scen", "who", "runs", "req/s", "spread", "p50ms", "p99ms", "errs", "bg",
         "gw", "redis", "wrk", "gw", "redis (INFO)", "wrk"
@@ -273,11 +274,16 @@ cleanup
       if ((a in R) && (b in R) && UR[b] > 0)
         printf "redis CPU per completed checkout (2 flow requests): rushgate %.1f us, peer %.1f us (%.2fx); INFO cpu: %.1f vs %.1f us (%.2fx); in scripts: %.1f vs %.1f us (%.2fx)\n",
           2 * UR[a], 2 * UR[b], UR[a] / UR[b], 2 * UI[a], 2 * UI[b], (UI[b] > 0 ? UI[a] / UI[b] : 0), 2 * US[a], 2 * US[b], (US[b] > 0 ? US[a] / US[b] : 0)
-      z = "rushgate\tnoop"
-      if ((z in R) && R[z] > 0) for (s = 1; s <= ns; s++) if (S[s] == "soldout" || S[s] == "refused") {
+      # the refusals against the no-op route (GET /healthz), and against the same POST answered
+      # with no rushgate work (post): the first is the target, the second what rushgate adds
+      z = "rushgate\tnoop"; q = "rushgate\tpost"
+      if ((z in R) && R[z] > 0) for (s = 1; s <= ns; s++) if (S[s] == "post" || S[s] == "soldout" || S[s] == "refused") {
         a = "rushgate\t" S[s]; if (!(a in R)) continue
-        printf "cost of refusing, %s: %.0f req/s, %.2fx the no-op route'"'"'s (GET /healthz, %.0f req/s); gateway CPU %.1f us/request against its %.1f us (%.2fx)\n",
-          S[s], R[a], R[a] / R[z], R[z], UG[a], UG[z], (UG[z] > 0 ? UG[a] / UG[z] : 0)
+        printf "%s: %.0f req/s, %.2fx the no-op route'"'"'s (GET /healthz, %.0f req/s); gateway CPU %.1f us/request against its %.1f us (%.2fx)",
+          (S[s] == "post" ? "cost of the POST itself, post" : "cost of refusing, " S[s]), R[a], R[a] / R[z], R[z], UG[a], UG[z], (UG[z] > 0 ? UG[a] / UG[z] : 0)
+        if (S[s] != "post" && (q in R) && R[q] > 0)
+          printf "; against the same POST answered 404 (post): %.2fx its req/s, %.2fx its CPU", R[a] / R[q], (UG[q] > 0 ? UG[a] / UG[q] : 0)
+        printf "\n"
       }
     }' "$ROWS"
 } | tee "$OUT/summary.txt"
