@@ -10,7 +10,13 @@
  * script lookup, the KEYS and ARGV tables, the reply) is paid once per B orders. The prototype
  * batch script exists only here.
  *
+ * With PARTS=1 it also runs variants of the two scripts, each with one part removed or written
+ * another way (the order as one string, or as one field of a per-sale hash: the compact records
+ * the hot-path issue asked about), so what each part costs is a difference of two measurements.
+ * The variants exist only here.
+ *
  *   RUNS=3 N=30000 C=64 npm run bench:redis
+ *   PARTS=1 RUNS=3 N=60000 npm run bench:redis
  *   PEER_DIR=path/to/nginx-lua  (default: ../shared/peers/nginx-lua beside the project)
  *
  * CPU is read from /proc/<pid>/stat (user + system, 10 ms ticks: N calls make it precise enough),
@@ -33,6 +39,7 @@ const int = (name: string, fallback: number) => {
 const RUNS = int('RUNS', 3);
 const N = int('N', 30000);
 const C = int('C', 64);
+const PARTS = process.env.PARTS === '1';
 const PEER_DIR = process.env.PEER_DIR ?? join(HERE, '../../../shared/peers/nginx-lua');
 const TICK_US = 1e6 / 100; // USER_HZ
 
@@ -213,6 +220,71 @@ const cases: Case[] = [
   })),
 ];
 
+// --- PARTS=1: the scripts with one part removed or written another way ------------------------
+/**
+ * `source` with the statement that starts with `start` (up to the first `)` that ends a line)
+ * replaced: throws when the statement is gone, so the variants follow the scripts.
+ */
+function replaceStatement(source: string, start: string, replacement: string): string {
+  const from = source.indexOf(start);
+  const to = source.indexOf(')\n', from);
+  if (from < 0 || to < 0) throw new Error(`bench:redis PARTS: no statement starting ${start}`);
+  return source.slice(0, from) + replacement + source.slice(to + 1);
+}
+/** The script answering at once, as its first statement: what the call itself costs. */
+const answeringAtOnce = (source: string, reply: string) =>
+  source.replace(/\]\]\n/, `]]\nif true then return ${reply} end\n`);
+// the order's nine fields, in one string
+const packed =
+  "'held|' .. expiresAt .. '|' .. nonce .. '|' .. userId .. '|' .. quantity .. '|' .. amount .. '|' .. currency .. '|' .. nowMs .. '|' .. nonce";
+const orderWrite = "rcall('HSET', orderKey, 'userId'";
+const orderVariants: Record<string, string> = {
+  'createOrder: order as a string': replaceStatement(
+    scripts.createOrder.source,
+    orderWrite,
+    `rcall('SET', orderKey, ${packed})`,
+  ),
+  'createOrder: order in a sale hash': replaceStatement(
+    scripts.createOrder.source,
+    orderWrite,
+    `rcall('HSET', '${tag}:orders', orderId, ${packed})`,
+  ),
+  'createOrder: no order write': replaceStatement(scripts.createOrder.source, orderWrite, ''),
+  'createOrder: no resend check': replaceStatement(
+    scripts.createOrder.source,
+    "local existing = rcall('HMGET', orderKey",
+    'local existing = {}',
+  ),
+  'createOrder: the call only': answeringAtOnce(scripts.createOrder.source, "{ 0, 100, 'CNY', 1, 1, 'n' }"),
+};
+const paymentVariants: Record<string, string> = {
+  'acceptPayment: no payment hash': replaceStatement(scripts.acceptPayment.source, "rcall('HSET', paymentKey", ''),
+  'acceptPayment: no order write': replaceStatement(scripts.acceptPayment.source, "rcall('HSET', orderKey", ''),
+  'acceptPayment: the call only': answeringAtOnce(
+    scripts.acceptPayment.source,
+    "{ 0, 'p', 1, 100, 'CNY', 'standard' }",
+  ),
+};
+if (PARTS) {
+  for (const [name, source] of Object.entries(orderVariants)) {
+    const sha = String(await redis.script('LOAD', source));
+    cases.push({ name, run: () => measure(N, 1, (i) => evalsha(sha, orderKeys(i), orderArgs(i))) });
+  }
+  for (const [name, source] of Object.entries(paymentVariants)) {
+    const sha = String(await redis.script('LOAD', source));
+    cases.push({
+      name,
+      // its orders are created first, by the real createOrder, outside the measurement
+      run: async () => {
+        const first = nextId;
+        await measure(N, 1, (i) => evalsha(scripts.createOrder.sha, orderKeys(i), orderArgs(i)));
+        const offset = nextId - first;
+        return measure(N, 1, (i) => evalsha(sha, payKeys(i - offset), payArgs(i - offset)));
+      },
+    });
+  }
+}
+
 // a warm-up round first (not counted: a fresh server's first keys and pages cost more); then each
 // round runs every case, starting one case later than the round before, so no case always runs
 // first or last. The peer's pay must follow its token round, and acceptPayment its createOrder:
@@ -244,7 +316,14 @@ const m = (name: string) => median(results.get(name) ?? [Number.NaN]);
 console.log(
   `\nRedis CPU per call, medians of ${RUNS} rounds of ${N} calls, ${C} in flight (redis-server, no persistence):`,
 );
-for (const c of cases) console.log(`  ${c.name.padEnd(26)} ${m(c.name).toFixed(1).padStart(6)} µs`);
+const width = Math.max(...cases.map((c) => c.name.length));
+for (const c of cases) {
+  // a PARTS variant: its difference from the whole script ("createOrder: ..." against createOrder)
+  const whole = c.name.includes(':') ? c.name.split(':')[0]! : '';
+  const d = whole ? m(c.name) - m(whole) : 0;
+  const diff = whole ? ` (${d >= 0 ? '+' : ''}${d.toFixed(1)} µs against the whole script)` : '';
+  console.log(`  ${c.name.padEnd(width)} ${m(c.name).toFixed(1).padStart(6)} µs${diff}`);
+}
 const ours = m('createOrder') + m('acceptPayment');
 if (peer) {
   const theirs = m('peer token.lua') + m('peer pay.lua');
