@@ -244,6 +244,7 @@ const orderVariants: Record<string, string> = {
     orderWrite,
     `rcall('SET', orderKey, ${packed})`,
   ),
+  // a key the script does not declare: fine on one node, and it exists only in this bench
   'createOrder: order in a sale hash': replaceStatement(
     scripts.createOrder.source,
     orderWrite,
