@@ -25,7 +25,7 @@ import { ioredisPort, type RedisClient } from '../src/runtime/node/adapters/iore
 import { pgliteSql } from '../src/runtime/node/adapters/sql.js';
 import { PERMISSIVE_POLICIES, serveApp, startGateway, type App, type Gateway } from './support/app.js';
 import { createSale } from './support/http.js';
-import { connected, openRedis, startPrivateRedis } from './support/redis.js';
+import { closeClient, connected, openRedis, startPrivateRedis } from './support/redis.js';
 import { buyer as newBuyer } from './support/secrets.js';
 
 export interface FileFixtures {
@@ -57,7 +57,7 @@ export const test = base.extend<TestFixtures & FileFixtures>({
     async ({ redisUrl }, use) => {
       const client = openRedis(redisUrl);
       await use(client);
-      await client.quit();
+      await closeClient(client);
     },
     { scope: 'file' },
   ],
@@ -65,7 +65,7 @@ export const test = base.extend<TestFixtures & FileFixtures>({
     async ({ redisUrl }, use) => {
       const client = await connected(openRedis(redisUrl, { gateway: true }));
       await use(ioredisPort(client as RedisClient));
-      await client.quit();
+      await closeClient(client);
     },
     { scope: 'file' },
   ],

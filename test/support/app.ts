@@ -9,7 +9,7 @@ import type { Policies } from '../../src/limits/policies.js';
 import { silentLogger } from '../../src/logger.js';
 import { nodeCrypto, nodeHmacSha256 } from '../../src/runtime/node/adapters/crypto.js';
 import { ioredisPort, type RedisClient } from '../../src/runtime/node/adapters/ioredis-port.js';
-import { connected, openRedis, redisUrl } from './redis.js';
+import { closeClient, connected, openRedis, redisUrl } from './redis.js';
 import { ADMIN_TOKEN, CHANNEL_SECRET, JWT_SECRET, TOKEN_SECRET } from './secrets.js';
 
 /**
@@ -50,7 +50,7 @@ export async function startGateway(
   });
   const close = async () => {
     await limits.stop();
-    await client.quit();
+    await closeClient(client);
   };
   return { app, redis, client, limits, close };
 }
