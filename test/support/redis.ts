@@ -82,7 +82,10 @@ export async function connected(client: Redis): Promise<Redis> {
  * "Connection is closed.": the client is closed all the same, so that is not a failure of the file.
  */
 export async function closeClient(client: Redis): Promise<void> {
-  await client.quit().catch(() => client.disconnect());
+  await client.quit().catch((err: unknown) => {
+    if (!(err instanceof Error && err.message === 'Connection is closed.')) throw err;
+    client.disconnect();
+  });
 }
 
 /** Keys matching `pattern`, on one Redis or on every master of the cluster. */
