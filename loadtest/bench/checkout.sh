@@ -275,7 +275,8 @@ cleanup
         printf "redis CPU per completed checkout (2 flow requests): rushgate %.1f us, peer %.1f us (%.2fx); INFO cpu: %.1f vs %.1f us (%.2fx); in scripts: %.1f vs %.1f us (%.2fx)\n",
           2 * UR[a], 2 * UR[b], UR[a] / UR[b], 2 * UI[a], 2 * UI[b], (UI[b] > 0 ? UI[a] / UI[b] : 0), 2 * US[a], 2 * US[b], (US[b] > 0 ? US[a] / US[b] : 0)
       # the refusals against the no-op route (GET /healthz), and against the same POST answered
-      # with no rushgate work (post): the first is the target, the second what rushgate adds
+      # with no route or buyer-path work (post): the first is the target, the second what the
+      # refusing route adds
       z = "rushgate\tnoop"; q = "rushgate\tpost"
       if ((z in R) && R[z] > 0) for (s = 1; s <= ns; s++) if (S[s] == "post" || S[s] == "soldout" || S[s] == "refused") {
         a = "rushgate\t" S[s]; if (!(a in R)) continue

@@ -231,9 +231,11 @@ function replaceStatement(source: string, start: string, replacement: string): s
   if (from < 0 || to < 0) throw new Error(`bench:redis PARTS: no statement starting ${start}`);
   return source.slice(0, from) + replacement + source.slice(to + 1);
 }
-/** The script answering at once, as its first statement: what the call itself costs. */
-const answeringAtOnce = (source: string, reply: string) =>
-  source.replace(/\]\]\n/, `]]\nif true then return ${reply} end\n`);
+/** The script answering at once, after its contract header: what the call itself costs. */
+function answeringAtOnce(source: string, reply: string): string {
+  if (!source.includes(']]\n')) throw new Error('bench:redis PARTS: a script without its contract header');
+  return source.replace(']]\n', `]]\nif true then return ${reply} end\n`);
+}
 // the order's nine fields, in one string
 const packed =
   "'held|' .. expiresAt .. '|' .. nonce .. '|' .. userId .. '|' .. quantity .. '|' .. amount .. '|' .. currency .. '|' .. nowMs .. '|' .. nonce";

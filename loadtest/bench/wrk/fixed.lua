@@ -3,7 +3,8 @@
 -- they are compared with.
 --   noop:    GET /healthz, through the same HTTP stack and app middleware, no auth, body or store
 --   post:    an order's POST (the same headers and body) sent to /healthz, which answers it 404 from
---            the app's not-found handler: what the request itself costs, with no rushgate work
+--            the app's not-found handler: what the request itself costs, with no route or
+--            buyer-path work (the app's middleware and its 404 still run)
 --   soldout: POST an order for a sold-out sale (SALE), as one buyer (JWT_FILE's first line)
 --   refused: POST an order as one buyer over its order limit
 -- The codes are checked before the run (checkout.sh); wrk counts non-2xx and socket errors.
