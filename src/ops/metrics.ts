@@ -107,15 +107,22 @@ export function metricsMiddleware(metrics: Metrics, tally?: SaleTally): Middlewa
   };
 }
 
-/** `<action>:<reason>`, built once per pair: a field made per request is a new string, hashed again by the tally's map. */
-const decisionFields = new Map<string, Map<string, string>>();
-function decisionField(action: string, reason: string): string {
-  let byReason = decisionFields.get(action);
-  if (byReason === undefined) decisionFields.set(action, (byReason = new Map()));
-  let field = byReason.get(reason);
-  if (field === undefined) byReason.set(reason, (field = `${action}:${reason}`));
-  return field;
+/**
+ * `make(key)`, made once per key. Nested (`byKey((a) => byKey((b) => …))`), it finds a value by
+ * several keys without joining them: on the hot path a joined key is a new string per request,
+ * hashed again on every lookup. For the metrics' label children and the tally's field names.
+ */
+export function byKey<K, V>(make: (key: K) => V): (key: K) => V {
+  const made = new Map<K, V>();
+  return (key) => {
+    let value = made.get(key);
+    if (value === undefined) made.set(key, (value = make(key)));
+    return value;
+  };
 }
+
+/** `<action>:<reason>`, built once per pair. */
+const decisionField = byKey((action: string) => byKey((reason: string) => `${action}:${reason}`));
 
 /**
  * The ops view's counts of one decision: a replay (the same order or payment answered again, as a
@@ -131,7 +138,7 @@ function countForOpsView(
   elapsedMs: number,
 ): void {
   const replayed = reason === 'admitted' && isReplay(res);
-  tally.count(saleId, decisionField(action, replayed ? 'replayed' : reason));
+  tally.count(saleId, decisionField(action)(replayed ? 'replayed' : reason));
   tally.count(saleId, 'h.http:total');
   if (res.status >= 500) tally.count(saleId, 'h.http:5xx');
   tally.count(saleId, latencyField('lat', elapsedMs));

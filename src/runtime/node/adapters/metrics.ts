@@ -1,5 +1,5 @@
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Metrics, SaleGauge } from '../../../ops/metrics.js';
+import { byKey, type Metrics, type SaleGauge } from '../../../ops/metrics.js';
 import type { RedisPort } from '../../../redis/port.js';
 
 /** One process's own series, as prom-client's JSON (what crosses the cluster's IPC channel). */
@@ -98,31 +98,20 @@ export function promMetrics(options: { cluster?: ClusterScrape } = {}): PromMetr
       }).labels(String(process.pid))
     : undefined;
 
-  // label children bound once per label set: prom-client hashes a labels object on every call.
-  // Found by the label values themselves, in nested maps: a key joined per request would be a
-  // new string, hashed again on every lookup.
-  const requestSeries = new Map<string, Map<string, Map<number, ReturnType<typeof requests.labels>>>>();
-  const decisionSeries = new Map<string, Map<string, ReturnType<typeof decisions.labels>>>();
+  // label children bound once per label set (prom-client hashes a labels object on every call),
+  // found by the label values themselves
+  const requestSeries = byKey((method: string) =>
+    byKey((route: string) => byKey((status: number) => requests.labels(method, route, String(status)))),
+  );
+  const decisionSeries = byKey((action: string) => byKey((reason: string) => decisions.labels(action, reason)));
   return {
     redisSeconds,
     registry,
     request: (method, route, status, seconds) => {
-      let byRoute = requestSeries.get(method);
-      if (byRoute === undefined) requestSeries.set(method, (byRoute = new Map()));
-      let byStatus = byRoute.get(route);
-      if (byStatus === undefined) byRoute.set(route, (byStatus = new Map()));
-      let series = byStatus.get(status);
-      if (series === undefined) byStatus.set(status, (series = requests.labels(method, route, String(status))));
-      series.observe(seconds);
+      requestSeries(method)(route)(status).observe(seconds);
       served?.inc();
     },
-    decision: (action, reason) => {
-      let byReason = decisionSeries.get(action);
-      if (byReason === undefined) decisionSeries.set(action, (byReason = new Map()));
-      let series = byReason.get(reason);
-      if (series === undefined) byReason.set(reason, (series = decisions.labels(action, reason)));
-      series.inc();
-    },
+    decision: (action, reason) => decisionSeries(action)(reason).inc(),
     payment: (outcome, seconds) => {
       outcomes.inc({ outcome });
       handoff.observe(seconds);
