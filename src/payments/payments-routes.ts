@@ -50,13 +50,24 @@ export function paymentsRoutes({ payments, tokens, methods, auth, admission, oth
       const admitted = admission.admit(c, saleId, { mayBeReplay: true });
       if (admitted.refused) return refusalResponse(c, admitted.refused);
       const { windows } = admitted;
-      const payment = await payments
-        .accept({ saleId, orderId, userId, nonce, method, lane, paymentId: mintId('pay', saleId), windows })
-        .catch((err: unknown) => {
-          throw err instanceof Refusal && err.refused.code === 'rate_limited'
-            ? new Refusal(admission.refusal(c, saleId, err.refused))
-            : err;
+      let payment: Awaited<ReturnType<typeof payments.accept>>;
+      try {
+        payment = await payments.accept({
+          saleId,
+          orderId,
+          userId,
+          nonce,
+          method,
+          lane,
+          paymentId: mintId('pay', saleId),
+          windows,
         });
+      } catch (err) {
+        // a window's refusal is answered, as the order route does, not thrown again
+        if (err instanceof Refusal && err.refused.code === 'rate_limited')
+          return refusalResponse(c, admission.refusal(c, saleId, err.refused));
+        throw err;
+      }
       const headers: Record<string, string> = { Location: `/v1/payments/${payment.paymentId}` };
       if (payment.replayed) headers['Idempotent-Replayed'] = 'true';
       return json(

@@ -159,7 +159,11 @@ describe('rate limits', () => {
     const orders = await Promise.all([1, 2, 3].map(() => placeOrder(one.app, saleId, b.jwt)));
     const results = await Promise.all(orders.map((o) => pay(one.app, o.orderId, b.jwt, o.paymentToken)));
     expect(results.filter((r) => r.status === 202)).toHaveLength(2);
-    expect(results.filter((r) => r.status === 429)[0]!.body.policy).toBe('payments.perUser');
+    const refused = results.find((r) => r.status === 429)!;
+    expect(refused.body.policy).toBe('payments.perUser');
+    // answered by the route like an order's refusal: the policy's headers and a retry time
+    expect(refused.headers.get('ratelimit-policy')).toMatch(/^"payments\.perUser";q=2;w=\d+$/);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 
   test('a policy change that keeps a window keeps its counts: ops churn gives nobody a fresh quota', async ({
